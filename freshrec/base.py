@@ -1,0 +1,347 @@
+"""The Recommender protocol and the Estimator base class every freshrec model builds on."""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Collection, Sequence
+from typing import Any, ClassVar, NamedTuple, Protocol, Self, runtime_checkable
+
+import numpy as np
+import scipy.sparse as sp
+
+from freshrec.data.batch import EventBatch, Events, as_batch, ids_array
+from freshrec.data.idmap import IdMap
+from freshrec.data.interactions import InteractionLog
+from freshrec.errors import NotFittedError
+from freshrec.persist import load_model, save_model
+from freshrec.ranking import top_k
+from freshrec.typing import ItemId, UserId
+
+__all__ = ["Estimator", "Recommender", "RecommenderBase", "Scored"]
+
+
+class Scored(NamedTuple):
+    """An item with its score, as returned by ``recommend``."""
+
+    item: ItemId
+    score: float
+
+
+@runtime_checkable
+class Recommender(Protocol):
+    """What every recommender offers; third-party classes conform without inheriting."""
+
+    def fit(self, events: Events) -> Self: ...
+
+    def partial_fit(self, events: Events) -> Self: ...
+
+    def score(self, user: UserId, items: Sequence[ItemId]) -> np.ndarray: ...
+
+    def recommend(
+        self,
+        user: UserId,
+        k: int = 10,
+        *,
+        exclude: Collection[ItemId] = (),
+        candidates: Sequence[ItemId] | None = None,
+    ) -> list[Scored]: ...
+
+    def score_batch(self, user_idx: np.ndarray, item_idx: np.ndarray | None = None) -> np.ndarray: ...
+
+    def recommend_batch(
+        self, user_idx: np.ndarray, k: int, *, exclude: sp.csr_matrix | None = None
+    ) -> np.ndarray: ...
+
+    def save(self, path: str | os.PathLike[str]) -> None: ...
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Self: ...
+
+
+class Estimator:
+    """Hyperparameters from the ``__init__`` signature: ``get_params``, ``set_params``, ``clone``.
+
+    Learned state lives in attributes with a trailing underscore and is dropped by ``reset``.
+
+    Examples
+    --------
+    >>> class Toy(Estimator):
+    ...     def __init__(self, lr: float = 0.1, seed: int | None = None) -> None:
+    ...         self.lr = lr
+    ...         self.seed = seed
+    >>> Toy(lr=0.5)
+    Toy(lr=0.5, seed=None)
+    >>> Toy(lr=0.5).clone().set_params(seed=3).get_params()
+    {'lr': 0.5, 'seed': 3}
+    """
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        signature = inspect.signature(cls.__init__)
+        return [
+            name
+            for name, p in signature.parameters.items()
+            if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+
+    def get_params(self) -> dict[str, Any]:
+        """Constructor arguments as a JSON-able dict."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> Self:
+        """Change hyperparameters; unknown names raise ``ValueError``."""
+        valid = set(self._param_names())
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(f"{type(self).__name__} has no parameter {name!r}; valid: {sorted(valid)}")
+            setattr(self, name, value)
+        return self
+
+    def clone(self) -> Self:
+        """A new, unfitted estimator with the same hyperparameters."""
+        return type(self)(**self.get_params())
+
+    def reset(self) -> None:
+        """Forget everything learned (drop every attribute ending with ``_``)."""
+        for name in [n for n in vars(self) if n.endswith("_") and not n.startswith("__")]:
+            delattr(self, name)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+
+class RecommenderBase(Estimator):
+    """Shared machinery of freshrec recommenders.
+
+    A subclass implements three hooks and declares its state:
+
+    - ``_grow(n_users, n_items)``: make room for new users/items (new rows at the prior);
+    - ``_learn(batch)``: learn from an encoded batch (``user_idx``/``item_idx`` set);
+    - ``_score(user_idx, item_idx)``: scores of known users, shape (n_users, n_items);
+    - ``_state_arrays`` / ``_state_values``: names of numpy / JSON attributes to save.
+
+    The base keeps the id maps (``user_map_``, ``item_map_``), the log of every learned event
+    (``log_``), item popularity (``item_counts_``: events with ``value >= threshold``) and
+    the RNG. **Fallback:** an unknown user is scored by :meth:`_fallback_scores`, item
+    popularity unless a model overrides it; unknown items score at ``prior_score``.
+    """
+
+    _state_arrays: ClassVar[tuple[str, ...]] = ()
+    _state_values: ClassVar[tuple[str, ...]] = ()
+    prior_score: ClassVar[float] = 0.0
+    threshold: float = 1.0
+    seed: int | None = None
+
+    # -- learning -----------------------------------------------------------------------
+    def fit(self, events: Events) -> Self:
+        """Forget everything, then learn from ``events``."""
+        self.reset()
+        return self.partial_fit(events)
+
+    def partial_fit(self, events: Events) -> Self:
+        """Continue learning from ``events``; unseen users and items are added."""
+        batch = self.encode(as_batch(events), grow=True)
+        if not self.is_fitted:
+            self.rng_ = np.random.default_rng(self.seed)
+            self.log_ = InteractionLog()
+            self.item_counts_ = np.zeros(0)
+        n_users, n_items = len(self.user_map_), len(self.item_map_)
+        self.item_counts_ = _grow_vector(self.item_counts_, n_items)
+        positive = batch.value >= self.threshold
+        np.add.at(self.item_counts_, batch.item_idx[positive], 1.0)
+        self.log_.append(batch.user_idx, batch.item_idx, batch.value)
+        self._grow(n_users, n_items)
+        self._learn(batch)
+        self.n_events_ = getattr(self, "n_events_", 0) + len(batch)
+        return self
+
+    def encode(self, batch: EventBatch, *, grow: bool = False) -> EventBatch:
+        """Set ``user_idx``/``item_idx`` of ``batch`` (-1 for unknown ids unless ``grow``)."""
+        if not hasattr(self, "user_map_"):
+            self.user_map_, self.item_map_ = IdMap(), IdMap()
+        return batch.with_columns(
+            user_idx=self.user_map_.encode(batch.user, grow=grow),
+            item_idx=self.item_map_.encode(batch.item, grow=grow),
+        )
+
+    @property
+    def is_fitted(self) -> bool:
+        return hasattr(self, "log_")
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_map_) if hasattr(self, "user_map_") else 0
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_map_) if hasattr(self, "item_map_") else 0
+
+    def positives_csr(self) -> sp.csr_matrix:
+        """Binary user x item matrix of learned events with ``value >= threshold``."""
+        return self.log_.to_csr(self.n_users, self.n_items, threshold=self.threshold)
+
+    # -- hooks --------------------------------------------------------------------------
+    def _grow(self, n_users: int, n_items: int) -> None:
+        raise NotImplementedError
+
+    def _learn(self, batch: EventBatch) -> None:
+        raise NotImplementedError
+
+    def _score(self, user_idx: np.ndarray, item_idx: np.ndarray | None) -> np.ndarray:
+        raise NotImplementedError
+
+    def _fallback_scores(self, item_idx: np.ndarray | None) -> np.ndarray:
+        """Scores for an unknown user: item popularity, shape (n_items,)."""
+        counts = self.item_counts_
+        return counts if item_idx is None else counts[item_idx]
+
+    # -- scoring ------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise NotFittedError(f"{type(self).__name__} has not seen any event; call fit first")
+
+    def score_batch(self, user_idx: np.ndarray, item_idx: np.ndarray | None = None) -> np.ndarray:
+        """Scores of users (internal indices; ``-1`` = unknown) for items (``None`` = all).
+
+        Returns a ``float`` array of shape (len(user_idx), n_items).
+        """
+        self._check_fitted()
+        user_idx = np.asarray(user_idx, dtype=np.int64)
+        known = user_idx >= 0
+        n_cols = self.n_items if item_idx is None else len(item_idx)
+        out = np.empty((len(user_idx), n_cols), dtype=np.float64)
+        if known.any():
+            out[known] = self._score(user_idx[known], item_idx)
+        if not known.all():
+            out[~known] = self._fallback_scores(item_idx)
+        return out
+
+    def score(self, user: UserId, items: Sequence[ItemId]) -> np.ndarray:
+        """Scores of ``items`` for ``user``, shape (len(items),); unknown items get ``prior_score``."""
+        self._check_fitted()
+        item_idx = self.item_map_.encode(ids_array(items))
+        known = item_idx >= 0
+        out = np.full(len(item_idx), self.prior_score, dtype=np.float64)
+        if known.any():
+            user_idx = np.array([self.user_map_.encode_one(user)])
+            out[known] = self.score_batch(user_idx, item_idx[known])[0]
+        return out
+
+    def recommend(
+        self,
+        user: UserId,
+        k: int = 10,
+        *,
+        exclude: Collection[ItemId] = (),
+        candidates: Sequence[ItemId] | None = None,
+    ) -> list[Scored]:
+        """The ``k`` best items for ``user``, best first, never any in ``exclude``.
+
+        ``candidates`` restricts the ranking to those items (unknown ones score at the prior).
+        """
+        self._check_fitted()
+        if candidates is None:
+            pool = np.arange(self.n_items)
+            scores = self.score_batch(np.array([self.user_map_.encode_one(user)]))[0]
+            names = self.item_map_.decode(pool)
+        else:
+            names = ids_array(candidates)
+            scores = self.score(user, names)
+        scores = scores.astype(np.float64, copy=True)
+        if exclude:
+            scores[np.isin(names, ids_array(list(exclude)))] = -np.inf
+        if candidates is None and self.item_map_.n_active < self.n_items:
+            scores[[i for i, v in enumerate(self.item_map_.ids) if v is None]] = -np.inf
+        best = top_k(scores[None, :], k)[0]
+        best = best[best >= 0]
+        return [Scored(_plain(names[i]), float(scores[i])) for i in best]
+
+    def recommend_batch(
+        self, user_idx: np.ndarray, k: int, *, exclude: sp.csr_matrix | None = None
+    ) -> np.ndarray:
+        """Top-``k`` item indices per user, shape (len(user_idx), k), ``-1``-padded.
+
+        ``exclude`` is a (len(user_idx), n_items) sparse mask of items not to recommend.
+        """
+        scores = self.score_batch(user_idx)
+        if exclude is not None:
+            rows, cols = exclude.nonzero()
+            scores[rows, cols] = -np.inf
+        return top_k(scores, k)
+
+    def seen_items(self, user: UserId) -> list[ItemId]:
+        """Items ``user`` interacted with (any value), for ``recommend(exclude=...)``."""
+        self._check_fitted()
+        u = self.user_map_.encode_one(user)
+        if u < 0:
+            return []
+        row = self.log_.to_csr(self.n_users, self.n_items).getrow(u)
+        return [_plain(v) for v in self.item_map_.decode(row.indices)]
+
+    def similar_items(self, item: ItemId, k: int = 10) -> list[Scored]:
+        """Items closest to ``item`` by cosine of the model's item vectors."""
+        vectors = self._item_vectors()
+        if vectors is None:
+            raise TypeError(f"{type(self).__name__} has no item vectors")
+        i = self.item_map_.encode_one(item)
+        if i < 0:
+            raise KeyError(f"unknown item {item!r}")
+        norms = np.linalg.norm(vectors, axis=1) + 1e-12
+        sims = (vectors @ vectors[i]) / (norms * norms[i])
+        sims[i] = -np.inf
+        best = top_k(sims[None, :], k)[0]
+        return [Scored(_plain(self.item_map_.decode([j])[0]), float(sims[j])) for j in best if j >= 0]
+
+    def _item_vectors(self) -> np.ndarray | None:
+        return None
+
+    # -- persistence --------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the model to folder ``path`` (JSON + safetensors, atomic, manifest last)."""
+        self._check_fitted()
+        users, items, values = self.log_.arrays()
+        arrays = {"log.user_idx": users, "log.item_idx": items, "log.value": values,
+                  "item_counts": self.item_counts_}
+        arrays.update({name: getattr(self, name) for name in self._state_arrays})
+        state = {
+            "user_map": self.user_map_.to_dict(),
+            "item_map": self.item_map_.to_dict(),
+            "rng": self.rng_.bit_generator.state,
+            "n_events": self.n_events_,
+            "values": {name: getattr(self, name) for name in self._state_values},
+        }
+        manifest = {"n_events": self.n_events_, "n_users": self.n_users, "n_items": self.n_items}
+        save_model(self, path, arrays, state, manifest)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Self:
+        """Rebuild a model saved by :meth:`save`; scores are identical."""
+        model_cls, params, arrays, state = load_model(path, None if cls is RecommenderBase else cls)
+        if not issubclass(model_cls, cls):
+            raise TypeError(f"{path} holds a {model_cls.__name__}, not a {cls.__name__}")
+        model = model_cls(**params)
+        model.user_map_ = IdMap.from_dict(state["user_map"])
+        model.item_map_ = IdMap.from_dict(state["item_map"])
+        model.rng_ = np.random.default_rng()
+        model.rng_.bit_generator.state = state["rng"]
+        model.n_events_ = state["n_events"]
+        model.log_ = InteractionLog()
+        model.log_.append(arrays["log.user_idx"], arrays["log.item_idx"], arrays["log.value"])
+        model.item_counts_ = arrays["item_counts"]
+        for name in model._state_arrays:
+            setattr(model, name, arrays[name])
+        for name, value in state["values"].items():
+            setattr(model, name, value)
+        return model  # type: ignore[no-any-return]
+
+
+def _grow_vector(vector: np.ndarray, n: int) -> np.ndarray:
+    if len(vector) >= n:
+        return vector
+    return np.concatenate([vector, np.zeros(n - len(vector), dtype=vector.dtype)])
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value

@@ -1,0 +1,84 @@
+"""InteractionLog: the append-only record of encoded events a model has learned from."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["InteractionLog"]
+
+
+class InteractionLog:
+    """Encoded events, appended in arrival order, with a cached sparse-matrix view.
+
+    Examples
+    --------
+    >>> log = InteractionLog()
+    >>> log.append(np.array([0, 1, 0]), np.array([2, 0, 2]), np.array([1.0, 5.0, 3.0]))
+    >>> log.to_csr(2, 3).toarray().tolist()
+    [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
+    >>> log.to_csr(2, 3, how="sum").toarray()[0].tolist()
+    [0.0, 0.0, 4.0]
+    """
+
+    def __init__(self) -> None:
+        self._chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._cache: dict[tuple[object, ...], sp.csr_matrix] = {}
+
+    def __len__(self) -> int:
+        return sum(len(c[0]) for c in self._chunks)
+
+    def append(self, user_idx: np.ndarray, item_idx: np.ndarray, value: np.ndarray) -> None:
+        """Add encoded events (all three arrays of shape (n,))."""
+        if len(user_idx):
+            self._chunks.append(
+                (
+                    np.asarray(user_idx, np.int64),
+                    np.asarray(item_idx, np.int64),
+                    np.asarray(value, np.float32),
+                )
+            )
+            self._cache.clear()
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """All events as ``(user_idx, item_idx, value)`` arrays, in arrival order."""
+        if not self._chunks:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+        if len(self._chunks) > 1:
+            self._chunks = [tuple(np.concatenate(parts) for parts in zip(*self._chunks))]  # type: ignore[list-item]
+        return self._chunks[0]
+
+    def to_csr(
+        self,
+        n_users: int,
+        n_items: int,
+        *,
+        threshold: float | None = None,
+        how: str = "binary",
+    ) -> sp.csr_matrix:
+        """User x item matrix of the log.
+
+        ``how``: ``"binary"`` (1 where any event), ``"sum"`` of values, or ``"last"`` value.
+        With ``threshold``, only events with ``value >= threshold`` count.
+        """
+        key = (n_users, n_items, threshold, how)
+        if key not in self._cache:
+            users, items, values = self.arrays()
+            if threshold is not None:
+                keep = values >= threshold
+                users, items, values = users[keep], items[keep], values[keep]
+            if how == "last":
+                flat = users * n_items + items
+                _, last = np.unique(flat[::-1], return_index=True)
+                last = len(flat) - 1 - last
+                users, items, values = users[last], items[last], values[last]
+            elif how == "binary":
+                values = np.ones(len(users), np.float32)
+            elif how != "sum":
+                raise ValueError(f"how must be 'binary', 'sum' or 'last', got {how!r}")
+            matrix = sp.csr_matrix((values, (users, items)), shape=(n_users, n_items), dtype=np.float32)
+            matrix.sum_duplicates()
+            if how == "binary":
+                matrix.data[:] = 1.0
+            self._cache[key] = matrix
+        return self._cache[key]
