@@ -38,6 +38,7 @@ class MostPopular(RecommenderBase):
 
     _state_arrays = ("popularity_",)
     _state_values = ("latest_time_",)
+    _check_skips = {"check_learns_checkerboard": "not personalised: one list for every user"}
 
     def __init__(self, half_life_s: float | None = None, threshold: float = 1.0) -> None:
         self.half_life_s = half_life_s

@@ -1,0 +1,34 @@
+"""Recommender models, one per file, and the one explicit registry of their short names.
+
+Examples
+--------
+>>> sorted(REGISTRY)[:1]
+['popular']
+>>> make_model("popular", half_life_s=3600.0)
+MostPopular(half_life_s=3600.0, threshold=1.0)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from freshrec.base import RecommenderBase
+from freshrec.models.popular import MostPopular
+
+__all__ = ["REGISTRY", "MostPopular", "make_model"]
+
+REGISTRY: dict[str, type[RecommenderBase]] = {
+    "popular": MostPopular,
+}
+
+
+def make_model(name: str, **params: Any) -> RecommenderBase:
+    """Build a registered model by short name, or by dotted path ``package.module.Class``."""
+    if name in REGISTRY:
+        return REGISTRY[name](**params)
+    if "." in name:
+        import importlib
+
+        module, _, cls_name = name.rpartition(".")
+        return getattr(importlib.import_module(module), cls_name)(**params)  # type: ignore[no-any-return]
+    raise ValueError(f"unknown model {name!r}; choose one of {sorted(REGISTRY)} or a dotted path")
