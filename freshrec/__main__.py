@@ -1,0 +1,5 @@
+"""``python -m freshrec``."""
+
+from freshrec.cli.main import run
+
+run()

@@ -1,0 +1,1 @@
+"""The ``freshrec`` command line (typer + rich)."""

@@ -1,0 +1,5 @@
+"""``python -m freshrec.cli``."""
+
+from freshrec.cli.main import run
+
+run()

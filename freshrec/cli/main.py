@@ -1,0 +1,147 @@
+"""The ``freshrec`` command: one thin command per job.
+
+Every command prints a rich table, shows a progress bar on long work and, where it produces
+results, writes ``results.json``, ``report.md`` and PNG plots into ``--out``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from freshrec.cli.datasets import app as datasets_app
+from freshrec.cli.options import default_data_dir, load_named, parse_ints, parse_names
+from freshrec.errors import FreshrecError
+
+__all__ = ["app", "main", "run"]
+
+app = typer.Typer(
+    name="freshrec",
+    help="Recommender systems that never go stale.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(datasets_app, name="datasets")
+console = Console()
+
+DataDir = Annotated[Optional[Path], typer.Option(help="Dataset folder (default: $FRESHREC_DATA).")]
+SetOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--set", help="Hyperparameter override, model.param=value or NAME.param=value."),
+]
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for results.json, report.md and plots.")] = Path(
+        "freshrec-demo"
+    ),
+    data_dir: DataDir = None,
+) -> None:
+    """The main job: train the classical models, evaluate them on a temporal split, report."""
+    from freshrec.demo import run_demo
+
+    results, written = run_demo(out, data_dir=default_data_dir(data_dir), console=console)
+    console.print(f"wrote {', '.join(str(p) for p in written)}")
+
+
+@app.command()
+def evaluate(
+    dataset: Annotated[str, typer.Option(help="Dataset name (see `freshrec datasets list`).")],
+    model: Annotated[str, typer.Option(help="Model name(s), comma-separated.")],
+    protocol: Annotated[str, typer.Option(help="random | temporal-user | temporal-global | loo-full | loo-sampled")] = "temporal-user",
+    seeds: Annotated[str, typer.Option(help="Training seeds, comma-separated.")] = "0",
+    split_seed: Annotated[int, typer.Option(help="Seed of the (fixed) split.")] = 0,
+    k: Annotated[int, typer.Option(help="Cut-off of the ranking metrics.")] = 10,
+    min_rating: Annotated[Optional[float], typer.Option(help="Keep ratings >= this value.")] = None,
+    set_: SetOption = None,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("freshrec-evaluate"),
+    data_dir: DataDir = None,
+) -> None:
+    """Fit models on a split (over several seeds) and report ranking metrics with 95% CIs."""
+    from freshrec.cli.progress import step_progress
+    from freshrec.config import parse_overrides
+    from freshrec.evaluation.experiment import run_evaluation
+    from freshrec.evaluation.report import rich_table
+
+    data = load_named(dataset, default_data_dir(data_dir), min_rating=min_rating)
+    names, seed_list = parse_names(model), parse_ints(seeds)
+    with step_progress(console, "fitting", len(names) * len(seed_list)) as advance:
+        results = run_evaluation(
+            data, names, protocol, seeds=seed_list, split_seed=split_seed, k=k,
+            overrides=parse_overrides(set_ or []), on_step=lambda name, seed: advance(f"{name} seed {seed}"),
+        )
+    console.print(rich_table(results))
+    console.print(f"wrote {', '.join(str(p) for p in results.write(out))}")
+
+
+@app.command()
+def fit(
+    dataset: Annotated[str, typer.Option(help="Dataset name.")],
+    model: Annotated[str, typer.Option(help="Model name.")],
+    out: Annotated[Path, typer.Option(help="Model folder to write.")],
+    min_rating: Annotated[Optional[float], typer.Option(help="Keep ratings >= this value.")] = None,
+    set_: SetOption = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Fit a model on a whole dataset and save it (JSON + safetensors)."""
+    from freshrec.config import model_params, parse_overrides
+    from freshrec.models import REGISTRY
+
+    data = load_named(dataset, default_data_dir(data_dir), min_rating=min_rating)
+    if model not in REGISTRY:
+        raise FreshrecError(f"unknown model {model!r}; choose from {sorted(REGISTRY)}")
+    params = model_params(model, REGISTRY[model], parse_overrides(set_ or []))
+    with console.status(f"fitting {model} on {len(data.events):,} events"):
+        fitted = REGISTRY[model](**params).fit(data.events)
+    fitted.save(out)
+    console.print(f"{fitted!r}: {fitted.n_users:,} users, {fitted.n_items:,} items -> {out}")
+
+
+@app.command()
+def recommend(
+    model: Annotated[Path, typer.Option(help="Model folder written by `freshrec fit`.")],
+    user: Annotated[Optional[str], typer.Option(help="One user id.")] = None,
+    users: Annotated[Optional[Path], typer.Option(help="File with one user id per line.")] = None,
+    k: Annotated[int, typer.Option(help="How many items.")] = 10,
+    include_seen: Annotated[bool, typer.Option(help="Also recommend items the user has seen.")] = False,
+    out: Annotated[Optional[Path], typer.Option(help="Write top-K as TSV (user, rank, item, score).")] = None,
+) -> None:
+    """Top-K items for one user (printed) or for a file of users (TSV)."""
+    from freshrec.cli.recommend import recommend_users
+
+    if (user is None) == (users is None):
+        raise FreshrecError("give exactly one of --user or --users")
+    ids = [user] if user is not None else users.read_text().split()  # type: ignore[union-attr]
+    recommend_users(model, ids, k=k, include_seen=include_seen, out=out, console=console)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI with ``argv`` and return the exit code (for tests and ``run``)."""
+    try:
+        app(args=argv if argv is not None else sys.argv[1:], standalone_mode=False)
+    except (FreshrecError, ValueError, FileNotFoundError, KeyError) as err:
+        console.print(f"[red]error:[/red] {err}")
+        return 2
+    except typer.Exit as exit_:
+        return int(exit_.exit_code)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    except Exception as err:  # click usage errors
+        from click.exceptions import ClickException
+
+        if isinstance(err, ClickException):
+            err.show()
+            return err.exit_code
+        raise
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""A rich progress bar for a known number of steps."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+__all__ = ["step_progress"]
+
+
+@contextmanager
+def step_progress(console: Console, label: str, total: int) -> Iterator[Callable[[str], None]]:
+    """Yield ``advance(description)``, which moves the bar one step."""
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=console, transient=False,
+    ) as progress:
+        task = progress.add_task(label, total=total)
+
+        def advance(description: str) -> None:
+            progress.update(task, advance=1, description=f"{label}: {description}")
+
+        yield advance

@@ -1,0 +1,61 @@
+"""Lint-as-test: the project's conventions, checked on every run."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+import re
+import subprocess
+import sys
+
+import freshrec
+from tests.conftest import REPO_ROOT
+
+
+def _readme_commands() -> list[str]:
+    setup = REPO_ROOT.joinpath("README.md").read_text().split("## Set up", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```bash\n(.*?)\n```", setup, flags=re.S)
+
+
+def test_readme_has_exactly_two_setup_commands():
+    commands = _readme_commands()
+    assert len(commands) == 2
+    assert commands[0].endswith("freshrec demo")
+    assert "pytest" in commands[1]
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = REPO_ROOT.joinpath(".ci", "run").read_text()
+    steps = [step.strip() for step in _readme_commands()[1].split("&&")]
+    for step in steps:
+        assert step in ci, f"README step {step!r} is not in .ci/run"
+
+
+def test_import_freshrec_is_light():
+    code = "import sys, freshrec, freshrec.data, freshrec.models; print(sorted(m for m in ('fastapi', 'gymnasium', 'sentence_transformers', 'torch') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def _public_objects():
+    for info in pkgutil.walk_packages(freshrec.__path__, "freshrec."):
+        if ".cli" in info.name or info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        for name in getattr(module, "__all__", []):
+            obj = getattr(module, name)
+            if (inspect.isclass(obj) or inspect.isfunction(obj)) and obj.__module__ == info.name:
+                yield f"{info.name}.{name}", obj
+
+
+def test_public_classes_and_functions_have_examples():
+    missing = [name for name, obj in _public_objects() if "Examples" not in (obj.__doc__ or "")
+               and not (inspect.isclass(obj) and issubclass(obj, Exception))]
+    assert not missing, f"public objects without an Examples section: {missing}"
+
+
+def test_constructors_take_few_arguments():
+    crowded = [name for name, obj in _public_objects() if inspect.isclass(obj)
+               and len(inspect.signature(obj.__init__).parameters) - 1 > 10]
+    assert not crowded, f"constructors with more than 10 arguments: {crowded}"
