@@ -31,6 +31,8 @@ class IdMap:
     [2, 1, 3]
     >>> ids.decode([3, 0]).tolist()
     ['kim', 'ann']
+    >>> ids.encode([7, "ann"]).tolist()
+    [-1, 0]
     >>> len(ids)
     4
     """
@@ -58,7 +60,10 @@ class IdMap:
         arr = ids_array(ids) if not isinstance(ids, np.ndarray) else ids
         if len(arr) == 0:
             return np.zeros(0, dtype=np.int64)
-        uniques, first, inverse = np.unique(arr, return_index=True, return_inverse=True)
+        try:
+            uniques, first, inverse = np.unique(arr, return_index=True, return_inverse=True)
+        except TypeError:  # mixed int and str ids cannot be sorted: encode one by one
+            return np.array([self.encode_one(v, grow=grow) for v in arr], dtype=np.int64)
         if grow:
             unseen = [j for j in np.argsort(first, kind="stable") if _key(uniques[j]) not in self._index]
             self.grow(uniques[unseen])

@@ -7,12 +7,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from freshrec.config import model_params
 from freshrec.data.dataset import Dataset
 from freshrec.data.splits import Split, split_by_name
 from freshrec.evaluation.protocols import evaluate_ranking, evaluate_rating, summarize_seeds
-from freshrec.evaluation.report import Results, ResultRow
+from freshrec.evaluation.report import ResultRow, Results
 from freshrec.models import REGISTRY
-from freshrec.config import model_params
 
 __all__ = ["PROTOCOLS", "fit_model", "run_evaluation"]
 
@@ -24,7 +24,8 @@ def fit_model(name: str, params: dict[str, Any], split: Split) -> tuple[Any, flo
     when the model's ``fit`` accepts ``valid=``); return the model and the fit seconds."""
     model = REGISTRY[name](**params)
     start = time.perf_counter()
-    if split.valid is not None and len(split.valid) and "valid" in inspect.signature(model.fit).parameters:
+    takes_valid = "valid" in inspect.signature(model.fit).parameters
+    if split.valid is not None and len(split.valid) and takes_valid:
         model.fit(split.train, valid=split.valid)
     else:
         model.fit(split.train)
@@ -54,7 +55,7 @@ def run_evaluation(
     >>> data = synthetic_stream(n_users=60, n_items=40, n_events=1500, seed=0)
     >>> results = run_evaluation(data, ["popular"], "temporal-user", seeds=[0])
     >>> sorted({row.metric for row in results.rows})[:2]
-    ['coverage@10', 'hit@10']
+    ['coverage@10', 'gini@10']
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
