@@ -39,10 +39,10 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
 
 def _fix_ties_at_boundary(scores: np.ndarray, result: np.ndarray, k: int) -> None:
     """argpartition picks an arbitrary member of a tie at the k-th place; prefer low indices."""
-    kth = np.take_along_axis(scores, np.maximum(result[:, -1:], 0), axis=1)[:, 0]
-    for row in np.flatnonzero(np.isfinite(kth)):
-        tied = np.flatnonzero(scores[row] == kth[row])
-        if len(tied) > 1:
-            better = np.flatnonzero(scores[row] > kth[row])
-            better = better[np.lexsort((better, -scores[row, better]))]
-            result[row] = np.concatenate([better, tied[: k - len(better)]])
+    kth = np.take_along_axis(scores, np.maximum(result[:, -1:], 0), axis=1)
+    crossing = np.isfinite(kth[:, 0]) & ((scores >= kth).sum(axis=1) > k)
+    for row in np.flatnonzero(crossing):
+        better = np.flatnonzero(scores[row] > kth[row, 0])
+        better = better[np.lexsort((better, -scores[row, better]))]
+        tied = np.flatnonzero(scores[row] == kth[row, 0])
+        result[row] = np.concatenate([better, tied[: k - len(better)]])
