@@ -131,6 +131,7 @@ class RecommenderBase(Estimator):
     _state_arrays: ClassVar[tuple[str, ...]] = ()
     _state_values: ClassVar[tuple[str, ...]] = ()
     prior_score: ClassVar[float] = 0.0
+    predicts_ratings: ClassVar[bool] = False  # True: scores are ratings (RMSE/MAE apply)
     threshold: float = 1.0
     seed: int | None = None
 
@@ -321,6 +322,12 @@ class RecommenderBase(Estimator):
         model_cls, params, arrays, state = load_model(path, None if cls is RecommenderBase else cls)
         if not issubclass(model_cls, cls):
             raise TypeError(f"{path} holds a {model_cls.__name__}, not a {cls.__name__}")
+        defaults = inspect.signature(model_cls.__init__).parameters
+        params = {  # JSON turns tuples into lists
+            name: tuple(value) if isinstance(defaults[name].default, tuple) and isinstance(value, list)
+            else value
+            for name, value in params.items()
+        }
         model = model_cls(**params)
         model.user_map_ = IdMap.from_dict(state["user_map"])
         model.item_map_ = IdMap.from_dict(state["item_map"])

@@ -189,15 +189,19 @@ def check_seed_is_deterministic(model: RecommenderBase) -> None:
 
 
 def check_learns_checkerboard(model: RecommenderBase) -> None:
-    """Unseen top-3 items come from the user's own taste block for most users."""
+    """The top-2 unseen items come from the user's own taste block for most users.
+
+    Each user has seen 6 of the 8 items of their block, so a perfect model puts the other 2
+    first.
+    """
     fitted = _fresh(model).fit(checkerboard_events())
     in_block = 0
     for u in range(24):
         user = f"u{u}"
         own = range(0, 8) if u < 12 else range(8, 16)
-        recs = fitted.recommend(user, k=3, exclude=fitted.seen_items(user))
+        recs = fitted.recommend(user, k=2, exclude=fitted.seen_items(user))
         in_block += sum(int(s.item[1:]) in own for s in recs)
-    assert in_block >= 0.8 * 24 * 3, f"only {in_block}/72 recommendations in the user's block"
+    assert in_block >= 0.8 * 24 * 2, f"only {in_block}/48 recommendations in the user's block"
 
 
 _CHECKS: tuple[Check, ...] = (

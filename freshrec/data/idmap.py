@@ -14,6 +14,8 @@ from freshrec.persist import atomic_write_text
 
 __all__ = ["IdMap"]
 
+_SMALL = 32  # below this many ids, dict lookups beat np.unique
+
 
 class IdMap:
     """Maps external ids (``int`` or ``str``) to dense indices ``0..n-1`` and back.
@@ -58,8 +60,8 @@ class IdMap:
     def encode(self, ids: Iterable[Any] | np.ndarray, *, grow: bool = False) -> np.ndarray:
         """Indices of ``ids`` as ``int64``; unknown ids get ``-1`` unless ``grow`` adds them."""
         arr = ids_array(ids) if not isinstance(ids, np.ndarray) else ids
-        if len(arr) == 0:
-            return np.zeros(0, dtype=np.int64)
+        if len(arr) <= _SMALL:
+            return np.array([self.encode_one(v, grow=grow) for v in arr], dtype=np.int64)
         try:
             uniques, first, inverse = np.unique(arr, return_index=True, return_inverse=True)
         except TypeError:  # mixed int and str ids cannot be sorted: encode one by one

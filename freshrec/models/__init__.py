@@ -2,8 +2,8 @@
 
 Examples
 --------
->>> sorted(REGISTRY)[:1]
-['popular']
+>>> "popular" in REGISTRY
+True
 >>> make_model("popular", half_life_s=3600.0)
 MostPopular(half_life_s=3600.0, threshold=1.0)
 """
@@ -13,12 +13,14 @@ from __future__ import annotations
 from typing import Any
 
 from freshrec.base import RecommenderBase
+from freshrec.models.biased_mf import BiasedMF
 from freshrec.models.popular import MostPopular
 
-__all__ = ["REGISTRY", "MostPopular", "make_model"]
+__all__ = ["REGISTRY", "BiasedMF", "MostPopular", "make_model"]
 
 REGISTRY: dict[str, type[RecommenderBase]] = {
     "popular": MostPopular,
+    "biased-mf": BiasedMF,
 }
 
 

@@ -1,0 +1,247 @@
+"""BiasedMF: biased matrix factorization of explicit ratings, trained by per-event SGD."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from freshrec.base import RecommenderBase
+from freshrec.data.batch import EventBatch
+
+__all__ = ["BiasedMF"]
+
+
+class BiasedMF(RecommenderBase):
+    """Biased matrix factorization for explicit ratings (Koren, Bell & Volinsky 2009).
+
+    The predicted rating of user ``u`` for item ``i`` is
+
+    .. math:: \\hat r_{ui} = \\mu + b_u + b_i + p_u \\cdot q_i
+
+    clipped to ``clip`` when given. Learning is stochastic gradient descent on the squared
+    error ``(r̂ - r)²``, one event at a time, with the same per-event update as river's
+    ``reco.BiasedMF``:
+
+    1. ``μ`` takes the new rating into its running mean: ``n += 1; μ += (r - μ) / n``;
+    2. the gradient comes from the unclipped prediction made with the new ``μ`` and the old
+       weights: ``g = 2 (r̂ - r)``;
+    3. all four weights step at once, from their values before the step:
+       ``b_u -= bias_lr (g + l2 b_u)``, ``b_i -= bias_lr (g + l2 b_i)``,
+       ``p_u -= lr (g q_i + l2_latent p_u)``, ``q_i -= lr (g p_u + l2_latent q_i)``.
+
+    ``μ`` is the mean of every rating learned so far (each event counted once, in its first
+    epoch), so it follows the stream as river's running mean does. New users and items
+    start with zero biases and latent vectors drawn from ``N(0, init_std²)``.
+
+    **Two uses.** Batch training (the defaults): ``fit`` makes ``n_epochs`` shuffled passes;
+    on a random 80/20 split of MovieLens-100K the defaults reach RMSE 0.909 (global mean:
+    1.127). Streaming: ``n_epochs=1, shuffle=False`` visits events in the order given (the
+    model does not sort them; a stream gives them in time order), so each ``partial_fit``
+    on new events is exactly online SGD. River's MovieLens-100K settings are
+    ``BiasedMF(n_factors=10, n_epochs=1, lr=0.05, bias_lr=0.025, l2=0.0, l2_latent=0.0,
+    init_std=0.1, clip=(1.0, 5.0), shuffle=False)``. Either way ``partial_fit`` continues
+    from the current weights with ``n_epochs`` passes over the new events only.
+
+    **Fallbacks.** An unknown user scores ``μ + b_i``; an unknown item scores ``μ``
+    (``prior_score``); both clipped like any prediction.
+
+    Parameters
+    ----------
+    n_factors
+        Length of the latent vectors ``p_u`` and ``q_i``.
+    n_epochs
+        Passes over the events of each ``fit``/``partial_fit`` call.
+    lr
+        SGD step size of the latent vectors.
+    bias_lr
+        SGD step size of the user and item biases.
+    l2
+        L2 penalty of the biases (its gradient ``l2 * b`` is added to each step).
+    l2_latent
+        L2 penalty of the latent vectors.
+    init_std
+        Standard deviation of the normal draw of new latent vectors.
+    clip
+        ``(min_rating, max_rating)`` to clip predictions to, or ``None``. Learning always
+        uses the unclipped prediction.
+    shuffle
+        Visit the events of each epoch in a random order (from the model's seeded RNG)
+        instead of the order given.
+    seed
+        Seed of the model's RNG (latent initialisation and shuffling).
+
+    Attributes
+    ----------
+    global_mean_
+        ``μ``, the running mean of the ratings learned.
+    n_ratings_
+        Number of ratings in ``global_mean_``.
+    user_bias_, item_bias_
+        ``b_u`` and ``b_i``, shapes (n_users,) and (n_items,).
+    user_factors_, item_factors_
+        ``p_u`` and ``q_i``, shapes (n_users, n_factors) and (n_items, n_factors).
+
+    Examples
+    --------
+    >>> from freshrec.data import Event
+    >>> events = [Event("ann", "alien", 5.0), Event("ann", "heat", 2.0),
+    ...           Event("bob", "alien", 4.0), Event("bob", "heat", 1.0),
+    ...           Event("cid", "heat", 3.0)]
+    >>> model = BiasedMF(n_factors=4, seed=0).fit(events)
+    >>> model.global_mean_
+    3.0
+    >>> alien, heat = model.score("cid", ["alien", "heat"])
+    >>> bool(alien > heat)
+    True
+    >>> model.score("cid", ["unseen"]).tolist()  # an unknown item scores the global mean
+    [3.0]
+
+    Streaming, one event at a time, with river's settings:
+
+    >>> online = BiasedMF(n_epochs=1, lr=0.05, bias_lr=0.025, shuffle=False, seed=0)
+    >>> for event in events:
+    ...     _ = online.partial_fit([event])
+    >>> online.n_ratings_, online.n_users, online.n_items
+    (5, 3, 2)
+
+    References
+    ----------
+    Koren, Y., Bell, R. and Volinsky, C. (2009). Matrix factorization techniques for
+    recommender systems. *Computer* 42(8), 30-37.
+    """
+
+    _state_arrays = ("user_bias_", "item_bias_", "user_factors_", "item_factors_")
+    predicts_ratings = True
+    _state_values = ("global_mean_", "n_ratings_")
+
+    def __init__(
+        self,
+        n_factors: int = 32,
+        n_epochs: int = 20,
+        lr: float = 0.01,
+        bias_lr: float = 0.005,
+        l2: float = 0.04,
+        l2_latent: float = 0.2,
+        init_std: float = 0.1,
+        clip: tuple[float, float] | None = (1.0, 5.0),
+        shuffle: bool = True,
+        seed: int | None = 0,
+    ) -> None:
+        self.n_factors = n_factors
+        self.n_epochs = n_epochs
+        self.lr = lr
+        self.bias_lr = bias_lr
+        self.l2 = l2
+        self.l2_latent = l2_latent
+        self.init_std = init_std
+        # A tuple even when given a list (as JSON gives it back), so saved params compare equal.
+        self.clip = None if clip is None else (float(clip[0]), float(clip[1]))
+        self.shuffle = shuffle
+        self.seed = seed
+
+    @property
+    def prior_score(self) -> float:  # type: ignore[override]
+        """Score of an unknown item: the global mean ``μ``, clipped."""
+        mean = float(getattr(self, "global_mean_", 0.0))
+        return mean if self.clip is None else min(max(mean, self.clip[0]), self.clip[1])
+
+    # -- hooks --------------------------------------------------------------------------
+    def _grow(self, n_users: int, n_items: int) -> None:
+        if not hasattr(self, "user_bias_"):
+            self.global_mean_ = 0.0
+            self.n_ratings_ = 0
+            self.user_bias_ = np.zeros(0)
+            self.item_bias_ = np.zeros(0)
+            self.user_factors_ = np.zeros((0, self.n_factors))
+            self.item_factors_ = np.zeros((0, self.n_factors))
+        # Users before items, so one new (user, item) pair draws in river's order.
+        self.user_bias_, self.user_factors_ = self._new_rows(
+            self.user_bias_, self.user_factors_, n_users
+        )
+        self.item_bias_, self.item_factors_ = self._new_rows(
+            self.item_bias_, self.item_factors_, n_items
+        )
+
+    def _new_rows(
+        self, bias: np.ndarray, factors: np.ndarray, n: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        extra = n - len(bias)
+        if extra <= 0:
+            return bias, factors
+        drawn = self.rng_.normal(0.0, self.init_std, size=(extra, self.n_factors))
+        return np.concatenate([bias, np.zeros(extra)]), np.concatenate([factors, drawn])
+
+    def _learn(self, batch: EventBatch) -> None:
+        users = np.asarray(batch.user_idx, dtype=np.int64)
+        items = np.asarray(batch.item_idx, dtype=np.int64)
+        ratings = batch.value.astype(np.float64)
+        mean, count = self.global_mean_, float(self.n_ratings_)
+        for epoch in range(self.n_epochs):
+            order = self.rng_.permutation(len(ratings)) if self.shuffle else np.arange(len(ratings))
+            mean, count = _sgd_pass(
+                users, items, ratings, order,
+                self.user_bias_, self.item_bias_, self.user_factors_, self.item_factors_,
+                mean, count, float(self.lr), float(self.bias_lr), float(self.l2),
+                float(self.l2_latent), epoch == 0,
+            )
+        self.global_mean_, self.n_ratings_ = float(mean), int(count)
+
+    def _score(self, user_idx: np.ndarray, item_idx: np.ndarray | None) -> np.ndarray:
+        items = slice(None) if item_idx is None else item_idx
+        scores = (
+            self.global_mean_
+            + self.user_bias_[user_idx][:, None]
+            + self.item_bias_[items][None, :]
+            + self.user_factors_[user_idx] @ self.item_factors_[items].T
+        )
+        return self._clip(scores)
+
+    def _fallback_scores(self, item_idx: np.ndarray | None) -> np.ndarray:
+        """An unknown user's predicted ratings: ``μ + b_i``, clipped."""
+        bias = self.item_bias_ if item_idx is None else self.item_bias_[item_idx]
+        return self._clip(self.global_mean_ + bias)
+
+    def _item_vectors(self) -> np.ndarray:
+        return self.item_factors_
+
+    def _clip(self, scores: np.ndarray) -> np.ndarray:
+        return scores if self.clip is None else np.clip(scores, *self.clip)
+
+
+@njit(cache=True)
+def _sgd_pass(
+    users: np.ndarray,
+    items: np.ndarray,
+    ratings: np.ndarray,
+    order: np.ndarray,
+    user_bias: np.ndarray,
+    item_bias: np.ndarray,
+    user_factors: np.ndarray,
+    item_factors: np.ndarray,
+    mean: float,
+    count: float,
+    lr: float,
+    bias_lr: float,
+    l2: float,
+    l2_latent: float,
+    update_mean: bool,
+) -> tuple[float, float]:
+    """One SGD pass over ``order``, in place; returns the new ``(mean, count)``."""
+    n_factors = user_factors.shape[1]
+    for t in order:
+        u, i, r = users[t], items[t], ratings[t]
+        if update_mean:
+            count += 1.0
+            mean += (1.0 / count) * (r - mean)
+        dot = 0.0
+        for f in range(n_factors):
+            dot += user_factors[u, f] * item_factors[i, f]
+        grad = 2.0 * (mean + user_bias[u] + item_bias[i] + dot - r)
+        b_u, b_i = user_bias[u], item_bias[i]
+        user_bias[u] = b_u - bias_lr * (grad + l2 * b_u)
+        item_bias[i] = b_i - bias_lr * (grad + l2 * b_i)
+        for f in range(n_factors):
+            p, q = user_factors[u, f], item_factors[i, f]
+            user_factors[u, f] = p - lr * (grad * q + l2_latent * p)
+            item_factors[i, f] = q - lr * (grad * p + l2_latent * q)
+    return mean, count
