@@ -267,21 +267,23 @@ class Results:
 
 
 def rich_table(results: Results) -> Table:
-    """A rich table of models x metrics (mean ± CI half-width) for the command line.
+    """A rich table of metrics (rows) x models (columns), mean ± CI half-width.
+
+    Metrics run down the side so that many metrics stay readable in an 80-column terminal.
 
     Examples
     --------
     >>> rows = [ResultRow.from_seeds("pop", "hit@10", [0.5])]
     >>> table = rich_table(Results("evaluate", "toy", "loo-full", rows=rows))
     >>> [c.header for c in table.columns]
-    ['model', 'hit@10']
+    ['metric', 'pop']
     """
     table = Table(title=f"{results.command}: {results.dataset} ({results.protocol})")
-    table.add_column("model", style="bold")
-    for metric in results.metrics:
-        table.add_column(metric, justify="right")
+    table.add_column("metric", style="bold", no_wrap=True)
     for model in results.models:
-        table.add_row(model, *[_cell(results.row(model, m)) for m in results.metrics])
+        table.add_column(model, justify="right", no_wrap=True)
+    for metric in results.metrics:
+        table.add_row(metric, *[_cell(results.row(model, metric)) for model in results.models])
     if results.timing:
         timing = ", ".join(f"{k} {_number(v, 1)}s" for k, v in results.timing.items())
         table.caption = f"seeds: {list(results.seeds)}; {timing}"

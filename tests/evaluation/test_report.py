@@ -108,8 +108,8 @@ def test_single_seed_rows_have_no_interval(tmp_path: Path) -> None:
 
 def test_rich_table(results: Results) -> None:
     table = rich_table(results)
-    assert [c.header for c in table.columns] == ["model", "ndcg@10", "hit@10", "novelty@10"]
-    assert table.row_count == 2
+    assert [c.header for c in table.columns] == ["metric", *results.models]
+    assert table.row_count == 3
     console = Console(record=True, width=120)
     console.print(table)
     text = console.export_text()
