@@ -41,9 +41,11 @@ def info(
 
     data = load_named(name, default_data_dir(data_dir), min_rating=min_rating)
     summary = summarize(data)
+    explicit = bool(len(data.events)) and not set(map(float, data.events.value[:1000])) <= {0.0, 1.0}
     table = Table("field", "value", title=name)
     for key, value in summary.items():
-        table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
+        label = ("ratings" if explicit else "events") if key == "rows" else key
+        table.add_row(label, f"{value:,}" if isinstance(value, int) else str(value))
     console.print(table)
 
 
