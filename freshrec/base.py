@@ -22,7 +22,13 @@ __all__ = ["Estimator", "Recommender", "RecommenderBase", "Scored"]
 
 
 class Scored(NamedTuple):
-    """An item with its score, as returned by ``recommend``."""
+    """An item with its score, as returned by ``recommend``.
+
+    Examples
+    --------
+    >>> Scored("heat", 0.9).item
+    'heat'
+    """
 
     item: ItemId
     score: float
@@ -30,7 +36,14 @@ class Scored(NamedTuple):
 
 @runtime_checkable
 class Recommender(Protocol):
-    """What every recommender offers; third-party classes conform without inheriting."""
+    """What every recommender offers; third-party classes conform without inheriting.
+
+    Examples
+    --------
+    >>> from freshrec.models import MostPopular
+    >>> isinstance(MostPopular(), Recommender)
+    True
+    """
 
     def fit(self, events: Events) -> Self: ...
 
@@ -126,6 +139,23 @@ class RecommenderBase(Estimator):
     (``log_``), item popularity (``item_counts_``: events with ``value >= threshold``) and
     the RNG. **Fallback:** an unknown user is scored by :meth:`_fallback_scores`, item
     popularity unless a model overrides it; unknown items score at ``prior_score``.
+
+    Examples
+    --------
+    A model that scores every item by its index, to show the hooks:
+
+    >>> class ByIndex(RecommenderBase):
+    ...     def __init__(self, threshold: float = 1.0) -> None:
+    ...         self.threshold = threshold
+    ...     def _grow(self, n_users, n_items): pass
+    ...     def _learn(self, batch): pass
+    ...     def _score(self, user_idx, item_idx):
+    ...         items = np.arange(self.n_items) if item_idx is None else item_idx
+    ...         return np.tile(items.astype(float), (len(user_idx), 1))
+    >>> from freshrec.data import Event
+    >>> model = ByIndex().fit([Event("ann", "a"), Event("ann", "b")])
+    >>> [s.item for s in model.recommend("ann", k=2)]
+    ['b', 'a']
     """
 
     _state_arrays: ClassVar[tuple[str, ...]] = ()

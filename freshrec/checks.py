@@ -219,7 +219,14 @@ _CHECKS: tuple[Check, ...] = (
 
 
 def yield_checks(model: RecommenderBase) -> Iterator[Check]:
-    """The checks that apply to ``model`` (those not in its ``_check_skips``)."""
+    """The checks that apply to ``model`` (those not in its ``_check_skips``).
+
+    Examples
+    --------
+    >>> from freshrec.models import MostPopular
+    >>> "check_learns_checkerboard" in [c.__name__ for c in yield_checks(MostPopular())]
+    False
+    """
     skips: dict[str, Any] = getattr(model, "_check_skips", {})
     for check in _CHECKS:
         if check.__name__ not in skips:
@@ -227,6 +234,12 @@ def yield_checks(model: RecommenderBase) -> Iterator[Check]:
 
 
 def check_recommender(model: RecommenderBase) -> None:
-    """Run every applicable check on ``model``; raises ``AssertionError`` on the first failure."""
+    """Run every applicable check on ``model``; raises ``AssertionError`` on the first failure.
+
+    Examples
+    --------
+    >>> from freshrec.models import MostPopular
+    >>> check_recommender(MostPopular(half_life_s=60.0))
+    """
     for check in yield_checks(model):
         check(model)

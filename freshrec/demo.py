@@ -24,7 +24,17 @@ DEMO_MODELS = ("popular", "item-knn", "user-knn", "biased-mf", "bpr", "als")
 def run_demo(
     out: Path, *, data_dir: Path | None, console: Console | None = None
 ) -> tuple[Results, list[Path]]:
-    """Run the demo and write its report into ``out``; return the results and written files."""
+    """Run the demo and write its report into ``out``; return the results and written files.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> results, written = run_demo(Path(tempfile.mkdtemp()), data_dir=None)  # doctest: +SKIP
+    >>> [p.name for p in written]  # doctest: +SKIP
+    ['results.json', 'report.md', 'comparison.png']
+
+    (Skipped here for time; ``tests/cli/test_cli.py`` runs the demo end to end.)
+    """
     console = console or Console()
     found = data_dir is not None and (data_dir / "ml-100k" / "u.data").is_file()
     name = "ml-100k" if found else SYNTHETIC

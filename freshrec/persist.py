@@ -66,12 +66,30 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Atomically write UTF-8 text (see :func:`atomic_write_bytes`)."""
+    """Atomically write UTF-8 text (see :func:`atomic_write_bytes`).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "note.txt"
+    >>> atomic_write_text(target, "héllo"); target.read_text(encoding="utf-8")
+    'héllo'
+    """
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def replace_dir(tmp_dir: Path, target: Path) -> None:
-    """Move a fully written ``tmp_dir`` to ``target``, replacing what was there."""
+    """Move a fully written ``tmp_dir`` to ``target``, replacing what was there.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> (root / "new").mkdir(); (root / "new" / "a").write_text("1")
+    1
+    >>> replace_dir(root / "new", root / "model"); sorted(p.name for p in root.iterdir())
+    ['model']
+    """
     _fsync_dir(tmp_dir)
     if target.exists():
         old = target.with_name(f".{target.name}.old-{os.getpid()}-{time.monotonic_ns()}")
@@ -94,9 +112,22 @@ def save_model(
 
     ``model`` supplies the class name and ``get_params()``; ``arrays`` and ``state`` are its
     numeric and JSON state.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from freshrec.models import MostPopular
+    >>> folder = Path(tempfile.mkdtemp()) / "m"
+    >>> save_model(MostPopular(), folder, {"w": np.zeros(2)}, {"note": 1})
+    >>> sorted(p.name for p in folder.iterdir())
+    ['freshrec.json', 'manifest.json', 'model.safetensors', 'state.json']
+    >>> cls, params, arrays, state = load_model(folder)
+    >>> cls.__name__, params, arrays["w"].tolist(), state
+    ('MostPopular', {'half_life_s': None, 'threshold': 1.0}, [0.0, 0.0], {'note': 1})
     """
-    from freshrec import __version__
     from safetensors.numpy import save_file
+
+    from freshrec import __version__
 
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -132,6 +163,15 @@ def load_model(
     """Read a model folder; return ``(cls, params, arrays, state)`` after checking checksums.
 
     Only classes under ``freshrec.`` are imported by name; pass ``cls`` for your own.
+    A folder without ``manifest.json`` (a write that never finished) is refused.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> load_model(tempfile.mkdtemp())
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: ... is not a complete model folder (no manifest.json)
     """
     from safetensors.numpy import load_file
 

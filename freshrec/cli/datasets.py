@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -15,7 +15,7 @@ __all__ = ["app"]
 
 app = typer.Typer(help="List, describe, download and export datasets.", no_args_is_help=True)
 console = Console()
-DataDir = Annotated[Optional[Path], typer.Option(help="Dataset folder (default: $FRESHREC_DATA).")]
+DataDir = Annotated[Path | None, typer.Option(help="Dataset folder (default: $FRESHREC_DATA).")]
 
 
 @app.command("list")
@@ -34,7 +34,7 @@ def list_() -> None:
 def info(
     name: str,
     data_dir: DataDir = None,
-    min_rating: Annotated[Optional[float], typer.Option(help="Keep ratings >= this value.")] = None,
+    min_rating: Annotated[float | None, typer.Option(help="Keep ratings >= this value.")] = None,
 ) -> None:
     """Rows, users, items and time span of a dataset."""
     from freshrec.data.registry import summarize
@@ -53,7 +53,7 @@ def info(
 def download(
     name: str,
     data_dir: DataDir = None,
-    url: Annotated[Optional[str], typer.Option(help="Override the source URL (e.g. a mirror or file://).")] = None,
+    url: Annotated[str | None, typer.Option(help="Override the source URL (e.g. a mirror or file://).")] = None,
 ) -> None:
     """Fetch a dataset's public archive, verify checksums and unpack it atomically."""
     from freshrec.data.registry import download_dataset
@@ -68,7 +68,7 @@ def export(
     protocol: Annotated[str, typer.Option(help="random | temporal-user | temporal-global | loo-full | loo-sampled")],
     out: Annotated[Path, typer.Option(help="Folder for train.tsv / valid.tsv / test.tsv.")],
     seed: Annotated[int, typer.Option(help="Split seed.")] = 0,
-    min_rating: Annotated[Optional[float], typer.Option(help="Keep ratings >= this value.")] = None,
+    min_rating: Annotated[float | None, typer.Option(help="Keep ratings >= this value.")] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Write a split as plain files so peers can be run on identical data."""

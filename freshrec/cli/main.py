@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -29,9 +29,9 @@ app = typer.Typer(
 app.add_typer(datasets_app, name="datasets")
 console = Console()
 
-DataDir = Annotated[Optional[Path], typer.Option(help="Dataset folder (default: $FRESHREC_DATA).")]
+DataDir = Annotated[Path | None, typer.Option(help="Dataset folder (default: $FRESHREC_DATA).")]
 SetOption = Annotated[
-    Optional[list[str]],
+    list[str] | None,
     typer.Option("--set", help="Hyperparameter override, model.param=value or NAME.param=value."),
 ]
 
@@ -58,7 +58,7 @@ def evaluate(
     seeds: Annotated[str, typer.Option(help="Training seeds, comma-separated.")] = "0",
     split_seed: Annotated[int, typer.Option(help="Seed of the (fixed) split.")] = 0,
     k: Annotated[int, typer.Option(help="Cut-off of the ranking metrics.")] = 10,
-    min_rating: Annotated[Optional[float], typer.Option(help="Keep ratings >= this value.")] = None,
+    min_rating: Annotated[float | None, typer.Option(help="Keep ratings >= this value.")] = None,
     set_: SetOption = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("freshrec-evaluate"),
     data_dir: DataDir = None,
@@ -85,7 +85,7 @@ def fit(
     dataset: Annotated[str, typer.Option(help="Dataset name.")],
     model: Annotated[str, typer.Option(help="Model name.")],
     out: Annotated[Path, typer.Option(help="Model folder to write.")],
-    min_rating: Annotated[Optional[float], typer.Option(help="Keep ratings >= this value.")] = None,
+    min_rating: Annotated[float | None, typer.Option(help="Keep ratings >= this value.")] = None,
     set_: SetOption = None,
     data_dir: DataDir = None,
 ) -> None:
@@ -106,11 +106,11 @@ def fit(
 @app.command()
 def recommend(
     model: Annotated[Path, typer.Option(help="Model folder written by `freshrec fit`.")],
-    user: Annotated[Optional[str], typer.Option(help="One user id.")] = None,
-    users: Annotated[Optional[Path], typer.Option(help="File with one user id per line.")] = None,
+    user: Annotated[str | None, typer.Option(help="One user id.")] = None,
+    users: Annotated[Path | None, typer.Option(help="File with one user id per line.")] = None,
     k: Annotated[int, typer.Option(help="How many items.")] = 10,
     include_seen: Annotated[bool, typer.Option(help="Also recommend items the user has seen.")] = False,
-    out: Annotated[Optional[Path], typer.Option(help="Write top-K as TSV (user, rank, item, score).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write top-K as TSV (user, rank, item, score).")] = None,
 ) -> None:
     """Top-K items for one user (printed) or for a file of users (TSV)."""
     from freshrec.cli.recommend import recommend_users

@@ -10,6 +10,14 @@ from freshrec.data.idmap import IdMap
 from freshrec.data.interactions import InteractionLog
 from freshrec.data.movielens import load_movielens_1m, load_movielens_100k
 from freshrec.data.recbole import load_recbole
+from freshrec.data.registry import (
+    DatasetInfo,
+    dataset_info,
+    download_dataset,
+    list_datasets,
+    load_dataset,
+    summarize,
+)
 from freshrec.data.splits import (
     PROTOCOLS,
     Split,
@@ -28,14 +36,6 @@ from freshrec.data.stream import (
     warm_start_split,
 )
 from freshrec.data.synthetic import synthetic_stream
-from freshrec.data.registry import (
-    DatasetInfo,
-    dataset_info,
-    download_dataset,
-    list_datasets,
-    load_dataset,
-    summarize,
-)
 from freshrec.data.tabular import load_table
 
 __all__ = [

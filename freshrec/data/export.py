@@ -16,7 +16,17 @@ __all__ = ["export_split", "write_tsv"]
 
 
 def write_tsv(batch: EventBatch, path: Path) -> None:
-    """Write ``user, item, value, timestamp`` with a header line, in the batch's order."""
+    """Write ``user, item, value, timestamp`` with a header line, in the batch's order.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from freshrec.data import Event
+    >>> path = Path(tempfile.mkdtemp()) / "events.tsv"
+    >>> write_tsv(EventBatch.from_events([Event(1, 2, 4.0, 9.0)]), path)
+    >>> [line.split() for line in path.read_text().splitlines()]
+    [['user', 'item', 'value', 'timestamp'], ['1', '2', '4', '9']]
+    """
     buffer = io.StringIO()
     buffer.write("user\titem\tvalue\ttimestamp\n")
     timestamps = batch.timestamp if batch.timestamp is not None else np.full(len(batch), np.nan)

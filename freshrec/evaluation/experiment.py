@@ -21,7 +21,17 @@ PROTOCOLS = ("random", "temporal-user", "temporal-global", "loo-full", "loo-samp
 
 def fit_model(name: str, params: dict[str, Any], split: Split) -> tuple[Any, float]:
     """Build model ``name`` and fit it on ``split.train`` (model choice on ``split.valid``
-    when the model's ``fit`` accepts ``valid=``); return the model and the fit seconds."""
+    when the model's ``fit`` accepts ``valid=``); return the model and the fit seconds.
+
+    Examples
+    --------
+    >>> from freshrec.data.splits import temporal_user_split
+    >>> from freshrec.data.synthetic import synthetic_stream
+    >>> split = temporal_user_split(synthetic_stream(n_users=30, n_events=600).events)
+    >>> model, seconds = fit_model("popular", {}, split)
+    >>> model.is_fitted
+    True
+    """
     model = REGISTRY[name](**params)
     start = time.perf_counter()
     takes_valid = "valid" in inspect.signature(model.fit).parameters

@@ -25,7 +25,13 @@ REGISTRY: dict[str, type[RecommenderBase]] = {
 
 
 def make_model(name: str, **params: Any) -> RecommenderBase:
-    """Build a registered model by short name, or by dotted path ``package.module.Class``."""
+    """Build a registered model by short name, or by dotted path ``package.module.Class``.
+
+    Examples
+    --------
+    >>> make_model("freshrec.models.popular.MostPopular")
+    MostPopular(half_life_s=None, threshold=1.0)
+    """
     if name in REGISTRY:
         return REGISTRY[name](**params)
     if "." in name:
