@@ -14,13 +14,17 @@ from typing import Any
 
 from freshrec.base import RecommenderBase
 from freshrec.models.biased_mf import BiasedMF
+from freshrec.models.item_knn import ItemKNN
 from freshrec.models.popular import MostPopular
+from freshrec.models.user_knn import UserKNN
 
-__all__ = ["REGISTRY", "BiasedMF", "MostPopular", "make_model"]
+__all__ = ["REGISTRY", "BiasedMF", "ItemKNN", "MostPopular", "UserKNN", "make_model"]
 
 REGISTRY: dict[str, type[RecommenderBase]] = {
     "popular": MostPopular,
     "biased-mf": BiasedMF,
+    "item-knn": ItemKNN,
+    "user-knn": UserKNN,
 }
 
 
