@@ -56,10 +56,18 @@ def download(
     url: Annotated[str | None, typer.Option(help="Override the source URL (e.g. a mirror or file://).")] = None,
 ) -> None:
     """Fetch a dataset's public archive, verify checksums and unpack it atomically."""
+    from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
+
     from freshrec.data.registry import download_dataset
 
-    target = download_dataset(name, default_data_dir(data_dir), url=url)
-    console.print(f"{name}: ready in {target}")
+    with Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(),
+                  console=console) as progress:
+        task = progress.add_task(f"downloading {name}", total=None)
+        target = download_dataset(
+            name, default_data_dir(data_dir), url=url,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    console.print(f"{name}: verified and ready in {target}")
 
 
 @app.command()
