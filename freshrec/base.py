@@ -131,7 +131,8 @@ class RecommenderBase(Estimator):
     A subclass implements three hooks and declares its state:
 
     - ``_grow(n_users, n_items)``: make room for new users/items (new rows at the prior);
-    - ``_learn(batch)``: learn from an encoded batch (``user_idx``/``item_idx`` set);
+    - ``_learn(batch, valid)``: learn from an encoded batch (``user_idx``/``item_idx`` set),
+      optionally stopping early on the validation batch ``valid``;
     - ``_score(user_idx, item_idx)``: scores of known users, shape (n_users, n_items);
     - ``_state_arrays`` / ``_state_values``: names of numpy / JSON attributes to save.
 
@@ -148,7 +149,7 @@ class RecommenderBase(Estimator):
     ...     def __init__(self, threshold: float = 1.0) -> None:
     ...         self.threshold = threshold
     ...     def _grow(self, n_users, n_items): pass
-    ...     def _learn(self, batch): pass
+    ...     def _learn(self, batch, valid): pass
     ...     def _score(self, user_idx, item_idx):
     ...         items = np.arange(self.n_items) if item_idx is None else item_idx
     ...         return np.tile(items.astype(float), (len(user_idx), 1))
@@ -166,13 +167,17 @@ class RecommenderBase(Estimator):
     seed: int | None = None
 
     # -- learning -----------------------------------------------------------------------
-    def fit(self, events: Events) -> Self:
-        """Forget everything, then learn from ``events``."""
+    def fit(self, events: Events, *, valid: EventBatch | None = None) -> Self:
+        """Forget everything, then learn from ``events`` (see :meth:`partial_fit`)."""
         self.reset()
-        return self.partial_fit(events)
+        return self.partial_fit(events, valid=valid)
 
-    def partial_fit(self, events: Events) -> Self:
-        """Continue learning from ``events``; unseen users and items are added."""
+    def partial_fit(self, events: Events, *, valid: EventBatch | None = None) -> Self:
+        """Continue learning from ``events``; unseen users and items are added.
+
+        Iterative models stop early on ``valid``'s NDCG@10 and keep their best epoch; the
+        others ignore it.
+        """
         batch = self.encode(as_batch(events), grow=True)
         if not self.is_fitted:
             self.rng_ = np.random.default_rng(self.seed)
@@ -184,7 +189,7 @@ class RecommenderBase(Estimator):
         np.add.at(self.item_counts_, batch.item_idx[positive], 1.0)
         self.log_.append(batch.user_idx, batch.item_idx, batch.value)
         self._grow(n_users, n_items)
-        self._learn(batch)
+        self._learn(batch, valid)
         self.n_events_ = getattr(self, "n_events_", 0) + len(batch)
         return self
 
@@ -217,7 +222,7 @@ class RecommenderBase(Estimator):
     def _grow(self, n_users: int, n_items: int) -> None:
         raise NotImplementedError
 
-    def _learn(self, batch: EventBatch) -> None:
+    def _learn(self, batch: EventBatch, valid: EventBatch | None) -> None:
         raise NotImplementedError
 
     def _score(self, user_idx: np.ndarray, item_idx: np.ndarray | None) -> np.ndarray:

@@ -20,8 +20,8 @@ PROTOCOLS = ("random", "temporal-user", "temporal-global", "loo-full", "loo-samp
 
 
 def fit_model(name: str, params: dict[str, Any], split: Split) -> tuple[Any, float]:
-    """Build model ``name`` and fit it on ``split.train`` (model choice on ``split.valid``
-    when the model's ``fit`` accepts ``valid=``); return the model and the fit seconds.
+    """Build model ``name`` and fit it on ``split.train`` (iterative models stop early on
+    ``split.valid``); return the model and the fit seconds.
 
     Examples
     --------
@@ -34,11 +34,8 @@ def fit_model(name: str, params: dict[str, Any], split: Split) -> tuple[Any, flo
     """
     model = REGISTRY[name](**params)
     start = time.perf_counter()
-    takes_valid = "valid" in inspect.signature(model.fit).parameters
-    if split.valid is not None and len(split.valid) and takes_valid:
-        model.fit(split.train, valid=split.valid)
-    else:
-        model.fit(split.train)
+    has_valid = split.valid is not None and len(split.valid) > 0
+    model.fit(split.train, valid=split.valid if has_valid else None)
     return model, time.perf_counter() - start
 
 

@@ -13,18 +13,22 @@ from __future__ import annotations
 from typing import Any
 
 from freshrec.base import RecommenderBase
+from freshrec.models.als import ALS
 from freshrec.models.biased_mf import BiasedMF
+from freshrec.models.bpr import BPR
 from freshrec.models.item_knn import ItemKNN
 from freshrec.models.popular import MostPopular
 from freshrec.models.user_knn import UserKNN
 
-__all__ = ["REGISTRY", "BiasedMF", "ItemKNN", "MostPopular", "UserKNN", "make_model"]
+__all__ = ["ALS", "BPR", "REGISTRY", "BiasedMF", "ItemKNN", "MostPopular", "UserKNN", "make_model"]
 
 REGISTRY: dict[str, type[RecommenderBase]] = {
     "popular": MostPopular,
     "biased-mf": BiasedMF,
     "item-knn": ItemKNN,
     "user-knn": UserKNN,
+    "bpr": BPR,
+    "als": ALS,
 }
 
 

@@ -171,7 +171,7 @@ class BiasedMF(RecommenderBase):
         drawn = self.rng_.normal(0.0, self.init_std, size=(extra, self.n_factors))
         return np.concatenate([bias, np.zeros(extra)]), np.concatenate([factors, drawn])
 
-    def _learn(self, batch: EventBatch) -> None:
+    def _learn(self, batch: EventBatch, valid: EventBatch | None = None) -> None:
         users = np.asarray(batch.user_idx, dtype=np.int64)
         items = np.asarray(batch.item_idx, dtype=np.int64)
         ratings = batch.value.astype(np.float64)

@@ -80,7 +80,7 @@ class ItemKNN(RecommenderBase):
         if hasattr(self, "cooccurrence_"):
             self.cooccurrence_.grow(n_items)
 
-    def _learn(self, batch: EventBatch) -> None:
+    def _learn(self, batch: EventBatch, valid: EventBatch | None = None) -> None:
         positives = self.positives_csr().astype(np.int32)
         if not hasattr(self, "cooccurrence_"):
             self.cooccurrence_ = Cooccurrence(positives)

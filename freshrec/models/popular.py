@@ -53,7 +53,7 @@ class MostPopular(RecommenderBase):
                 [self.popularity_, np.zeros(n_items - len(self.popularity_))]
             )
 
-    def _learn(self, batch: EventBatch) -> None:
+    def _learn(self, batch: EventBatch, valid: EventBatch | None = None) -> None:
         positive = batch.value >= self.threshold
         if self.half_life_s is None or batch.timestamp is None:
             np.add.at(self.popularity_, batch.item_idx[positive], 1.0)

@@ -73,7 +73,7 @@ class UserKNN(RecommenderBase):
         if hasattr(self, "cooccurrence_"):
             self.cooccurrence_.grow(n_users)
 
-    def _learn(self, batch: EventBatch) -> None:
+    def _learn(self, batch: EventBatch, valid: EventBatch | None = None) -> None:
         positives = self.positives_csr().astype(np.int32)
         if not hasattr(self, "cooccurrence_"):
             self.cooccurrence_ = Cooccurrence(positives.T.tocsr())

@@ -41,7 +41,7 @@ class TableModel(RecommenderBase):
     def _grow(self, n_users: int, n_items: int) -> None:
         pass
 
-    def _learn(self, batch: EventBatch) -> None:
+    def _learn(self, batch: EventBatch, valid: EventBatch | None = None) -> None:
         pass
 
     def _score(self, user_idx: np.ndarray, item_idx: np.ndarray | None) -> np.ndarray:
@@ -290,7 +290,7 @@ class RandomFactors(RecommenderBase):
         self.user_factors_ = rng.normal(size=(n_users, self.n_factors))
         self.item_factors_ = rng.normal(size=(n_items, self.n_factors))
 
-    def _learn(self, batch: EventBatch) -> None:
+    def _learn(self, batch: EventBatch, valid: EventBatch | None = None) -> None:
         pass
 
     def _score(self, user_idx: np.ndarray, item_idx: np.ndarray | None) -> np.ndarray:

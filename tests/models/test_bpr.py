@@ -1,0 +1,115 @@
+"""BPR: the conformance suite, learning behaviour, incremental updates and early stopping."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from freshrec.checks import checkerboard_events, yield_checks
+from freshrec.data import EventBatch
+from freshrec.models.bpr import BPR
+from freshrec.models.training import EarlyStopping, ValidationNDCG, run_epochs
+
+
+@pytest.mark.parametrize("check", list(yield_checks(BPR())), ids=lambda check: check.__name__)
+def test_conforms(check):
+    check(BPR())
+
+
+def test_loss_decreases():
+    model = BPR(n_epochs=40, threshold=3.0).fit(checkerboard_events())
+    loss = model.history_.loss
+    assert len(loss) == 40
+    assert loss[-1] < 0.5 * loss[0]
+    assert np.mean(loss[-5:]) < np.mean(loss[:5])
+
+
+def test_partial_fit_grows_and_learns_new_users_and_items():
+    model = BPR(threshold=3.0).fit(checkerboard_events())
+    # new users u100..u103 and items i100..i103, in two blocks of their own
+    more = checkerboard_events(n_users=4, n_items=4, seen=1, offset=100)
+    before = model.item_factors_.copy()
+    model.partial_fit(more)
+    assert model.user_factors_.shape == (28, 64) and model.item_factors_.shape == (20, 64)
+    assert model.item_bias_.shape == (20,)
+    assert not np.array_equal(model.item_factors_[:16], before)  # old items are negatives too
+    assert np.isfinite(model.score_batch(np.arange(28))).all()
+
+
+def test_partial_fit_without_positives_changes_no_old_row():
+    model = BPR(threshold=3.0).fit(checkerboard_events())
+    users, items = model.user_factors_.copy(), model.item_factors_.copy()
+    model.partial_fit(EventBatch(np.array(["u0", "new"], object), np.array(["i0", "j"], object),
+                                 np.array([1.0, 1.0], np.float32)))
+    np.testing.assert_array_equal(model.user_factors_[:24], users)
+    np.testing.assert_array_equal(model.item_factors_[:16], items)
+    assert model.history_.loss == () and model.history_.best_epoch == 0
+
+
+def test_samples_from_new_positives_only():
+    # only u0's rows and items sampled with it can move during partial_fit of one u0 event
+    model = BPR(threshold=3.0).fit(checkerboard_events())
+    users = model.user_factors_.copy()
+    model.partial_fit(EventBatch(np.array(["u0"], object), np.array(["i7"], object),
+                                 np.array([5.0], np.float32)))
+    moved = np.flatnonzero(np.any(model.user_factors_ != users, axis=1))
+    assert moved.tolist() == [model.user_map_.encode_one("u0")]
+
+
+def _train_valid():
+    events = checkerboard_events(n_users=40, n_items=30, seen=10, seed=3)
+    order = np.random.default_rng(0).permutation(len(events))
+    return events[order[:-60]], events[order[-60:]]
+
+
+def test_early_stopping_keeps_best_epoch():
+    train, valid = _train_valid()
+    model = BPR(n_factors=16, n_epochs=60, lr=0.1, l2=0.0, patience=3, threshold=3.0)
+    model.fit(train, valid=valid)
+    history = model.history_
+    assert len(history.valid_ndcg) == len(history.loss) <= 60
+    assert history.best_epoch == int(np.argmax(history.valid_ndcg)) + 1
+    # the parameters kept are those of the best epoch, not the last
+    assert ValidationNDCG(model, valid)() == pytest.approx(max(history.valid_ndcg))
+
+
+def test_fit_without_valid_runs_every_epoch():
+    train, _ = _train_valid()
+    model = BPR(n_factors=8, n_epochs=7, threshold=3.0).fit(train)
+    assert model.history_.best_epoch == 7 and model.history_.valid_ndcg == ()
+
+
+def test_valid_with_only_unknown_users_trains_every_epoch():
+    train, valid = _train_valid()
+    strangers = EventBatch(np.array(["x", "y"], object), valid.item[:2], valid.value[:2])
+    model = BPR(n_factors=8, n_epochs=5, patience=1, threshold=3.0)
+    assert len(model.fit(train, valid=strangers).history_.loss) == 5
+
+
+def test_early_stopping_counts_patience():
+    stopper = EarlyStopping(patience=3, min_delta=0.01)
+    for score in [0.5, 0.505, 0.2, 0.4]:
+        stopper.update(score, {"w": np.array([score])})
+    assert stopper.should_stop and stopper.best_epoch == 1
+    assert stopper.best_state["w"].tolist() == [0.5]
+    with pytest.raises(ValueError):
+        EarlyStopping(patience=0)
+
+
+def test_run_epochs_restores_best_state():
+    train, valid = _train_valid()
+    model = BPR(n_factors=8, n_epochs=30, threshold=3.0).fit(train)
+    rng = np.random.default_rng(0)
+    states = [model.user_factors_.copy()] + [
+        rng.normal(size=model.user_factors_.shape).astype(np.float32) for _ in range(3)
+    ]
+    epochs = iter(states)
+
+    def epoch():
+        model.user_factors_ = next(epochs).copy()
+        return 0.0
+
+    history = run_epochs(model, epoch, 10, valid=valid, patience=3)
+    assert len(history.loss) == 4  # the three noisy epochs after the best one exhaust patience
+    assert history.best_epoch == int(np.argmax(history.valid_ndcg)) + 1 == 1
+    np.testing.assert_array_equal(model.user_factors_, states[0])
