@@ -60,7 +60,9 @@ class Recommender(Protocol):
         candidates: Sequence[ItemId] | None = None,
     ) -> list[Scored]: ...
 
-    def score_batch(self, user_idx: np.ndarray, item_idx: np.ndarray | None = None) -> np.ndarray: ...
+    def score_batch(
+        self, user_idx: np.ndarray, item_idx: np.ndarray | None = None
+    ) -> np.ndarray: ...
 
     def recommend_batch(
         self, user_idx: np.ndarray, k: int, *, exclude: sp.csr_matrix | None = None
@@ -107,7 +109,9 @@ class Estimator:
         valid = set(self._param_names())
         for name, value in params.items():
             if name not in valid:
-                raise ValueError(f"{type(self).__name__} has no parameter {name!r}; valid: {sorted(valid)}")
+                raise ValueError(
+                    f"{type(self).__name__} has no parameter {name!r}; valid: {sorted(valid)}"
+                )
             setattr(self, name, value)
         return self
 
@@ -255,7 +259,10 @@ class RecommenderBase(Estimator):
         return out
 
     def score(self, user: UserId, items: Sequence[ItemId]) -> np.ndarray:
-        """Scores of ``items`` for ``user``, shape (len(items),); unknown items get ``prior_score``."""
+        """Scores of ``items`` for ``user``, shape (len(items),).
+
+        Unknown items score at ``prior_score``.
+        """
         self._check_fitted()
         item_idx = self.item_map_.encode(ids_array(items))
         known = item_idx >= 0
@@ -328,7 +335,9 @@ class RecommenderBase(Estimator):
         sims = (vectors @ vectors[i]) / (norms * norms[i])
         sims[i] = -np.inf
         best = top_k(sims[None, :], k)[0]
-        return [Scored(_plain(self.item_map_.decode([j])[0]), float(sims[j])) for j in best if j >= 0]
+        return [
+            Scored(_plain(self.item_map_.decode([j])[0]), float(sims[j])) for j in best if j >= 0
+        ]
 
     def _item_vectors(self) -> np.ndarray | None:
         return None
@@ -338,8 +347,12 @@ class RecommenderBase(Estimator):
         """Write the model to folder ``path`` (JSON + safetensors, atomic, manifest last)."""
         self._check_fitted()
         users, items, values = self.log_.arrays()
-        arrays = {"log.user_idx": users, "log.item_idx": items, "log.value": values,
-                  "item_counts": self.item_counts_}
+        arrays = {
+            "log.user_idx": users,
+            "log.item_idx": items,
+            "log.value": values,
+            "item_counts": self.item_counts_,
+        }
         arrays.update({name: getattr(self, name) for name in self._state_arrays})
         state = {
             "user_map": self.user_map_.to_dict(),
@@ -359,7 +372,8 @@ class RecommenderBase(Estimator):
             raise TypeError(f"{path} holds a {model_cls.__name__}, not a {cls.__name__}")
         defaults = inspect.signature(model_cls.__init__).parameters
         params = {  # JSON turns tuples into lists
-            name: tuple(value) if isinstance(defaults[name].default, tuple) and isinstance(value, list)
+            name: tuple(value)
+            if isinstance(defaults[name].default, tuple) and isinstance(value, list)
             else value
             for name, value in params.items()
         }

@@ -84,7 +84,7 @@ def check_init_stores_params_only(model: RecommenderBase) -> None:
     """``__init__`` stores its arguments under their own names and learns nothing."""
     params = model.get_params()
     signature = inspect.signature(type(model).__init__)
-    for name, p in signature.parameters.items():
+    for name in signature.parameters:
         if name != "self":
             assert name in params, f"parameter {name!r} is not stored as an attribute"
     fresh = type(model)(**params)

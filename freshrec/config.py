@@ -74,11 +74,19 @@ def _coerce(where: str, value: Any, default: Any) -> Any:
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value
-    elif isinstance(default, float) and isinstance(value, (int, float)) and not isinstance(value, bool):
+    elif (
+        isinstance(default, float)
+        and isinstance(value, (int, float))
+        and not isinstance(value, bool)
+    ):
         return float(value)
     elif isinstance(default, int) and isinstance(value, int) and not isinstance(value, bool):
         return value
-    elif isinstance(default, (tuple, list)) and isinstance(value, Sequence) and not isinstance(value, str):
+    elif (
+        isinstance(default, (tuple, list))
+        and isinstance(value, Sequence)
+        and not isinstance(value, str)
+    ):
         return type(default)(value)
     elif isinstance(value, type(default)):
         return value

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from freshrec.cli.options import SYNTHETIC, load_named
-from freshrec.cli.progress import step_progress
+from freshrec.data.registry import SYNTHETIC, load_dataset
 from freshrec.evaluation.experiment import run_evaluation
 from freshrec.evaluation.report import Results, rich_table
+from freshrec.progress import step_progress
 
 __all__ = ["DEMO_MODELS", "run_demo"]
 
@@ -22,7 +22,11 @@ DEMO_MODELS = ("popular", "item-knn", "user-knn", "biased-mf", "bpr", "als")
 
 
 def run_demo(
-    out: Path, *, data_dir: Path | None, console: Console | None = None
+    out: Path,
+    *,
+    data_dir: Path | None,
+    cache_dir: Path | None = None,
+    console: Console | None = None,
 ) -> tuple[Results, list[Path]]:
     """Run the demo and write its report into ``out``; return the results and written files.
 
@@ -38,17 +42,22 @@ def run_demo(
     console = console or Console()
     found = data_dir is not None and (data_dir / "ml-100k" / "u.data").is_file()
     name = "ml-100k" if found else SYNTHETIC
-    data = load_named(name, data_dir or Path("."))
+    data = load_dataset(name, data_dir or Path("."), cache_dir=cache_dir)
     console.print(
         f"[bold]freshrec demo[/bold] on {name}: {len(data.events):,} events, "
-        f"{data.n_users:,} users, {data.n_items:,} items; protocol temporal-user (last 20% per user)"
+        f"{data.n_users:,} users, {data.n_items:,} items; "
+        "protocol temporal-user (last 20% per user)"
     )
     from freshrec.models import REGISTRY
 
     models = [m for m in DEMO_MODELS if m in REGISTRY]
     with step_progress(console, "training", len(models)) as advance:
         results = run_evaluation(
-            data, models, "temporal-user", seeds=[0], command="demo",
+            data,
+            models,
+            "temporal-user",
+            seeds=[0],
+            command="demo",
             on_step=lambda model, seed: advance(model),
         )
     console.print(rich_table(results))

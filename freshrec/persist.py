@@ -146,7 +146,8 @@ def save_model(
         _fsync_file(tmp / "model.safetensors")
         _write(tmp / "state.json", json.dumps(state).encode())
         files = {
-            name: _sha256(tmp / name) for name in ("freshrec.json", "model.safetensors", "state.json")
+            name: _sha256(tmp / name)
+            for name in ("freshrec.json", "model.safetensors", "state.json")
         }
         _write(
             tmp / "manifest.json",
@@ -196,7 +197,9 @@ def load_model(
 
 def _resolve_class(dotted: str) -> type:
     if not dotted.startswith(_TRUSTED_PREFIXES):
-        raise ValueError(f"refusing to import {dotted!r}: pass cls= to load models of other packages")
+        raise ValueError(
+            f"refusing to import {dotted!r}: pass cls= to load models of other packages"
+        )
     module, _, name = dotted.rpartition(".")
     return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 

@@ -54,8 +54,12 @@ def checkerboard() -> EventBatch:
             items.append(f"i{block + i}")
             times.append(t)
             t += 1.0
-    return EventBatch(np.array(users, object), np.array(items, object),
-                      np.ones(len(users), np.float32), timestamp=np.array(times))
+    return EventBatch(
+        np.array(users, object),
+        np.array(items, object),
+        np.ones(len(users), np.float32),
+        timestamp=np.array(times),
+    )
 
 
 @pytest.fixture
@@ -72,5 +76,9 @@ def ratings() -> EventBatch:
             users.append(u)
             items.append(int(i))
             values.append(float(np.clip(np.rint(raw), 1, 5)))
-    return EventBatch(np.array(users), np.array(items), np.array(values, np.float32),
-                      timestamp=np.arange(len(users), dtype=float))
+    return EventBatch(
+        np.array(users),
+        np.array(items),
+        np.array(values, np.float32),
+        timestamp=np.arange(len(users), dtype=float),
+    )

@@ -14,7 +14,9 @@ from tests.conftest import REPO_ROOT
 
 
 def _readme_commands() -> list[str]:
-    setup = REPO_ROOT.joinpath("README.md").read_text().split("## Set up", 1)[1].split("\n## ", 1)[0]
+    setup = (
+        REPO_ROOT.joinpath("README.md").read_text().split("## Set up", 1)[1].split("\n## ", 1)[0]
+    )
     return re.findall(r"```bash\n(.*?)\n```", setup, flags=re.S)
 
 
@@ -33,7 +35,11 @@ def test_ci_runs_the_readme_test_command():
 
 
 def test_import_freshrec_is_light():
-    code = "import sys, freshrec, freshrec.data, freshrec.models; print(sorted(m for m in ('fastapi', 'gymnasium', 'sentence_transformers', 'torch') if m in sys.modules))"
+    heavy = "('fastapi', 'gymnasium', 'sentence_transformers', 'torch')"
+    code = (
+        "import sys, freshrec, freshrec.data, freshrec.models; "
+        f"print(sorted(m for m in {heavy} if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -50,12 +56,19 @@ def _public_objects():
 
 
 def test_public_classes_and_functions_have_examples():
-    missing = [name for name, obj in _public_objects() if "Examples" not in (obj.__doc__ or "")
-               and not (inspect.isclass(obj) and issubclass(obj, Exception))]
+    missing = [
+        name
+        for name, obj in _public_objects()
+        if "Examples" not in (obj.__doc__ or "")
+        and not (inspect.isclass(obj) and issubclass(obj, Exception))
+    ]
     assert not missing, f"public objects without an Examples section: {missing}"
 
 
 def test_constructors_take_few_arguments():
-    crowded = [name for name, obj in _public_objects() if inspect.isclass(obj)
-               and len(inspect.signature(obj.__init__).parameters) - 1 > 10]
+    crowded = [
+        name
+        for name, obj in _public_objects()
+        if inspect.isclass(obj) and len(inspect.signature(obj.__init__).parameters) - 1 > 10
+    ]
     assert not crowded, f"constructors with more than 10 arguments: {crowded}"

@@ -9,7 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from freshrec.cli.options import SYNTHETIC, default_data_dir, load_named
+from freshrec.cli.options import default_data_dir, load_named
+from freshrec.data.registry import SYNTHETIC
 
 __all__ = ["app"]
 
@@ -41,7 +42,10 @@ def info(
 
     data = load_named(name, default_data_dir(data_dir), min_rating=min_rating)
     summary = summarize(data)
-    explicit = bool(len(data.events)) and not set(map(float, data.events.value[:1000])) <= {0.0, 1.0}
+    explicit = bool(len(data.events)) and not set(map(float, data.events.value[:1000])) <= {
+        0.0,
+        1.0,
+    }
     table = Table("field", "value", title=name)
     for key, value in summary.items():
         label = ("ratings" if explicit else "events") if key == "rows" else key
@@ -53,18 +57,23 @@ def info(
 def download(
     name: str,
     data_dir: DataDir = None,
-    url: Annotated[str | None, typer.Option(help="Override the source URL (e.g. a mirror or file://).")] = None,
+    url: Annotated[
+        str | None, typer.Option(help="Override the source URL (e.g. a mirror or file://).")
+    ] = None,
 ) -> None:
     """Fetch a dataset's public archive, verify checksums and unpack it atomically."""
     from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 
     from freshrec.data.registry import download_dataset
 
-    with Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(),
-                  console=console) as progress:
+    with Progress(
+        *Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(), console=console
+    ) as progress:
         task = progress.add_task(f"downloading {name}", total=None)
         target = download_dataset(
-            name, default_data_dir(data_dir), url=url,
+            name,
+            default_data_dir(data_dir),
+            url=url,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
     console.print(f"{name}: verified and ready in {target}")
@@ -73,7 +82,9 @@ def download(
 @app.command()
 def export(
     name: str,
-    protocol: Annotated[str, typer.Option(help="random | temporal-user | temporal-global | loo-full | loo-sampled")],
+    protocol: Annotated[
+        str, typer.Option(help="random | temporal-user | temporal-global | loo-full | loo-sampled")
+    ],
     out: Annotated[Path, typer.Option(help="Folder for train.tsv / valid.tsv / test.tsv.")],
     seed: Annotated[int, typer.Option(help="Split seed.")] = 0,
     min_rating: Annotated[float | None, typer.Option(help="Keep ratings >= this value.")] = None,

@@ -14,7 +14,13 @@ import typer
 from rich.console import Console
 
 from freshrec.cli.datasets import app as datasets_app
-from freshrec.cli.options import default_data_dir, load_named, parse_ints, parse_names
+from freshrec.cli.options import (
+    default_cache_dir,
+    default_data_dir,
+    load_named,
+    parse_ints,
+    parse_names,
+)
 from freshrec.errors import FreshrecError
 
 __all__ = ["app", "main", "run"]
@@ -46,7 +52,9 @@ def demo(
     """The main job: train the classical models, evaluate them on a temporal split, report."""
     from freshrec.demo import run_demo
 
-    results, written = run_demo(out, data_dir=default_data_dir(data_dir), console=console)
+    results, written = run_demo(
+        out, data_dir=default_data_dir(data_dir), cache_dir=default_cache_dir(), console=console
+    )
     console.print(f"wrote {', '.join(str(p) for p in written)}")
 
 
@@ -54,7 +62,9 @@ def demo(
 def evaluate(
     dataset: Annotated[str, typer.Option(help="Dataset name (see `freshrec datasets list`).")],
     model: Annotated[str, typer.Option(help="Model name(s), comma-separated.")],
-    protocol: Annotated[str, typer.Option(help="random | temporal-user | temporal-global | loo-full | loo-sampled")] = "temporal-user",
+    protocol: Annotated[
+        str, typer.Option(help="random | temporal-user | temporal-global | loo-full | loo-sampled")
+    ] = "temporal-user",
     seeds: Annotated[str, typer.Option(help="Training seeds, comma-separated.")] = "0",
     split_seed: Annotated[int, typer.Option(help="Seed of the (fixed) split.")] = 0,
     k: Annotated[int, typer.Option(help="Cut-off of the ranking metrics.")] = 10,
@@ -64,17 +74,23 @@ def evaluate(
     data_dir: DataDir = None,
 ) -> None:
     """Fit models on a split (over several seeds) and report ranking metrics with 95% CIs."""
-    from freshrec.cli.progress import step_progress
     from freshrec.config import parse_overrides
     from freshrec.evaluation.experiment import run_evaluation
     from freshrec.evaluation.report import rich_table
+    from freshrec.progress import step_progress
 
     data = load_named(dataset, default_data_dir(data_dir), min_rating=min_rating)
     names, seed_list = parse_names(model), parse_ints(seeds)
     with step_progress(console, "fitting", len(names) * len(seed_list)) as advance:
         results = run_evaluation(
-            data, names, protocol, seeds=seed_list, split_seed=split_seed, k=k,
-            overrides=parse_overrides(set_ or []), on_step=lambda name, seed: advance(f"{name} seed {seed}"),
+            data,
+            names,
+            protocol,
+            seeds=seed_list,
+            split_seed=split_seed,
+            k=k,
+            overrides=parse_overrides(set_ or []),
+            on_step=lambda name, seed: advance(f"{name} seed {seed}"),
         )
     console.print(rich_table(results))
     console.print(f"wrote {', '.join(str(p) for p in results.write(out))}")
@@ -109,8 +125,12 @@ def recommend(
     user: Annotated[str | None, typer.Option(help="One user id.")] = None,
     users: Annotated[Path | None, typer.Option(help="File with one user id per line.")] = None,
     k: Annotated[int, typer.Option(help="How many items.")] = 10,
-    include_seen: Annotated[bool, typer.Option(help="Also recommend items the user has seen.")] = False,
-    out: Annotated[Path | None, typer.Option(help="Write top-K as TSV (user, rank, item, score).")] = None,
+    include_seen: Annotated[
+        bool, typer.Option(help="Also recommend items the user has seen.")
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option(help="Write top-K as TSV (user, rank, item, score).")
+    ] = None,
 ) -> None:
     """Top-K items for one user (printed) or for a file of users (TSV)."""
     from freshrec.cli.recommend import recommend_users

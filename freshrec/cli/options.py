@@ -10,13 +10,11 @@ from pathlib import Path
 
 from freshrec.data.dataset import Dataset
 
-__all__ = ["SYNTHETIC", "default_cache_dir", "default_data_dir", "load_named", "parse_ints", "parse_names"]
-
-SYNTHETIC = "synthetic"
+__all__ = ["default_cache_dir", "default_data_dir", "load_named", "parse_ints", "parse_names"]
 
 
 def default_data_dir(given: Path | None) -> Path:
-    """``--data-dir``, else ``$FRESHREC_DATA``, else ``~/.freshrec/data``, else ``../shared/data``."""
+    """``--data-dir``, else ``$FRESHREC_DATA``, else ``~/.freshrec/data`` or ``../shared/data``."""
     if given is not None:
         return given
     if os.environ.get("FRESHREC_DATA"):
@@ -56,19 +54,8 @@ def parse_names(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def load_named(
-    name: str, data_dir: Path, *, min_rating: float | None = None, seed: int = 0
-) -> Dataset:
-    """A dataset by catalogue name, or ``synthetic`` for the built-in seeded stream."""
-    if name == SYNTHETIC:
-        from freshrec.data.cleaning import filter_min_value
-        from freshrec.data.synthetic import synthetic_stream
-
-        data = synthetic_stream(seed=seed)
-        if min_rating is not None:
-            events, _ = filter_min_value(data.events, min_rating)
-            data = Dataset(data.name, events, data.items, data.users, data.report)
-        return data
+def load_named(name: str, data_dir: Path, *, min_rating: float | None = None) -> Dataset:
+    """A catalogue dataset (or ``synthetic``) with the cache folder of the environment."""
     from freshrec.data.registry import load_dataset
 
     return load_dataset(name, data_dir, min_rating=min_rating, cache_dir=default_cache_dir())

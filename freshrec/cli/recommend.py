@@ -14,7 +14,13 @@ __all__ = ["recommend_users"]
 
 
 def recommend_users(
-    model_dir: Path, users: list[str], *, k: int, include_seen: bool, out: Path | None, console: Console
+    model_dir: Path,
+    users: list[str],
+    *,
+    k: int,
+    include_seen: bool,
+    out: Path | None,
+    console: Console,
 ) -> None:
     """Print (one user) or write as TSV (``out``) the top-``k`` items of each user."""
     model = RecommenderBase.load(model_dir)

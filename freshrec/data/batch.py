@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -103,8 +103,10 @@ class EventBatch:
     def from_events(cls, events: Iterable[Event]) -> EventBatch:
         """Build a batch from :class:`Event` objects (context keys are unioned)."""
         events = list(events)
+
         def column(name: str) -> list[Any]:
             return [getattr(e, name) for e in events]
+
         timestamps = column("timestamp")
         propensities = column("propensity")
         event_ids = column("event_id")
@@ -155,8 +157,8 @@ class EventBatch:
             elif any(p is None for p in parts):
                 kwargs[f.name] = None
             else:
-                kwargs[f.name] = _concat_ids(parts) if f.name in ("user", "item") else (
-                    np.concatenate(parts)
+                kwargs[f.name] = (
+                    _concat_ids(parts) if f.name in ("user", "item") else (np.concatenate(parts))
                 )
         return cls(**kwargs)
 
@@ -230,10 +232,11 @@ class EventBatch:
         extra = [name for name in _OPTIONAL_COLUMNS if getattr(self, name) is not None]
         if self.context:
             extra.append(f"context[{', '.join(self.context)}]")
-        return f"EventBatch(n={len(self)}, columns=[user, item, value{''.join(', ' + e for e in extra)}])"
+        columns = ", ".join(["user", "item", "value", *extra])
+        return f"EventBatch(n={len(self)}, columns=[{columns}])"
 
 
-Events = Union[Iterable[Event], EventBatch]
+Events = Iterable[Event] | EventBatch
 
 
 def as_batch(events: Events) -> EventBatch:

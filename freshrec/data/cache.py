@@ -282,6 +282,7 @@ def _read_side(reader: _Reader, spec: Mapping[str, Any] | None) -> SideTable | N
 
 def _dump_objects(array: np.ndarray) -> bytes:
     """JSON list of the values; tuples become lists (read back as tuples)."""
+
     def plain(value: Any) -> Any:
         if isinstance(value, np.generic):
             return value.item()

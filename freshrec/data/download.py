@@ -174,6 +174,8 @@ def _single_top(folder: Path) -> Path:
 def _unsafe(name: str) -> bool:
     """Absolute paths, drive letters and ``..`` parts (zip slip)."""
     posix = name.replace("\\", "/")
-    return posix.startswith("/") or bool(re.match(r"^[A-Za-z]:", posix)) or (
-        ".." in PurePosixPath(posix).parts
+    return (
+        posix.startswith("/")
+        or bool(re.match(r"^[A-Za-z]:", posix))
+        or (".." in PurePosixPath(posix).parts)
     )

@@ -33,7 +33,8 @@ class Event:
     Examples
     --------
     >>> Event("ann", "matrix", 5.0, timestamp=874965758.0)
-    Event(user='ann', item='matrix', value=5.0, timestamp=874965758.0, context=None, propensity=None, event_id=None)
+    Event(user='ann', item='matrix', value=5.0, timestamp=874965758.0, context=None,
+          propensity=None, event_id=None)
     """
 
     user: UserId

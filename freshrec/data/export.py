@@ -30,7 +30,7 @@ def write_tsv(batch: EventBatch, path: Path) -> None:
     buffer = io.StringIO()
     buffer.write("user\titem\tvalue\ttimestamp\n")
     timestamps = batch.timestamp if batch.timestamp is not None else np.full(len(batch), np.nan)
-    for user, item, value, ts in zip(batch.user, batch.item, batch.value, timestamps):
+    for user, item, value, ts in zip(batch.user, batch.item, batch.value, timestamps, strict=True):
         buffer.write(f"{user}\t{item}\t{value:g}\t{'' if np.isnan(ts) else f'{ts:.0f}'}\n")
     atomic_write_text(path, buffer.getvalue())
 

@@ -67,7 +67,9 @@ class IdMap:
         except TypeError:  # mixed int and str ids cannot be sorted: encode one by one
             return np.array([self.encode_one(v, grow=grow) for v in arr], dtype=np.int64)
         if grow:
-            unseen = [j for j in np.argsort(first, kind="stable") if _key(uniques[j]) not in self._index]
+            unseen = [
+                j for j in np.argsort(first, kind="stable") if _key(uniques[j]) not in self._index
+            ]
             self.grow(uniques[unseen])
         get = self._index.get
         codes = np.fromiter((get(_key(u), -1) for u in uniques), dtype=np.int64, count=len(uniques))

@@ -45,7 +45,10 @@ class InteractionLog:
         if not self._chunks:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
         if len(self._chunks) > 1:
-            self._chunks = [tuple(np.concatenate(parts) for parts in zip(*self._chunks))]  # type: ignore[list-item]
+            users, items, values = (
+                np.concatenate(parts) for parts in zip(*self._chunks, strict=True)
+            )
+            self._chunks = [(users, items, values)]
         return self._chunks[0]
 
     def to_csr(
@@ -76,7 +79,9 @@ class InteractionLog:
                 values = np.ones(len(users), np.float32)
             elif how != "sum":
                 raise ValueError(f"how must be 'binary', 'sum' or 'last', got {how!r}")
-            matrix = sp.csr_matrix((values, (users, items)), shape=(n_users, n_items), dtype=np.float32)
+            matrix = sp.csr_matrix(
+                (values, (users, items)), shape=(n_users, n_items), dtype=np.float32
+            )
             matrix.sum_duplicates()
             if how == "binary":
                 matrix.data[:] = 1.0

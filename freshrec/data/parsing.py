@@ -167,8 +167,8 @@ class RowParser:
             try:
                 row.append(convert(token))
             except _Invalid as bad:
-                message = "missing value" if bad.problem == "missing" else (
-                    f"{bad.problem}: {token!r}"
+                message = (
+                    "missing value" if bad.problem == "missing" else (f"{bad.problem}: {token!r}")
                 )
                 self.reject(f"{field.name}: {bad.problem}", message, line, field.name)
                 return False

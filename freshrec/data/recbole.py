@@ -121,7 +121,13 @@ def _read_atomic(
     required = set(keys) | ({"rating", "timestamp"} if table is None else set())
     fields = [Field(f.name, f.kind, required=f.name in required) for f in fields]
     return parse_delimited(
-        body, fields, sep="\t", file=str(path), mode=mode, report=report, first_line=2,
+        body,
+        fields,
+        sep="\t",
+        file=str(path),
+        mode=mode,
+        report=report,
+        first_line=2,
         table=table,
     )
 

@@ -24,8 +24,12 @@ from freshrec.data.dataset import Dataset, LoadReport
 from freshrec.data.movielens import load_movielens_1m, load_movielens_100k
 from freshrec.data.parsing import Mode, check_mode
 from freshrec.data.recbole import load_recbole
+from freshrec.data.synthetic import synthetic_stream
+
+SYNTHETIC = "synthetic"
 
 __all__ = [
+    "SYNTHETIC",
     "CATALOGUE",
     "DatasetInfo",
     "dataset_info",
@@ -178,6 +182,9 @@ def load_dataset(
 ) -> Dataset:
     """Load a catalogue dataset from ``data_dir / info.folder``, cached, then cleaned.
 
+    ``name="synthetic"`` gives the built-in seeded stream
+    (:func:`freshrec.data.synthetic.synthetic_stream` with its defaults; no files needed).
+
     Parameters
     ----------
     name
@@ -208,6 +215,8 @@ def load_dataset(
     >>> len(ds.events), dict(ds.report.skipped)
     (1, {'below min_rating': 1})
     """
+    if name == SYNTHETIC:
+        return _cleaned(synthetic_stream(), dedupe, min_rating, k_core)
     info = dataset_info(name)
     check_mode(mode)
     folder = Path(data_dir) / info.folder
@@ -283,9 +292,7 @@ def summarize(dataset: Dataset) -> dict[str, Any]:
     }
 
 
-def _cleaned(
-    dataset: Dataset, dedupe: bool, min_rating: float | None, k: int
-) -> Dataset:
+def _cleaned(dataset: Dataset, dedupe: bool, min_rating: float | None, k: int) -> Dataset:
     events = dataset.events
     removed: Counter[str] = Counter()
     if dedupe:
@@ -297,8 +304,7 @@ def _cleaned(
     removed = +removed  # drop zero counts
     if not removed:
         return dataset
-    old = dataset.report or LoadReport(rows_read=len(dataset.events),
-                                        rows_kept=len(dataset.events))
+    old = dataset.report or LoadReport(rows_read=len(dataset.events), rows_kept=len(dataset.events))
     report = LoadReport(
         rows_read=old.rows_read,
         rows_kept=len(events),

@@ -13,12 +13,36 @@ START_TIME = 1_600_000_000.0
 """Timestamp of the first synthetic event (2020-09-13, Unix seconds)."""
 
 _GENRES = (
-    "action", "comedy", "drama", "horror", "romance", "sci-fi",
-    "thriller", "documentary", "animation", "fantasy", "mystery", "western",
+    "action",
+    "comedy",
+    "drama",
+    "horror",
+    "romance",
+    "sci-fi",
+    "thriller",
+    "documentary",
+    "animation",
+    "fantasy",
+    "mystery",
+    "western",
 )
 _ADJECTIVES = (
-    "Quiet", "Golden", "Broken", "Hidden", "Last", "Bright", "Silent", "Wild",
-    "Lost", "Final", "Frozen", "Distant", "Crimson", "Endless", "Secret", "Little",
+    "Quiet",
+    "Golden",
+    "Broken",
+    "Hidden",
+    "Last",
+    "Bright",
+    "Silent",
+    "Wild",
+    "Lost",
+    "Final",
+    "Frozen",
+    "Distant",
+    "Crimson",
+    "Endless",
+    "Secret",
+    "Little",
 )
 _TASTE_WEIGHT = 2.0  # weight of user-item affinity in the choice utility
 _CHUNK = 256  # events drawn per step; availability and popularity are fixed within a step

@@ -105,8 +105,9 @@ def load_table(
     if len(set(sources)) != len(sources):
         raise ValueError(f"a source column is used twice: {sources}")
     fmt = format or _format_of(path)
-    parser = RowParser(_fields(columns, timestamp_format, id_kind), file=str(path), mode=mode,
-                       report=LoadReport())
+    parser = RowParser(
+        _fields(columns, timestamp_format, id_kind), file=str(path), mode=mode, report=LoadReport()
+    )
     wanted = [columns[role] for role in _ROLES if role in columns]
     extra: list[list[Any]] = [[] for _ in context]
     read = wanted + list(context)
@@ -175,10 +176,10 @@ def _decoded_lines(
             yield raw.decode(encoding)
         except UnicodeDecodeError as err:
             if number == 1:
-                raise DataError(f"header cannot be decoded as {encoding}", file=parser.file,
-                                line=1) from None
-            parser.bad_line("encoding", f"cannot decode as {encoding}: {err.reason}", number,
-                            None)
+                raise DataError(
+                    f"header cannot be decoded as {encoding}", file=parser.file, line=1
+                ) from None
+            parser.bad_line("encoding", f"cannot decode as {encoding}: {err.reason}", number, None)
 
 
 def _csv_rows(
@@ -193,8 +194,9 @@ def _csv_rows(
     index = {}
     for column in wanted:
         if column not in header:
-            raise DataError(f"column not in header {header}", file=parser.file, line=1,
-                            field=column)
+            raise DataError(
+                f"column not in header {header}", file=parser.file, line=1, field=column
+            )
         index[column] = header.index(column)
     for record in reader:
         line = where[0]
@@ -222,8 +224,7 @@ def _jsonl_rows(
         try:
             record = json.loads(raw.decode(encoding))
         except UnicodeDecodeError as err:
-            parser.bad_line("encoding", f"cannot decode as {encoding}: {err.reason}", number,
-                            None)
+            parser.bad_line("encoding", f"cannot decode as {encoding}: {err.reason}", number, None)
             continue
         except json.JSONDecodeError as err:
             parser.bad_line("invalid JSON", f"invalid JSON: {err.msg}", number, None)
@@ -241,14 +242,13 @@ def _parquet_rows(
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError as err:
-        raise ImportError(
-            "reading Parquet needs pyarrow: pip install freshrec[parquet]"
-        ) from err
+        raise ImportError("reading Parquet needs pyarrow: pip install freshrec[parquet]") from err
     present = pq.read_schema(path).names
     for column in wanted:
         if column not in present:
-            raise DataError(f"column not in the Parquet schema {present}", file=str(path),
-                            field=column)
+            raise DataError(
+                f"column not in the Parquet schema {present}", file=str(path), field=column
+            )
     table = pq.read_table(path, columns=wanted)
     values = []
     for column in wanted:
@@ -279,6 +279,8 @@ def _context_array(values: list[Any]) -> np.ndarray:
             break
     else:
         return np.array(numbers, dtype=np.float64)
-    texts = [None if absent else v if isinstance(v, str) else str(v)
-             for v, absent in zip(values, missing, strict=True)]
+    texts = [
+        None if absent else v if isinstance(v, str) else str(v)
+        for v, absent in zip(values, missing, strict=True)
+    ]
     return np.fromiter(texts, dtype=object, count=len(texts))

@@ -88,8 +88,13 @@ def run_evaluation(
             chosen[name] = model.get_params()
             start = time.perf_counter()
             metrics = evaluate_ranking(
-                model, split.train, split.test, k=(k,), exclude=exclude,
-                protocol=ranking_protocol, seed=seed,
+                model,
+                split.train,
+                split.test,
+                k=(k,),
+                exclude=exclude,
+                protocol=ranking_protocol,
+                seed=seed,
             )
             if getattr(cls, "predicts_ratings", False):
                 metrics.update(evaluate_rating(model, split.test))
@@ -112,6 +117,12 @@ def run_evaluation(
         rows=rows,
         timing=timing,
         params=chosen,
-        extra={"split": {"train": len(split.train), "valid": len(split.valid or []),
-                         "test": len(split.test), "split_seed": split_seed}},
+        extra={
+            "split": {
+                "train": len(split.train),
+                "valid": len(split.valid or []),
+                "test": len(split.test),
+                "split_seed": split_seed,
+            }
+        },
     )

@@ -483,8 +483,8 @@ def evaluate_rating(
     starts = np.searchsorted(inverse[order], np.arange(0, len(users) + batch_size, batch_size))
     values = np.empty(len(items), dtype=np.float64)
     for chunk, start in enumerate(range(0, len(users), batch_size)):
-        pairs = order[starts[chunk]:starts[chunk + 1]]
-        scores = model.score_batch(users[start:start + batch_size])
+        pairs = order[starts[chunk] : starts[chunk + 1]]
+        scores = model.score_batch(users[start : start + batch_size])
         values[pairs] = scores[inverse[pairs] - start, items[pairs]]
     predicted[known] = values
     for i in np.flatnonzero(~known):

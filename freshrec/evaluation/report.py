@@ -219,8 +219,14 @@ class Results:
         if self.rows:
             lines += ["", "![comparison](comparison.png)"]
         if self.params:
-            lines += ["", "## Parameters", "", "```json",
-                      json.dumps(_jsonable(self.params), indent=2, sort_keys=True), "```"]
+            lines += [
+                "",
+                "## Parameters",
+                "",
+                "```json",
+                json.dumps(_jsonable(self.params), indent=2, sort_keys=True),
+                "```",
+            ]
         return "\n".join(lines) + "\n"
 
     def plot(self) -> bytes:
@@ -245,8 +251,13 @@ class Results:
             for ax, metrics in zip(axes, groups, strict=True):
                 _bars(ax, self, metrics)
             handles, labels = axes[0].get_legend_handles_labels()
-            fig.legend(handles, labels, loc="outside lower center",
-                       ncols=min(len(labels), 6), frameon=False)
+            fig.legend(
+                handles,
+                labels,
+                loc="outside lower center",
+                ncols=min(len(labels), 6),
+                frameon=False,
+            )
         fig.suptitle(f"{self.command}: {self.dataset} ({self.protocol})", fontsize=10)
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=120)
@@ -351,10 +362,23 @@ def _bars(ax: Any, results: Results, metrics: list[str]) -> None:
             heights.append(row.value)
             low.append(max(row.value - row.ci95[0], 0.0) if math.isfinite(row.ci95[0]) else 0.0)
             high.append(max(row.ci95[1] - row.value, 0.0) if math.isfinite(row.ci95[1]) else 0.0)
-        ax.bar(xs, heights, width, yerr=[low, high], capsize=3, label=model,
-               color=f"C{j % 10}", error_kw={"elinewidth": 1})
-    ax.set_xticks(range(len(metrics)), metrics, rotation=30 if len(metrics) > 3 else 0,
-                  ha="right" if len(metrics) > 3 else "center", fontsize=9)
+        ax.bar(
+            xs,
+            heights,
+            width,
+            yerr=[low, high],
+            capsize=3,
+            label=model,
+            color=f"C{j % 10}",
+            error_kw={"elinewidth": 1},
+        )
+    ax.set_xticks(
+        range(len(metrics)),
+        metrics,
+        rotation=30 if len(metrics) > 3 else 0,
+        ha="right" if len(metrics) > 3 else "center",
+        fontsize=9,
+    )
     ax.set_xlim(-0.6, len(metrics) - 0.4)
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)

@@ -149,10 +149,24 @@ class ALS(RecommenderBase):
         item_rows = (by_item.indptr.astype(np.int64), by_item.indices.astype(np.int64))
 
         def sweep() -> float:
-            solve_rows(self.user_factors_, self.item_factors_, *user_rows, users,
-                       self.alpha, self.l2, self.cg_steps)
-            solve_rows(self.item_factors_, self.user_factors_, *item_rows, items,
-                       self.alpha, self.l2, self.cg_steps)
+            solve_rows(
+                self.user_factors_,
+                self.item_factors_,
+                *user_rows,
+                users,
+                self.alpha,
+                self.l2,
+                self.cg_steps,
+            )
+            solve_rows(
+                self.item_factors_,
+                self.user_factors_,
+                *item_rows,
+                items,
+                self.alpha,
+                self.l2,
+                self.cg_steps,
+            )
             return self._loss(users, items, *user_rows)
 
         self.history_ = run_epochs(
@@ -310,7 +324,11 @@ def _dot(table: np.ndarray, row: int, vector: np.ndarray) -> float:
 
 @njit(cache=True, fastmath=True)
 def _positive_errors(
-    x: np.ndarray, y: np.ndarray, indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    rows: np.ndarray,
     alpha: float,
 ) -> float:
     """Over the positives of ``rows``, their loss minus what the all-pairs term counts for

@@ -179,10 +179,21 @@ class BiasedMF(RecommenderBase):
         for epoch in range(self.n_epochs):
             order = self.rng_.permutation(len(ratings)) if self.shuffle else np.arange(len(ratings))
             mean, count = _sgd_pass(
-                users, items, ratings, order,
-                self.user_bias_, self.item_bias_, self.user_factors_, self.item_factors_,
-                mean, count, float(self.lr), float(self.bias_lr), float(self.l2),
-                float(self.l2_latent), epoch == 0,
+                users,
+                items,
+                ratings,
+                order,
+                self.user_bias_,
+                self.item_bias_,
+                self.user_factors_,
+                self.item_factors_,
+                mean,
+                count,
+                float(self.lr),
+                float(self.bias_lr),
+                float(self.l2),
+                float(self.l2_latent),
+                epoch == 0,
             )
         self.global_mean_, self.n_ratings_ = float(mean), int(count)
 

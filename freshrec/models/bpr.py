@@ -157,13 +157,21 @@ class BPR(RecommenderBase):
 
         def epoch() -> float:
             seed = int(self.rng_.integers(2**31))
-            return _sgd_epoch(self.user_factors_, self.item_factors_, self.item_bias_, users,
-                              items, indptr, indices, next(step_sizes), self.l2, self.item_bias,
-                              seed)
+            return _sgd_epoch(
+                self.user_factors_,
+                self.item_factors_,
+                self.item_bias_,
+                users,
+                items,
+                indptr,
+                indices,
+                next(step_sizes),
+                self.l2,
+                self.item_bias,
+                seed,
+            )
 
-        self.history_ = run_epochs(
-            self, epoch, self.n_epochs, valid=valid, patience=self.patience
-        )
+        self.history_ = run_epochs(self, epoch, self.n_epochs, valid=valid, patience=self.patience)
 
     def _score(self, user_idx: np.ndarray, item_idx: np.ndarray | None) -> np.ndarray:
         items = self.item_factors_ if item_idx is None else self.item_factors_[item_idx]

@@ -222,8 +222,15 @@ def _top_similar(
     indices = np.empty(indptr[-1], dtype=np.int32)
     data = np.empty(indptr[-1], dtype=np.float64)
     _top_similar_kernel(
-        cooccurrence.indptr, cooccurrence.indices, cooccurrence.data, degrees, float(shrink),
-        rows.astype(np.int64), indptr, indices, data,
+        cooccurrence.indptr,
+        cooccurrence.indices,
+        cooccurrence.data,
+        degrees,
+        float(shrink),
+        rows.astype(np.int64),
+        indptr,
+        indices,
+        data,
     )
     return sp.csr_matrix((data, indices, indptr), shape=(len(rows), cooccurrence.shape[1]))
 
@@ -316,8 +323,14 @@ def _rows_times(left: sp.csr_matrix, rows: np.ndarray, right: sp.csr_matrix) -> 
     """Dense ``left[rows] @ right``, shape (len(rows), right.shape[1]), without a sparse result."""
     out = np.zeros((len(rows), right.shape[1]), dtype=np.float64)
     _rows_times_kernel(
-        left.indptr, left.indices, left.data, rows.astype(np.int64),
-        right.indptr, right.indices, right.data, out,
+        left.indptr,
+        left.indices,
+        left.data,
+        rows.astype(np.int64),
+        right.indptr,
+        right.indices,
+        right.data,
+        out,
     )
     return out
 

@@ -9,9 +9,23 @@ from freshrec.cli.main import main
 
 def test_evaluate_writes_results_in_the_design_shape(tmp_path, capsys):
     out = tmp_path / "eval"
-    code = main(["evaluate", "--dataset", "synthetic", "--model", "popular,biased-mf",
-                 "--protocol", "temporal-user", "--seeds", "0,1", "--out", str(out),
-                 "--set", "biased-mf.n_epochs=2"])
+    code = main(
+        [
+            "evaluate",
+            "--dataset",
+            "synthetic",
+            "--model",
+            "popular,biased-mf",
+            "--protocol",
+            "temporal-user",
+            "--seeds",
+            "0,1",
+            "--out",
+            str(out),
+            "--set",
+            "biased-mf.n_epochs=2",
+        ]
+    )
     assert code == 0
     results = json.loads((out / "results.json").read_text())
     assert results["command"] == "evaluate" and results["seeds"] == [0, 1]
@@ -24,8 +38,19 @@ def test_evaluate_writes_results_in_the_design_shape(tmp_path, capsys):
 
 
 def test_bad_override_is_a_clear_error(tmp_path, capsys):
-    code = main(["evaluate", "--dataset", "synthetic", "--model", "popular",
-                 "--set", "popular.no_such_param=1", "--out", str(tmp_path)])
+    code = main(
+        [
+            "evaluate",
+            "--dataset",
+            "synthetic",
+            "--model",
+            "popular",
+            "--set",
+            "popular.no_such_param=1",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert code == 2
     assert "no_such_param" in capsys.readouterr().out
 
@@ -38,7 +63,9 @@ def test_unknown_model_is_a_clear_error(tmp_path, capsys):
 
 def test_fit_then_recommend(tmp_path, capsys):
     model_dir = tmp_path / "model"
-    assert main(["fit", "--dataset", "synthetic", "--model", "popular", "--out", str(model_dir)]) == 0
+    assert (
+        main(["fit", "--dataset", "synthetic", "--model", "popular", "--out", str(model_dir)]) == 0
+    )
     assert (model_dir / "manifest.json").exists()
     capsys.readouterr()
     assert main(["recommend", "--model", str(model_dir), "--user", "0", "--k", "3"]) == 0
@@ -46,7 +73,10 @@ def test_fit_then_recommend(tmp_path, capsys):
     users = tmp_path / "users.txt"
     users.write_text("0\n1\nnever-seen\n")
     top = tmp_path / "top.tsv"
-    assert main(["recommend", "--model", str(model_dir), "--users", str(users), "--out", str(top)]) == 0
+    assert (
+        main(["recommend", "--model", str(model_dir), "--users", str(users), "--out", str(top)])
+        == 0
+    )
     lines = top.read_text().splitlines()
     assert lines[0] == "user\trank\titem\tscore" and len(lines) == 1 + 3 * 10
 

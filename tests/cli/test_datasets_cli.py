@@ -41,15 +41,18 @@ def test_download_from_a_local_mirror_verifies_and_unpacks(data_dir, tmp_path, c
         for path in source.iterdir():
             zf.write(path, f"ml-100k/{path.name}")
     target = tmp_path / "data"
-    code = main(["datasets", "download", "ml-100k", "--data-dir", str(target),
-                 "--url", archive.as_uri()])
+    code = main(
+        ["datasets", "download", "ml-100k", "--data-dir", str(target), "--url", archive.as_uri()]
+    )
     assert code == 0, capsys.readouterr().out
     assert (target / "ml-100k" / "u.data").read_bytes() == (source / "u.data").read_bytes()
 
 
 def test_export_writes_the_split_as_plain_files(tmp_path):
     out = tmp_path / "export"
-    assert main(["datasets", "export", "synthetic", "--protocol", "loo-full", "--out", str(out)]) == 0
+    assert (
+        main(["datasets", "export", "synthetic", "--protocol", "loo-full", "--out", str(out)]) == 0
+    )
     train = (out / "train.tsv").read_text().splitlines()
     test = (out / "test.tsv").read_text().splitlines()
     assert train[0] == test[0] == "user\titem\tvalue\ttimestamp"

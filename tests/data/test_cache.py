@@ -70,8 +70,9 @@ def _load(tmp_path: Path, calls: list[int], mode: str = "strict") -> Dataset:
         calls.append(1)
         return _dataset()
 
-    return cached_load(build, [tmp_path / "u.data"], loader="toy", mode=mode,
-                       cache_dir=tmp_path / "cache")
+    return cached_load(
+        build, [tmp_path / "u.data"], loader="toy", mode=mode, cache_dir=tmp_path / "cache"
+    )
 
 
 def test_second_load_hits_the_cache(tmp_path: Path) -> None:

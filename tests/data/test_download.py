@@ -32,8 +32,13 @@ def test_unpacks_and_verifies(tmp_path: Path) -> None:
     url = _zip(tmp_path / "toy.zip", FILES)
     seen: list[tuple[int, int | None]] = []
     digest = hashlib.sha256((tmp_path / "toy.zip").read_bytes()).hexdigest()
-    folder = download(url, tmp_path / "data", sha256=digest, member_checksums=CHECKSUMS,
-                      progress=lambda done, total: seen.append((done, total)))
+    folder = download(
+        url,
+        tmp_path / "data",
+        sha256=digest,
+        member_checksums=CHECKSUMS,
+        progress=lambda done, total: seen.append((done, total)),
+    )
     assert folder == tmp_path / "data" / "toy"
     assert (folder / "u.data").read_bytes() == FILES["toy/u.data"]
     assert _left_in(tmp_path / "data") == ["toy"]  # no temp file or folder left

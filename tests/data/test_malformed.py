@@ -30,8 +30,11 @@ FAULTS: dict[str, tuple[list[str] | bytes, str, str | None]] = {
     "truncated": (["1", "2", "3"], "too few fields", "timestamp"),
     "extra field": (["1", "2", "3", "100", "9"], "too many fields", None),
     "rating not a number": (["1", "2", "five", "100"], "rating: not a number", "rating"),
-    "timestamp not a number": (["1", "2", "3", "yesterday"], "timestamp: not a number",
-                               "timestamp"),
+    "timestamp not a number": (
+        ["1", "2", "3", "yesterday"],
+        "timestamp: not a number",
+        "timestamp",
+    ),
     "timestamp nan": (["1", "2", "3", "nan"], "timestamp: not finite", "timestamp"),
     "timestamp inf": (["1", "2", "3", "-inf"], "timestamp: not finite", "timestamp"),
     "missing user": (["", "2", "3", "100"], "user: missing", "user"),
@@ -51,8 +54,10 @@ def _synthetic_lines(sep: str) -> list[bytes]:
     ]
 
 
-@pytest.fixture(params=[(fmt, src) for fmt in FORMATS for src in ("synthetic", "real")],
-                ids=lambda p: f"{p[0]}-{p[1]}")
+@pytest.fixture(
+    params=[(fmt, src) for fmt in FORMATS for src in ("synthetic", "real")],
+    ids=lambda p: f"{p[0]}-{p[1]}",
+)
 def case(request: pytest.FixtureRequest) -> tuple[str, str, Loader, list[bytes]]:
     """(file name, separator, loader, 2,000 clean lines)."""
     fmt, source = request.param
@@ -111,9 +116,12 @@ def test_strict_names_file_line_field_and_reason(
     text = str(err)
     assert text.startswith(f"{path}, line 52") and (field is None or f"field {field!r}" in text)
     problem = reason.split(": ")[-1]
-    expected_words = {"too few fields": "expected 4 fields, got 3",
-                      "too many fields": "expected 4 fields, got 5",
-                      "missing": "missing value", "encoding": "cannot decode as utf-8"}
+    expected_words = {
+        "too few fields": "expected 4 fields, got 3",
+        "too many fields": "expected 4 fields, got 5",
+        "missing": "missing value",
+        "encoding": "cannot decode as utf-8",
+    }
     assert expected_words.get(problem, problem) in text
 
 
@@ -177,8 +185,12 @@ def test_crlf_and_missing_final_newline(
 
 def test_fast_and_per_line_paths_agree(case: tuple[str, str, Loader, list[bytes]]) -> None:
     _, sep, _, clean = case
-    fields = [Field("user", "int"), Field("item", "int"), Field("rating", "float"),
-              Field("timestamp", "float")]
+    fields = [
+        Field("user", "int"),
+        Field("item", "int"),
+        Field("rating", "float"),
+        Field("timestamp", "float"),
+    ]
     fast = parse_delimited(b"\n".join(clean) + b"\n", fields, sep=sep, file="f")
     # A blank line in the middle sends the whole file down the per-line path.
     slow = parse_delimited(b"\n".join([*clean[:5], b"", *clean[5:]]), fields, sep=sep, file="f")

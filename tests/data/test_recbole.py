@@ -23,8 +23,14 @@ def _write(path: Path, header: list[str], rows: list[list[str]]) -> None:
 def tiny(tmp_path: Path) -> Path:
     _write(
         tmp_path / "toy.inter",
-        ["user_id:token", "item_id:token", "rating:float", "timestamp:float", "device:token",
-         "dwell:float"],
+        [
+            "user_id:token",
+            "item_id:token",
+            "rating:float",
+            "timestamp:float",
+            "device:token",
+            "dwell:float",
+        ],
         [["u1", "007", "4", "100", "ios", "3.5"], ["u2", "7", "5", "50", "", ""]],
     )
     _write(

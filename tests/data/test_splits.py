@@ -21,15 +21,23 @@ from freshrec.data.splits import (
 from tests.conftest import dataset_dir
 
 
-def make_batch(users: list[int] | np.ndarray, times: list[float] | np.ndarray | None = None,
-               *, string_ids: bool = False) -> EventBatch:
+def make_batch(
+    users: list[int] | np.ndarray,
+    times: list[float] | np.ndarray | None = None,
+    *,
+    string_ids: bool = False,
+) -> EventBatch:
     """Events whose ``event_id`` is their row, so every split part can be traced back."""
     users = np.asarray(users)
     n = len(users)
     user = np.array([f"u{u}" for u in users], dtype=object) if string_ids else users
-    return EventBatch(user, np.arange(n), np.ones(n),
-                      timestamp=None if times is None else np.asarray(times, dtype=float),
-                      event_id=np.arange(n))
+    return EventBatch(
+        user,
+        np.arange(n),
+        np.ones(n),
+        timestamp=None if times is None else np.asarray(times, dtype=float),
+        event_id=np.arange(n),
+    )
 
 
 def random_events(n_users: int = 40, seed: int = 0, *, n_times: int = 8) -> EventBatch:
@@ -91,16 +99,23 @@ def recbole_counts(tot: int, ratios: tuple[float, ...]) -> tuple[int, ...]:
 # -- random_split ---------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("n", "expected"),
-    [(1, (1, 0, 0)), (2, (1, 0, 1)), (3, (1, 1, 1)), (5, (3, 1, 1)), (10, (8, 1, 1)),
-     (20, (16, 2, 2))],
+    [
+        (1, (1, 0, 0)),
+        (2, (1, 0, 1)),
+        (3, (1, 1, 1)),
+        (5, (3, 1, 1)),
+        (10, (8, 1, 1)),
+        (20, (16, 2, 2)),
+    ],
 )
 def test_random_split_counts_follow_recbole_by_hand(n: int, expected: tuple[int, ...]) -> None:
     split = random_split(make_batch([7] * n), seed=3)
     assert part_sizes(split, 7) == expected
 
 
-@pytest.mark.parametrize("ratios", [(0.8, 0.1, 0.1), (0.7, 0.2, 0.1), (8, 1, 1), (0.8, 0.2),
-                                    (0.5, 0.25, 0.25)])
+@pytest.mark.parametrize(
+    "ratios", [(0.8, 0.1, 0.1), (0.7, 0.2, 0.1), (8, 1, 1), (0.8, 0.2), (0.5, 0.25, 0.25)]
+)
 def test_random_split_counts_follow_recbole_rule(ratios: tuple[float, ...]) -> None:
     sizes = np.arange(1, 61)
     split = random_split(make_batch(np.repeat(sizes, sizes)), ratios=ratios, seed=0)
@@ -140,8 +155,9 @@ def test_random_split_rejects_bad_ratios() -> None:
 
 
 # -- leave_last_out -------------------------------------------------------------------------
-@pytest.mark.parametrize(("n", "expected"), [(1, (1, 0, 0)), (2, (1, 0, 1)), (3, (1, 1, 1)),
-                                             (10, (8, 1, 1))])
+@pytest.mark.parametrize(
+    ("n", "expected"), [(1, (1, 0, 0)), (2, (1, 0, 1)), (3, (1, 1, 1)), (10, (8, 1, 1))]
+)
 def test_leave_last_out_counts(n: int, expected: tuple[int, ...]) -> None:
     split = leave_last_out(make_batch([4] * n, np.arange(n, 0, -1)))
     assert part_sizes(split, 4) == expected
@@ -171,12 +187,22 @@ def test_leave_last_out_without_timestamps_uses_row_order() -> None:
 # -- temporal_user_split --------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("n", "test_ratio", "valid_ratio", "expected"),
-    [(1, 0.2, 0.0, (1, 0)), (2, 0.2, 0.0, (1, 1)), (5, 0.2, 0.0, (4, 1)), (8, 0.2, 0.0, (6, 2)),
-     (13, 0.2, 0.0, (10, 3)), (2, 0.2, 0.1, (1, 0, 1)), (3, 0.2, 0.1, (1, 1, 1)),
-     (10, 0.2, 0.1, (7, 1, 2)), (20, 0.2, 0.1, (14, 2, 4)), (5, 0.1, 0.1, (3, 1, 1))],
+    [
+        (1, 0.2, 0.0, (1, 0)),
+        (2, 0.2, 0.0, (1, 1)),
+        (5, 0.2, 0.0, (4, 1)),
+        (8, 0.2, 0.0, (6, 2)),
+        (13, 0.2, 0.0, (10, 3)),
+        (2, 0.2, 0.1, (1, 0, 1)),
+        (3, 0.2, 0.1, (1, 1, 1)),
+        (10, 0.2, 0.1, (7, 1, 2)),
+        (20, 0.2, 0.1, (14, 2, 4)),
+        (5, 0.1, 0.1, (3, 1, 1)),
+    ],
 )
-def test_temporal_user_counts(n: int, test_ratio: float, valid_ratio: float,
-                              expected: tuple[int, ...]) -> None:
+def test_temporal_user_counts(
+    n: int, test_ratio: float, valid_ratio: float, expected: tuple[int, ...]
+) -> None:
     split = temporal_user_split(make_batch([9] * n, np.arange(n)), test_ratio, valid_ratio)
     assert part_sizes(split, 9) == expected
 
@@ -243,9 +269,13 @@ def test_split_by_name(protocol: str) -> None:
 
 def test_split_by_name_matches_the_functions() -> None:
     batch = random_events(seed=3)
-    pairs = [("random", random_split(batch, seed=9)), ("loo-full", leave_last_out(batch)),
-             ("loo-sampled", leave_last_out(batch)), ("temporal-user", temporal_user_split(batch)),
-             ("temporal-global", temporal_global_split(batch))]
+    pairs = [
+        ("random", random_split(batch, seed=9)),
+        ("loo-full", leave_last_out(batch)),
+        ("loo-sampled", leave_last_out(batch)),
+        ("temporal-user", temporal_user_split(batch)),
+        ("temporal-global", temporal_global_split(batch)),
+    ]
     for protocol, expected in pairs:
         assert split_by_name(batch, protocol, seed=9).test.event_id.tolist() == (
             expected.test.event_id.tolist()
@@ -270,8 +300,9 @@ def test_random_split_ml1m_is_fast_and_partitions(data_dir: Path) -> None:
     table = np.array(raw.replace(b"::", b" ").split(), dtype=np.int64).reshape(-1, 4)
     table = table[table[:, 2] >= 3]
     assert len(table) == 836_478
-    batch = EventBatch(table[:, 0], table[:, 1], table[:, 2], timestamp=table[:, 3],
-                       event_id=np.arange(len(table)))
+    batch = EventBatch(
+        table[:, 0], table[:, 1], table[:, 2], timestamp=table[:, 3], event_id=np.arange(len(table))
+    )
     start = time.perf_counter()
     split = random_split(batch, seed=0)
     elapsed = time.perf_counter() - start

@@ -18,8 +18,13 @@ def events(n: int = 103, seed: int = 0, *, timed: bool = True) -> EventBatch:
     """Shuffled timestamps with many ties; ``event_id`` is the row, to check the order."""
     rng = np.random.default_rng(seed)
     times = rng.integers(0, 40, size=n).astype(float) * 10.0 if timed else None
-    return EventBatch(rng.integers(0, 7, size=n), rng.integers(0, 9, size=n), np.ones(n),
-                      timestamp=times, event_id=np.arange(n))
+    return EventBatch(
+        rng.integers(0, 7, size=n),
+        rng.integers(0, 9, size=n),
+        np.ones(n),
+        timestamp=times,
+        event_id=np.arange(n),
+    )
 
 
 def expected_order(batch: EventBatch) -> list[int]:
@@ -72,8 +77,9 @@ def test_span_windows(span_s: float) -> None:
 
 
 def test_span_windows_skip_empty_spans() -> None:
-    batch = EventBatch(np.zeros(4, np.int64), np.arange(4), np.ones(4),
-                       timestamp=np.array([0.0, 1.0, 50.0, 51.0]))
+    batch = EventBatch(
+        np.zeros(4, np.int64), np.arange(4), np.ones(4), timestamp=np.array([0.0, 1.0, 50.0, 51.0])
+    )
     windows = list(iter_windows(batch, span_s=10.0))
     assert [w.index for w in windows] == [0, 1]
     assert [(w.start_time, w.end_time) for w in windows] == [(0.0, 1.0), (50.0, 51.0)]
@@ -87,8 +93,14 @@ def test_untimed_windows_have_no_times() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{}, {"n_windows": 2, "size": 3}, {"n_windows": 0}, {"n_windows": 104}, {"size": 0},
-     {"span_s": 0.0}],
+    [
+        {},
+        {"n_windows": 2, "size": 3},
+        {"n_windows": 0},
+        {"n_windows": 104},
+        {"size": 0},
+        {"span_s": 0.0},
+    ],
 )
 def test_iter_windows_rejects_bad_rules_at_call(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):

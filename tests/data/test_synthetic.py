@@ -81,8 +81,9 @@ def test_categories_carry_taste(stream: Dataset) -> None:
     assert np.mean(top_share) > 2.5 / 10  # far above an even spread over 10 categories
 
 
-def recall_at_10(train_matrix: np.ndarray, test_users: np.ndarray, test_items: np.ndarray,
-                 scores: np.ndarray) -> float:
+def recall_at_10(
+    train_matrix: np.ndarray, test_users: np.ndarray, test_items: np.ndarray, scores: np.ndarray
+) -> float:
     """Mean per-user recall@10 over users with history; seen items are never recommended."""
     recalls = []
     for user in np.unique(test_users):
@@ -95,8 +96,9 @@ def recall_at_10(train_matrix: np.ndarray, test_users: np.ndarray, test_items: n
     return float(np.mean(recalls))
 
 
-def expected_random_recall(train_matrix: np.ndarray, test_users: np.ndarray,
-                           test_items: np.ndarray) -> float:
+def expected_random_recall(
+    train_matrix: np.ndarray, test_users: np.ndarray, test_items: np.ndarray
+) -> float:
     """Exact expected recall@10 of a uniform random ranking of the unseen known items."""
     known = train_matrix.sum(axis=0) > 0
     recalls = []

@@ -21,9 +21,7 @@ MAPPING = {"user": "uid", "item": "iid", "value": "stars", "timestamp": "ts"}
 def test_csv_with_quotes_and_context(tmp_path: Path) -> None:
     path = tmp_path / "ratings.csv"
     path.write_text(
-        'uid,iid,stars,ts,device,price\n'
-        'ann,"Heat, 1995",4.5,100,ios,9.5\n'
-        'bob,Up,3,50,,\n'
+        'uid,iid,stars,ts,device,price\nann,"Heat, 1995",4.5,100,ios,9.5\nbob,Up,3,50,,\n'
     )
     ds = load_table(path, MAPPING, context=["device", "price"])
     assert ds.name == "ratings"
@@ -61,10 +59,14 @@ def test_timestamp_formats(tmp_path: Path, fmt: str, expected: float, text: str)
 
 def test_gzip_jsonl(tmp_path: Path) -> None:
     rows: list[Any] = [
-        {"reviewerID": "A1", "asin": "B1", "overall": 5.0, "unixReviewTime": 100,
-         "verified": True},
-        {"reviewerID": "A2", "asin": "B2", "overall": 4.0, "unixReviewTime": 200,
-         "verified": False},
+        {"reviewerID": "A1", "asin": "B1", "overall": 5.0, "unixReviewTime": 100, "verified": True},
+        {
+            "reviewerID": "A2",
+            "asin": "B2",
+            "overall": 4.0,
+            "unixReviewTime": 200,
+            "verified": False,
+        },
     ]
     path = tmp_path / "reviews.json.gz"
     path.write_bytes(gzip.compress("\n".join(json.dumps(r) for r in rows).encode()))

@@ -101,8 +101,14 @@ def test_unknown_user_is_scored_by_fallback(model: TableModel) -> None:
     # NEW_USER is unknown to the model: fallback puts item 5 first
     result = evaluate_ranking(model, TRAIN, events([(NEW_USER, 5)]), k=1, metrics=("hit", "ndcg"))
     assert result == pytest.approx(
-        {"hit@1": 1.0, "ndcg@1": 1.0, "coverage@1": 1 / 6, "novelty@1": -math.log2(1 / 3),
-         "gini@1": 5 / 6, "n_users": 1}
+        {
+            "hit@1": 1.0,
+            "ndcg@1": 1.0,
+            "coverage@1": 1 / 6,
+            "novelty@1": -math.log2(1 / 3),
+            "gini@1": 5 / 6,
+            "n_users": 1,
+        }
     )
 
 
@@ -174,8 +180,7 @@ def test_batch_size_does_not_change_results(checkerboard: EventBatch) -> None:
     model = MostPopular().fit(checkerboard[:100])
     train, test = checkerboard[:100], checkerboard[100:]
     for protocol in ("full", "sampled"):
-        small = evaluate_ranking(model, train, test, protocol=protocol, n_negatives=5,
-                                 batch_size=1)
+        small = evaluate_ranking(model, train, test, protocol=protocol, n_negatives=5, batch_size=1)
         large = evaluate_ranking(model, train, test, protocol=protocol, n_negatives=5)
         assert small == large
 
@@ -235,26 +240,44 @@ def test_sampled_negatives_avoid_every_interacted_item() -> None:
 
 def test_sampled_ranks_target_against_negatives(model: TableModel) -> None:
     # user 2's test item is 3, its favourite: rank 0 whatever the negatives
-    top = evaluate_ranking(model, TRAIN, events([(2, 3)]), k=1, protocol="sampled",
-                           n_negatives=20)
+    top = evaluate_ranking(model, TRAIN, events([(2, 3)]), k=1, protocol="sampled", n_negatives=20)
     assert top["hit@1"] == 1.0 and top["ndcg@1"] == 1.0
     # user 0's test item is 5, its least liked; candidates are 1, 3, 4 (0, 2 train, 5 test):
     # every negative scores higher, so the rank is n_negatives and HR@k is 1 only for k > n
-    low = evaluate_ranking(model, TRAIN, events([(0, 5)]), k=(3, 4), protocol="sampled",
-                           n_negatives=3, metrics=("hit", "mrr"))
+    low = evaluate_ranking(
+        model,
+        TRAIN,
+        events([(0, 5)]),
+        k=(3, 4),
+        protocol="sampled",
+        n_negatives=3,
+        metrics=("hit", "mrr"),
+    )
     assert low["hit@3"] == 0.0 and low["hit@4"] == 1.0 and low["mrr@4"] == 0.25
 
 
 def test_sampled_unknown_test_item_is_a_miss(model: TableModel) -> None:
-    result = evaluate_ranking(model, TRAIN, events([(2, 3), (1, NEVER_SEEN)]), k=5,
-                              protocol="sampled", n_negatives=2, metrics=("hit",))
+    result = evaluate_ranking(
+        model,
+        TRAIN,
+        events([(2, 3), (1, NEVER_SEEN)]),
+        k=5,
+        protocol="sampled",
+        n_negatives=2,
+        metrics=("hit",),
+    )
     assert result["hit@5"] == 0.5  # user 2 hits; user 1's only pair can never be hit
 
 
 # -- ratings --------------------------------------------------------------------------------
 def test_evaluate_rating_matches_per_event_scores(model: TableModel) -> None:
-    test = [Event(0, 1, 4.0), Event(1, 4, 3.0), Event(2, 3, 5.0), Event(NEW_USER, 5, 6.0),
-            Event(0, NEVER_SEEN, 1.0)]
+    test = [
+        Event(0, 1, 4.0),
+        Event(1, 4, 3.0),
+        Event(2, 3, 5.0),
+        Event(NEW_USER, 5, 6.0),
+        Event(0, NEVER_SEEN, 1.0),
+    ]
     result = evaluate_rating(model, test, batch_size=2)
     # predictions 5, 5, 9, 7 (fallback), -5 (prior): errors -1, 2, 4, -1, -6
     errors = np.array([-1.0, 2.0, 4.0, -1.0, -6.0])

@@ -13,26 +13,44 @@ import freshrec
 from freshrec.evaluation.report import ResultRow, Results, rich_table, rows_from_seeds
 
 DESIGN_KEYS = [
-    "command", "dataset", "protocol", "freshrec_version", "seeds", "rows", "timing", "params",
+    "command",
+    "dataset",
+    "protocol",
+    "freshrec_version",
+    "seeds",
+    "rows",
+    "timing",
+    "params",
     "machine",
 ]
 
 
 @pytest.fixture
 def results() -> Results:
-    rows = rows_from_seeds("sasrec", [
-        {"ndcg@10": 0.1641, "hit@10": 0.30, "novelty@10": 9.1, "n_users": 6040},
-        {"ndcg@10": 0.1662, "hit@10": 0.31, "novelty@10": 9.3, "n_users": 6040},
-        {"ndcg@10": 0.1647, "hit@10": 0.32, "novelty@10": 9.2, "n_users": 6040},
-    ])
-    rows += rows_from_seeds("popular", [
-        {"ndcg@10": 0.05, "hit@10": 0.10, "novelty@10": 5.0},
-        {"ndcg@10": 0.05, "hit@10": 0.10, "novelty@10": 5.0},
-        {"ndcg@10": 0.05, "hit@10": 0.10, "novelty@10": 5.0},
-    ])
+    rows = rows_from_seeds(
+        "sasrec",
+        [
+            {"ndcg@10": 0.1641, "hit@10": 0.30, "novelty@10": 9.1, "n_users": 6040},
+            {"ndcg@10": 0.1662, "hit@10": 0.31, "novelty@10": 9.3, "n_users": 6040},
+            {"ndcg@10": 0.1647, "hit@10": 0.32, "novelty@10": 9.2, "n_users": 6040},
+        ],
+    )
+    rows += rows_from_seeds(
+        "popular",
+        [
+            {"ndcg@10": 0.05, "hit@10": 0.10, "novelty@10": 5.0},
+            {"ndcg@10": 0.05, "hit@10": 0.10, "novelty@10": 5.0},
+            {"ndcg@10": 0.05, "hit@10": 0.10, "novelty@10": 5.0},
+        ],
+    )
     return Results(
-        command="evaluate", dataset="ml-1m", protocol="loo-full", seeds=[0, 1, 2], rows=rows,
-        timing={"fit_s": 812.4, "eval_s": 31.0}, params={"sasrec": {"n_layers": 2}},
+        command="evaluate",
+        dataset="ml-1m",
+        protocol="loo-full",
+        seeds=[0, 1, 2],
+        rows=rows,
+        timing={"fit_s": 812.4, "eval_s": 31.0},
+        params={"sasrec": {"n_layers": 2}},
     )
 
 

@@ -93,9 +93,13 @@ def test_partial_fit_resolves_only_touched_rows():
     model = ALS(threshold=3.0).fit(checkerboard_events())
     users, items = model.user_factors_.copy(), model.item_factors_.copy()
     # u0 likes a new item; u100 is new and likes i0 and the new item
-    model.partial_fit(EventBatch(np.array(["u0", "u100", "u100"], object),
-                                 np.array(["i100", "i100", "i0"], object),
-                                 np.array([5.0, 5.0, 5.0], np.float32)))
+    model.partial_fit(
+        EventBatch(
+            np.array(["u0", "u100", "u100"], object),
+            np.array(["i100", "i100", "i0"], object),
+            np.array([5.0, 5.0, 5.0], np.float32),
+        )
+    )
     assert model.user_factors_.shape == (25, 64) and model.item_factors_.shape == (17, 64)
     touched_users = [model.user_map_.encode_one(u) for u in ("u0", "u100")]
     touched_items = [model.item_map_.encode_one(i) for i in ("i100", "i0")]
@@ -109,9 +113,13 @@ def test_partial_fit_resolves_only_touched_rows():
 
 def test_partial_fit_new_user_gets_own_block():
     model = ALS(threshold=3.0).fit(checkerboard_events())
-    model.partial_fit(EventBatch(np.array(["new"] * 4, object),
-                                 np.array(["i0", "i1", "i2", "i3"], object),
-                                 np.full(4, 5.0, np.float32)))
+    model.partial_fit(
+        EventBatch(
+            np.array(["new"] * 4, object),
+            np.array(["i0", "i1", "i2", "i3"], object),
+            np.full(4, 5.0, np.float32),
+        )
+    )
     recs = model.recommend("new", k=3, exclude=["i0", "i1", "i2", "i3"])
     assert all(int(s.item[1:]) < 8 for s in recs)
 
@@ -119,8 +127,9 @@ def test_partial_fit_new_user_gets_own_block():
 def test_partial_fit_without_positives_changes_nothing_learned():
     model = ALS(threshold=3.0).fit(checkerboard_events())
     users = model.user_factors_.copy()
-    model.partial_fit(EventBatch(np.array(["u0"], object), np.array(["i9"], object),
-                                 np.array([1.0], np.float32)))
+    model.partial_fit(
+        EventBatch(np.array(["u0"], object), np.array(["i9"], object), np.array([1.0], np.float32))
+    )
     np.testing.assert_array_equal(model.user_factors_, users)
     assert model.history_.best_epoch == 0
 

@@ -10,17 +10,33 @@ from freshrec.models.biased_mf import BiasedMF
 
 # The settings river documents for MovieLens-100K, unclipped so that learning is comparable.
 RIVER_SETTINGS = dict(
-    n_factors=10, n_epochs=1, lr=0.05, bias_lr=0.025, l2=0.0, l2_latent=0.0,
-    init_std=0.1, clip=None, shuffle=False,
+    n_factors=10,
+    n_epochs=1,
+    lr=0.05,
+    bias_lr=0.025,
+    l2=0.0,
+    l2_latent=0.0,
+    init_std=0.1,
+    clip=None,
+    shuffle=False,
 )
+
 
 def _one(user: str, item: str, rating: float) -> EventBatch:
     return EventBatch(np.array([user], object), np.array([item], object), [rating])
 
 
 def test_single_sgd_step_matches_hand_arithmetic():
-    model = BiasedMF(n_factors=2, n_epochs=1, lr=0.1, bias_lr=0.05, l2=0.1, l2_latent=0.2,
-                     clip=None, shuffle=False)
+    model = BiasedMF(
+        n_factors=2,
+        n_epochs=1,
+        lr=0.1,
+        bias_lr=0.05,
+        l2=0.1,
+        l2_latent=0.2,
+        clip=None,
+        shuffle=False,
+    )
     model.fit(_one("ann", "alien", 3.0))
     # Set the state by hand: mu = 3 after one rating, b_u = 0.5, b_i = -0.25,
     # p_u = (0.1, -0.2), q_i = (0.3, 0.4).
@@ -120,8 +136,11 @@ def _river_comparison(ratings, l2: float, l2_latent: float):
     for u, i, r in events:
         dry.partial_fit(one(u, i, r))
     theirs = reco.BiasedMF(
-        n_factors=10, bias_optimizer=optim.SGD(0.025), latent_optimizer=optim.SGD(0.05),
-        l2_bias=l2, l2_latent=l2_latent,
+        n_factors=10,
+        bias_optimizer=optim.SGD(0.025),
+        latent_optimizer=optim.SGD(0.05),
+        l2_bias=l2,
+        l2_latent=l2_latent,
     )
     for idx, user in enumerate(dry.user_map_.decode(np.arange(dry.n_users)).tolist()):
         theirs.u_latents[user] = dry.user_factors_[idx].copy()

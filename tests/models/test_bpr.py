@@ -39,8 +39,13 @@ def test_partial_fit_grows_and_learns_new_users_and_items():
 def test_partial_fit_without_positives_changes_no_old_row():
     model = BPR(threshold=3.0).fit(checkerboard_events())
     users, items = model.user_factors_.copy(), model.item_factors_.copy()
-    model.partial_fit(EventBatch(np.array(["u0", "new"], object), np.array(["i0", "j"], object),
-                                 np.array([1.0, 1.0], np.float32)))
+    model.partial_fit(
+        EventBatch(
+            np.array(["u0", "new"], object),
+            np.array(["i0", "j"], object),
+            np.array([1.0, 1.0], np.float32),
+        )
+    )
     np.testing.assert_array_equal(model.user_factors_[:24], users)
     np.testing.assert_array_equal(model.item_factors_[:16], items)
     assert model.history_.loss == () and model.history_.best_epoch == 0
@@ -50,8 +55,9 @@ def test_samples_from_new_positives_only():
     # only u0's rows and items sampled with it can move during partial_fit of one u0 event
     model = BPR(threshold=3.0).fit(checkerboard_events())
     users = model.user_factors_.copy()
-    model.partial_fit(EventBatch(np.array(["u0"], object), np.array(["i7"], object),
-                                 np.array([5.0], np.float32)))
+    model.partial_fit(
+        EventBatch(np.array(["u0"], object), np.array(["i7"], object), np.array([5.0], np.float32))
+    )
     moved = np.flatnonzero(np.any(model.user_factors_ != users, axis=1))
     assert moved.tolist() == [model.user_map_.encode_one("u0")]
 

@@ -34,13 +34,24 @@ def test_ranks_unseen_block_items_first():
 
 def _batch(rows):
     users, items, values = zip(*rows, strict=True)
-    return EventBatch(np.array(users, object), np.array(items, object),
-                      np.array(values, np.float32))
+    return EventBatch(
+        np.array(users, object), np.array(items, object), np.array(values, np.float32)
+    )
 
 
 # u0: a b c, u1: a b, u2: b d (and a below the threshold); item degrees a=2, b=3, c=1, d=1
-HAND = _batch([("u0", "a", 5), ("u0", "b", 4), ("u0", "c", 3), ("u1", "a", 5), ("u1", "b", 3),
-               ("u2", "b", 4), ("u2", "d", 5), ("u2", "a", 2)])
+HAND = _batch(
+    [
+        ("u0", "a", 5),
+        ("u0", "b", 4),
+        ("u0", "c", 3),
+        ("u1", "a", 5),
+        ("u1", "b", 3),
+        ("u2", "b", 4),
+        ("u2", "d", 5),
+        ("u2", "a", 2),
+    ]
+)
 AB = 2 / (np.sqrt(2) * np.sqrt(3) + 1)  # C_ab = 2, shrink = 1
 AC = 1 / (np.sqrt(2) * np.sqrt(1) + 1)
 BC = BD = 1 / (np.sqrt(3) * np.sqrt(1) + 1)
@@ -49,7 +60,11 @@ BC = BD = 1 / (np.sqrt(3) * np.sqrt(1) + 1)
 def test_hand_worked_similarities_and_scores():
     model = ItemKNN(shrink=1.0, threshold=3.0).fit(HAND)
     assert model.cooccurrence_.counts.toarray().tolist() == [
-        [2, 2, 1, 0], [2, 3, 1, 1], [1, 1, 1, 0], [0, 1, 0, 1]]
+        [2, 2, 1, 0],
+        [2, 3, 1, 1],
+        [1, 1, 1, 0],
+        [0, 1, 0, 1],
+    ]
     expected = [[0, AB, AC, 0], [AB, 0, BC, BD], [AC, BC, 0, 0], [0, BD, 0, 0]]
     np.testing.assert_allclose(model.similarities().toarray(), expected, rtol=1e-12)
     # u1 has a and b: score(j) = sim(a, j) + sim(b, j)
@@ -73,8 +88,14 @@ def test_top_k_keeps_the_best_neighbours_and_breaks_ties_by_index():
 
 def _random_events(seed, n_users, n_items, n, user_offset=0, item_offset=0):
     rng = np.random.default_rng(seed)
-    return [(f"u{user_offset + rng.integers(n_users)}", f"i{item_offset + rng.integers(n_items)}",
-             float(rng.integers(1, 6))) for _ in range(n)]
+    return [
+        (
+            f"u{user_offset + rng.integers(n_users)}",
+            f"i{item_offset + rng.integers(n_items)}",
+            float(rng.integers(1, 6)),
+        )
+        for _ in range(n)
+    ]
 
 
 @pytest.fixture

@@ -34,13 +34,24 @@ def test_ranks_unseen_block_items_first():
 
 def _batch(rows):
     users, items, values = zip(*rows, strict=True)
-    return EventBatch(np.array(users, object), np.array(items, object),
-                      np.array(values, np.float32))
+    return EventBatch(
+        np.array(users, object), np.array(items, object), np.array(values, np.float32)
+    )
 
 
 # u0: a b c, u1: a b, u2: b d (and a below the threshold); user degrees 3, 2, 2
-HAND = _batch([("u0", "a", 5), ("u0", "b", 4), ("u0", "c", 3), ("u1", "a", 5), ("u1", "b", 3),
-               ("u2", "b", 4), ("u2", "d", 5), ("u2", "a", 2)])
+HAND = _batch(
+    [
+        ("u0", "a", 5),
+        ("u0", "b", 4),
+        ("u0", "c", 3),
+        ("u1", "a", 5),
+        ("u1", "b", 3),
+        ("u2", "b", 4),
+        ("u2", "d", 5),
+        ("u2", "a", 2),
+    ]
+)
 U01 = 2 / (np.sqrt(3) * np.sqrt(2) + 1)  # G_01 = 2 (a, b), shrink = 1
 U02 = 1 / (np.sqrt(3) * np.sqrt(2) + 1)  # b
 U12 = 1 / (np.sqrt(2) * np.sqrt(2) + 1)  # b
@@ -52,8 +63,9 @@ def test_hand_worked_similarities_and_scores():
     expected = [[0, U01, U02], [U01, 0, U12], [U02, U12, 0]]
     np.testing.assert_allclose(model.similarities().toarray(), expected, rtol=1e-12)
     # u2's neighbours: u0 (a b c) and u1 (a b)
-    np.testing.assert_allclose(model.score("u2", ["a", "b", "c", "d"]),
-                               [U02 + U12, U02 + U12, U02, 0])
+    np.testing.assert_allclose(
+        model.score("u2", ["a", "b", "c", "d"]), [U02 + U12, U02 + U12, U02, 0]
+    )
     assert [s.item for s in model.recommend("u2", k=1, exclude=["b", "d"])] == ["a"]
 
 
@@ -72,8 +84,10 @@ def test_top_k_keeps_the_best_neighbours_and_breaks_ties_by_index():
 
 def _random_events(seed, n_users, n_items, n):
     rng = np.random.default_rng(seed)
-    return [(f"u{rng.integers(n_users)}", f"i{rng.integers(n_items)}", float(rng.integers(1, 6)))
-            for _ in range(n)]
+    return [
+        (f"u{rng.integers(n_users)}", f"i{rng.integers(n_items)}", float(rng.integers(1, 6)))
+        for _ in range(n)
+    ]
 
 
 @pytest.fixture

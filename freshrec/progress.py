@@ -13,10 +13,21 @@ __all__ = ["step_progress"]
 
 @contextmanager
 def step_progress(console: Console, label: str, total: int) -> Iterator[Callable[[str], None]]:
-    """Yield ``advance(description)``, which moves the bar one step."""
+    """Yield ``advance(description)``, which moves the bar one step.
+
+    Examples
+    --------
+    >>> from rich.console import Console
+    >>> with step_progress(Console(quiet=True), "fitting", 2) as advance:
+    ...     advance("model a"); advance("model b")
+    """
     with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=console, transient=False,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
     ) as progress:
         task = progress.add_task(label, total=total)
 
