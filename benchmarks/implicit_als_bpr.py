@@ -157,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
         f"freshrec {freshrec.__version__}, implicit {implicit_version}; threads {args.threads}"
     )
 
-    events = load_ml1m(data_dir / "ml-1m" / "ratings.dat", args.min_rating)
+    events = load_ml1m(data_dir, args.min_rating)
     if args.quick:
         keep = np.isin(events.user, np.unique(events.user)[:300])
         events = events.take(keep)
@@ -165,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"ml-1m: {len(events):,} positives, {data.n_users:,} users, {data.n_items:,} items; "
         f"train {data.train.nnz:,} (train_sub {data.train_sub.nnz:,}, valid "
-        f"{data.valid.nnz:,}), test {data.test.nnz:,}; split by {data.split_source}"
+        f"{data.valid.nnz:,}), test {data.test.nnz:,}"
     )
 
     als_iterations = 2 if args.quick else ALS_ITERATIONS
@@ -244,22 +244,14 @@ def find_data_dir(given: Path | None) -> Path:
     raise SystemExit("ml-1m/ratings.dat not found: pass --data-dir or set FRESHREC_DATA")
 
 
-def load_ml1m(path: Path, min_rating: float) -> Any:
-    """``UserID::MovieID::Rating::Timestamp`` rows with rating >= min_rating, as value 1."""
+def load_ml1m(data_dir: Path, min_rating: float) -> Any:
+    """ML-1M through freshrec's loader, ratings >= min_rating kept, every one as value 1."""
     import numpy as np
 
-    from freshrec.data import EventBatch
+    from freshrec.data import load_dataset
 
-    text = path.read_bytes().replace(b"::", b" ").decode("ascii")
-    table = np.array(text.split(), dtype=np.int64).reshape(-1, 4)
-    keep = table[:, 2] >= min_rating
-    table = table[keep]
-    return EventBatch(
-        user=table[:, 0],
-        item=table[:, 1],
-        value=np.ones(len(table), dtype=np.float32),
-        timestamp=table[:, 3].astype(np.float64),
-    )
+    events = load_dataset("ml-1m", data_dir, min_rating=min_rating, use_cache=False).events
+    return events.with_columns(value=np.ones(len(events), dtype=np.float32))
 
 
 @dataclass(frozen=True)
@@ -277,39 +269,17 @@ class Data:
     train_sub: Any
     valid: Any
     test: Any
-    split_source: str
-
-
-def temporal_user_split(batch: Any, test_ratio: float) -> tuple[Any, Any, str]:
-    """``freshrec.data.splits.temporal_user_split`` when present, else the same rule here."""
-    import numpy as np
-
-    try:
-        from freshrec.data.splits import temporal_user_split as split
-
-        parts = split(batch, test_ratio=test_ratio)
-        return parts.train, parts.test, "freshrec.data.splits.temporal_user_split"
-    except ImportError:
-        pass
-    # Fallback with the documented rule: round(test_ratio * n) latest events (halves up), at
-    # least 1 and at most n - 1; a user with one event is all train; ties in file order.
-    _, codes = np.unique(batch.user, return_inverse=True)
-    order = np.lexsort((np.arange(len(batch)), batch.timestamp, codes))
-    size = np.bincount(codes)
-    starts = np.cumsum(size) - size
-    rank = np.empty(len(batch), dtype=np.int64)
-    rank[order] = np.arange(len(batch)) - starts[codes[order]]
-    n_test = np.where(size >= 2, np.clip(np.floor(test_ratio * size + 0.5), 1, size - 1), 0)
-    test = (size[codes] - 1 - rank) < n_test[codes]
-    return batch.take(~test), batch.take(test), "benchmark-local temporal-user split"
 
 
 def prepare(events: Any) -> Data:
     import numpy as np
     import scipy.sparse as sp
 
-    train, test, source = temporal_user_split(events, 0.2)
-    train_sub, valid, _ = temporal_user_split(train, 0.2)
+    from freshrec.data.splits import temporal_user_split
+
+    outer = temporal_user_split(events, test_ratio=0.2)
+    inner = temporal_user_split(outer.train, test_ratio=0.2)
+    train, test, train_sub, valid = outer.train, outer.test, inner.train, inner.test
     users = np.unique(events.user)
     items = np.unique(events.item)
 
@@ -334,7 +304,6 @@ def prepare(events: Any) -> Data:
         train_sub=csr(train_sub),
         valid=csr(valid),
         test=csr(test),
-        split_source=source,
     )
 
 
@@ -581,18 +550,6 @@ def freshrec_factors(
 
 
 # -- report -----------------------------------------------------------------------------------
-def ci95(values: list[float]) -> list[float]:
-    import numpy as np
-    from scipy import stats
-
-    mean = float(np.mean(values))
-    if len(values) < 2:
-        return [mean, mean]
-    n = len(values)
-    half = float(stats.t.ppf(0.975, n - 1) * np.std(values, ddof=1) / np.sqrt(n))
-    return [mean - half, mean + half]
-
-
 def source_hashes() -> dict[str, str]:
     """Short sha256 of the freshrec files measured (they change often while in development)."""
     import hashlib
@@ -649,6 +606,7 @@ def build_report(
     import torch
 
     import freshrec
+    from freshrec.evaluation.protocols import summarize_seeds
 
     rows = []
     for name, result in results.items():
@@ -659,7 +617,7 @@ def build_report(
                     "model": name,
                     "metric": metric,
                     "value": round(float(np.mean(values)), 6),
-                    "ci95": [round(v, 6) for v in ci95(values)],
+                    "ci95": [round(v, 6) for v in summarize_seeds(values)[1]],
                     "per_seed": values,
                 }
             )
@@ -715,8 +673,8 @@ def build_report(
         "protocol": "temporal-user",
         "protocol_detail": {
             "positives": f"every rating >= {args.min_rating} as an implicit positive (value 1)",
-            "split": f"per user, latest 20% by timestamp (ties in file order) = test; valid = "
-            f"the same rule on each user's train part; via {data.split_source}",
+            "split": "per user, latest 20% by timestamp (ties in file order) = test; valid = "
+            "the same rule on each user's train part; freshrec.data.splits.temporal_user_split",
             "counts": {
                 "users": data.n_users,
                 "items": data.n_items,
