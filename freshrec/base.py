@@ -16,6 +16,7 @@ from freshrec.data.interactions import InteractionLog
 from freshrec.errors import NotFittedError
 from freshrec.persist import load_model, save_model
 from freshrec.ranking import top_k
+from freshrec.tables import grow_rows
 from freshrec.typing import ItemId, UserId
 
 __all__ = ["Estimator", "Recommender", "RecommenderBase", "Scored"]
@@ -188,7 +189,7 @@ class RecommenderBase(Estimator):
             self.log_ = InteractionLog()
             self.item_counts_ = np.zeros(0)
         n_users, n_items = len(self.user_map_), len(self.item_map_)
-        self.item_counts_ = _grow_vector(self.item_counts_, n_items)
+        self.item_counts_ = grow_rows(self.item_counts_, n_items)
         positive = batch.value >= self.threshold
         np.add.at(self.item_counts_, batch.item_idx[positive], 1.0)
         self.log_.append(batch.user_idx, batch.item_idx, batch.value)
@@ -391,12 +392,6 @@ class RecommenderBase(Estimator):
         for name, value in state["values"].items():
             setattr(model, name, value)
         return model  # type: ignore[no-any-return]
-
-
-def _grow_vector(vector: np.ndarray, n: int) -> np.ndarray:
-    if len(vector) >= n:
-        return vector
-    return np.concatenate([vector, np.zeros(n - len(vector), dtype=vector.dtype)])
 
 
 def _plain(value: Any) -> Any:

@@ -10,6 +10,7 @@ from numba import njit
 from freshrec.base import RecommenderBase
 from freshrec.data.batch import EventBatch
 from freshrec.models.training import TrainingHistory, run_epochs
+from freshrec.tables import grow_rows
 
 __all__ = ["BPR"]
 
@@ -135,14 +136,9 @@ class BPR(RecommenderBase):
             self.user_factors_ = np.zeros((0, self.n_factors), np.float32)
             self.item_factors_ = np.zeros((0, self.n_factors), np.float32)
             self.item_bias_ = np.zeros(0, np.float32)
-        self.user_factors_ = self._new_rows(self.user_factors_, n_users)
-        self.item_factors_ = self._new_rows(self.item_factors_, n_items)
-        extra = n_items - len(self.item_bias_)
-        self.item_bias_ = np.concatenate([self.item_bias_, np.zeros(extra, np.float32)])
-
-    def _new_rows(self, table: np.ndarray, n_rows: int) -> np.ndarray:
-        extra = self.rng_.normal(0.0, self._init_std, (n_rows - len(table), self.n_factors))
-        return np.concatenate([table, extra.astype(np.float32)])
+        self.user_factors_ = grow_rows(self.user_factors_, n_users, self.rng_, self._init_std)
+        self.item_factors_ = grow_rows(self.item_factors_, n_items, self.rng_, self._init_std)
+        self.item_bias_ = grow_rows(self.item_bias_, n_items)
 
     def _learn(self, batch: EventBatch, valid: EventBatch | None = None) -> None:
         positive = batch.value >= self.threshold

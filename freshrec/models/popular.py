@@ -6,6 +6,7 @@ import numpy as np
 
 from freshrec.base import RecommenderBase
 from freshrec.data.batch import EventBatch
+from freshrec.tables import grow_rows
 
 __all__ = ["MostPopular"]
 
@@ -48,10 +49,7 @@ class MostPopular(RecommenderBase):
         if not hasattr(self, "popularity_"):
             self.popularity_ = np.zeros(0)
             self.latest_time_ = None
-        if len(self.popularity_) < n_items:
-            self.popularity_ = np.concatenate(
-                [self.popularity_, np.zeros(n_items - len(self.popularity_))]
-            )
+        self.popularity_ = grow_rows(self.popularity_, n_items)
 
     def _learn(self, batch: EventBatch, valid: EventBatch | None = None) -> None:
         positive = batch.value >= self.threshold
