@@ -50,7 +50,7 @@ class Recommender(Protocol):
 
     def partial_fit(self, events: Events) -> Self: ...
 
-    def score(self, user: UserId, items: Sequence[ItemId]) -> np.ndarray: ...
+    def score(self, user: UserId, items: Sequence[ItemId] | np.ndarray) -> np.ndarray: ...
 
     def recommend(
         self,
@@ -191,8 +191,9 @@ class RecommenderBase(Estimator):
         n_users, n_items = len(self.user_map_), len(self.item_map_)
         self.item_counts_ = grow_rows(self.item_counts_, n_items)
         positive = batch.value >= self.threshold
-        np.add.at(self.item_counts_, batch.item_idx[positive], 1.0)
-        self.log_.append(batch.user_idx, batch.item_idx, batch.value)
+        user_idx, item_idx = batch.indices()
+        np.add.at(self.item_counts_, item_idx[positive], 1.0)
+        self.log_.append(user_idx, item_idx, batch.value)
         self._grow(n_users, n_items)
         self._learn(batch, valid)
         self.n_events_ = getattr(self, "n_events_", 0) + len(batch)
@@ -259,7 +260,7 @@ class RecommenderBase(Estimator):
             out[~known] = self._fallback_scores(item_idx)
         return out
 
-    def score(self, user: UserId, items: Sequence[ItemId]) -> np.ndarray:
+    def score(self, user: UserId, items: Sequence[ItemId] | np.ndarray) -> np.ndarray:
         """Scores of ``items`` for ``user``, shape (len(items),).
 
         Unknown items score at ``prior_score``.
@@ -391,7 +392,7 @@ class RecommenderBase(Estimator):
             setattr(model, name, arrays[name])
         for name, value in state["values"].items():
             setattr(model, name, value)
-        return model  # type: ignore[no-any-return]
+        return model
 
 
 def _plain(value: Any) -> Any:

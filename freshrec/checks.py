@@ -200,7 +200,7 @@ def check_learns_checkerboard(model: RecommenderBase) -> None:
         user = f"u{u}"
         own = range(0, 8) if u < 12 else range(8, 16)
         recs = fitted.recommend(user, k=2, exclude=fitted.seen_items(user))
-        in_block += sum(int(s.item[1:]) in own for s in recs)
+        in_block += sum(int(str(s.item)[1:]) in own for s in recs)
     assert in_block >= 0.8 * 24 * 2, f"only {in_block}/48 recommendations in the user's block"
 
 

@@ -53,8 +53,7 @@ def model_params(
     ...
     ValueError: popular.threshold: expected float, got 'high'
     """
-    signature = inspect.signature(cls.__init__)
-    defaults = {k: p.default for k, p in signature.parameters.items() if k != "self"}
+    defaults = {k: p.default for k, p in inspect.signature(cls).parameters.items()}
     params = dict(base or {})
     for key, value in overrides.get("model", {}).items():
         if key in defaults:

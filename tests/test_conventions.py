@@ -72,3 +72,19 @@ def test_constructors_take_few_arguments():
         if inspect.isclass(obj) and len(inspect.signature(obj.__init__).parameters) - 1 > 10
     ]
     assert not crowded, f"constructors with more than 10 arguments: {crowded}"
+
+
+def _run(*command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", *command], cwd=REPO_ROOT, capture_output=True, text=True
+    )
+
+
+def test_package_type_checks_strictly():
+    result = _run("mypy", "freshrec")  # strict = true in pyproject.toml
+    assert result.returncode == 0, result.stdout
+
+
+def test_code_is_lint_clean():
+    result = _run("ruff", "check", "freshrec", "tests", "benchmarks")
+    assert result.returncode == 0, result.stdout

@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if isinstance(err, ClickException):
             err.show()
-            return err.exit_code
+            return int(err.exit_code)
         raise
     return 0
 

@@ -184,6 +184,12 @@ class EventBatch:
             kwargs["context"] = {k: v[index] for k, v in self.context.items()}
         return EventBatch(**kwargs)
 
+    def indices(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(user_idx, item_idx)`` of an encoded batch (raises if it was never encoded)."""
+        if self.user_idx is None or self.item_idx is None:
+            raise ValueError("the batch is not encoded: encode it with a model or an IdMap first")
+        return self.user_idx, self.item_idx
+
     def to_events(self) -> list[Event]:
         """The rows as :class:`Event` objects (slow for large batches; for tests and I/O)."""
         out = []

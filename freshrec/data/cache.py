@@ -262,7 +262,7 @@ class _Reader:
             raise ValueError(f"{self.folder / name}: checksum does not match the manifest")
         if name.endswith(".json"):
             return _load_objects(data)
-        return np.load(io.BytesIO(data), allow_pickle=False)
+        return np.asarray(np.load(io.BytesIO(data), allow_pickle=False))
 
     def columns(self, specs: Mapping[str, Mapping[str, Any]]) -> dict[str, np.ndarray]:
         return {name: self.column(spec) for name, spec in specs.items()}

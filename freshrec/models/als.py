@@ -138,8 +138,9 @@ class ALS(RecommenderBase):
         if not positive.any():
             self.history_ = TrainingHistory((), (), 0)
             return
-        users = np.unique(batch.user_idx[positive])
-        items = np.unique(batch.item_idx[positive])
+        user_idx, item_idx = batch.indices()
+        users = np.unique(user_idx[positive])
+        items = np.unique(item_idx[positive])
         by_user = self.positives_csr()
         by_item = by_user.T.tocsr()
         user_rows = (by_user.indptr.astype(np.int64), by_user.indices.astype(np.int64))
@@ -185,7 +186,7 @@ class ALS(RecommenderBase):
 
     def _score(self, user_idx: np.ndarray, item_idx: np.ndarray | None) -> np.ndarray:
         items = self.item_factors_ if item_idx is None else self.item_factors_[item_idx]
-        return (self.user_factors_[user_idx] @ items.T).astype(np.float64)
+        return np.asarray(self.user_factors_[user_idx] @ items.T, dtype=np.float64)
 
     def _item_vectors(self) -> np.ndarray:
         return self.item_factors_

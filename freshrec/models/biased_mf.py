@@ -172,8 +172,7 @@ class BiasedMF(RecommenderBase):
         return np.concatenate([bias, np.zeros(extra)]), np.concatenate([factors, drawn])
 
     def _learn(self, batch: EventBatch, valid: EventBatch | None = None) -> None:
-        users = np.asarray(batch.user_idx, dtype=np.int64)
-        items = np.asarray(batch.item_idx, dtype=np.int64)
+        users, items = batch.indices()
         ratings = batch.value.astype(np.float64)
         mean, count = self.global_mean_, float(self.n_ratings_)
         for epoch in range(self.n_epochs):

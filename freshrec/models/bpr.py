@@ -142,7 +142,8 @@ class BPR(RecommenderBase):
 
     def _learn(self, batch: EventBatch, valid: EventBatch | None = None) -> None:
         positive = batch.value >= self.threshold
-        users, items = batch.user_idx[positive], batch.item_idx[positive]
+        user_idx, item_idx = batch.indices()
+        users, items = user_idx[positive], item_idx[positive]
         if not len(users):
             self.history_ = TrainingHistory((), (), 0)
             return
@@ -172,7 +173,7 @@ class BPR(RecommenderBase):
     def _score(self, user_idx: np.ndarray, item_idx: np.ndarray | None) -> np.ndarray:
         items = self.item_factors_ if item_idx is None else self.item_factors_[item_idx]
         bias = self.item_bias_ if item_idx is None else self.item_bias_[item_idx]
-        return (self.user_factors_[user_idx] @ items.T + bias).astype(np.float64)
+        return np.asarray(self.user_factors_[user_idx] @ items.T + bias, dtype=np.float64)
 
     def _item_vectors(self) -> np.ndarray:
         return self.item_factors_

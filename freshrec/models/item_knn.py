@@ -198,7 +198,8 @@ def _new_positives(
     """
     n_users, n_items = shape
     positive = batch.value >= threshold
-    pairs = np.unique(batch.user_idx[positive] * n_items + batch.item_idx[positive])
+    user_idx, item_idx = batch.indices()
+    pairs = np.unique(user_idx[positive] * n_items + item_idx[positive])
     users, items, values = log.arrays()
     before = len(users) - len(batch)
     users, items, values = users[:before], items[:before], values[:before]

@@ -48,13 +48,13 @@ class MostPopular(RecommenderBase):
     def _grow(self, n_users: int, n_items: int) -> None:
         if not hasattr(self, "popularity_"):
             self.popularity_ = np.zeros(0)
-            self.latest_time_ = None
+            self.latest_time_: float | None = None
         self.popularity_ = grow_rows(self.popularity_, n_items)
 
     def _learn(self, batch: EventBatch, valid: EventBatch | None = None) -> None:
         positive = batch.value >= self.threshold
         if self.half_life_s is None or batch.timestamp is None:
-            np.add.at(self.popularity_, batch.item_idx[positive], 1.0)
+            np.add.at(self.popularity_, batch.indices()[1][positive], 1.0)
             return
         times = batch.timestamp[positive]
         if len(times) == 0:
@@ -66,7 +66,7 @@ class MostPopular(RecommenderBase):
             self.popularity_ *= 0.5 ** ((latest - self.latest_time_) / self.half_life_s)
         self.latest_time_ = latest
         weights = 0.5 ** ((latest - times) / self.half_life_s)
-        np.add.at(self.popularity_, batch.item_idx[positive], weights)
+        np.add.at(self.popularity_, batch.indices()[1][positive], weights)
 
     def _score(self, user_idx: np.ndarray, item_idx: np.ndarray | None) -> np.ndarray:
         row = self.popularity_ if item_idx is None else self.popularity_[item_idx]

@@ -149,12 +149,13 @@ class ValidationNDCG:
         self.k = k
         self.chunk_size = chunk_size
         encoded = model.encode(valid)
-        keep = (encoded.user_idx >= 0) & (encoded.item_idx >= 0) & (valid.value >= model.threshold)
-        self.users = np.unique(encoded.user_idx[keep])
-        rows = np.searchsorted(self.users, encoded.user_idx[keep])
+        user_idx, item_idx = encoded.indices()
+        keep = (user_idx >= 0) & (item_idx >= 0) & (valid.value >= model.threshold)
+        self.users = np.unique(user_idx[keep])
+        rows = np.searchsorted(self.users, user_idx[keep])
         shape = (len(self.users), model.n_items)
         self.relevant = sp.csr_matrix(
-            (np.ones(len(rows), np.float32), (rows, encoded.item_idx[keep])), shape=shape
+            (np.ones(len(rows), np.float32), (rows, item_idx[keep])), shape=shape
         )
         self.relevant.sum_duplicates()
         self.seen = model.log_.to_csr(model.n_users, model.n_items)[self.users]
