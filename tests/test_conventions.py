@@ -86,5 +86,5 @@ def test_package_type_checks_strictly():
 
 
 def test_code_is_lint_clean():
-    result = _run("ruff", "check", "freshrec", "tests", "benchmarks")
+    result = _run("ruff", "check", "freshrec", "tests", "benchmarks", "examples")
     assert result.returncode == 0, result.stdout
