@@ -208,7 +208,7 @@ def _layout(model: RecommenderBase, test: EventBatch, seen_batches: list[EventBa
     ``seen_batches`` are already encoded by the model (``user_idx``/``item_idx`` set).
     """
     n_items = model.n_items
-    test_users, test_items = _indices(model.encode(test))
+    test_users, test_items = model.encode(test).indices()
     users = IdMap()
     rows = users.encode(test.user, grow=True)
     n_rows = len(users)
@@ -227,7 +227,7 @@ def _layout(model: RecommenderBase, test: EventBatch, seen_batches: list[EventBa
     row_of_user[model_user_idx[known]] = np.flatnonzero(known)
     seen_rows, seen_items = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
     for batch in seen_batches:
-        user_idx, batch_items = _indices(batch)
+        user_idx, batch_items = batch.indices()
         batch_rows = np.full(len(batch), -1, dtype=np.int64)
         by_index = user_idx >= 0
         batch_rows[by_index] = row_of_user[user_idx[by_index]]
@@ -242,13 +242,6 @@ def _layout(model: RecommenderBase, test: EventBatch, seen_batches: list[EventBa
     if item_map is not None and item_map.n_active < n_items:
         active = np.array([v is not None for v in item_map.ids], dtype=bool)
     return _Split(model_user_idx, relevant, seen, active, n_items)
-
-
-def _indices(batch: EventBatch) -> tuple[np.ndarray, np.ndarray]:
-    """``(user_idx, item_idx)`` of a batch encoded by a model."""
-    if batch.user_idx is None or batch.item_idx is None:
-        raise ValueError("the batch is not encoded; pass it through model.encode first")
-    return batch.user_idx, batch.item_idx
 
 
 def _binary_csr(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
@@ -304,7 +297,7 @@ def _popularity(
     model: RecommenderBase, train: EventBatch, item_popularity: np.ndarray | None
 ) -> tuple[np.ndarray, int]:
     """Training users per model item and the number of training users (``train`` encoded)."""
-    user_idx, item_idx = _indices(train)
+    user_idx, item_idx = train.indices()
     user_codes = user_idx.copy()
     unknown = user_codes < 0
     if unknown.any():  # training users the model does not know: rows after the model's users
@@ -473,7 +466,7 @@ def evaluate_rating(
     """
     _check_model(model)
     batch = model.encode(as_batch(test))
-    user_idx, item_idx = _indices(batch)
+    user_idx, item_idx = batch.indices()
     predicted = np.empty(len(batch), dtype=np.float64)
     known = item_idx >= 0
     users, inverse = np.unique(user_idx[known], return_inverse=True)
