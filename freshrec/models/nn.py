@@ -1,0 +1,550 @@
+"""Shared torch parts of the deep recommenders: growable embeddings, samplers, batching, steps.
+
+Import this module explicitly (``from freshrec.models import nn``); ``freshrec.models`` itself
+does not import torch, so ``import freshrec`` stays light.
+
+- :class:`GrowableEmbedding` appends rows for new ids *and* extends the state any optimizer
+  keeps for its weight, so moments learned for old rows survive growth (the fix for rebuilding
+  the optimizer after growth, which forgets them).
+- :func:`sample_uniform`, :func:`sample_by_popularity` and :func:`in_batch_logits` give
+  negatives; :func:`pad_sequences` batches behaviour sequences; :func:`train_step` is one
+  optimisation step with gradient clipping (early stopping lives in
+  :mod:`freshrec.models.training`); :func:`resolve_device` turns ``device=`` into a device;
+  :func:`module_state_arrays` / :func:`load_module_state` move module state to and from the
+  numpy arrays that freshrec saves as safetensors.
+
+Examples
+--------
+>>> import torch
+>>> emb = GrowableEmbedding(2, 4, seed=0)
+>>> opt = torch.optim.Adam(emb.parameters(), lr=0.1)
+>>> loss = emb(torch.tensor([0, 1])).pow(2).sum()
+>>> train_step(emb, opt, loss) > 0
+True
+>>> emb.grow(5, optimizers=[opt])
+>>> emb.weight.shape, opt.state[emb.weight]["exp_avg"].shape
+(torch.Size([5, 4]), torch.Size([5, 4]))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "GrowableEmbedding",
+    "extend_optimizer_state",
+    "in_batch_logits",
+    "load_module_state",
+    "module_state_arrays",
+    "pad_sequences",
+    "resolve_device",
+    "sample_by_popularity",
+    "sample_uniform",
+    "train_step",
+]
+
+Init = Literal["normal", "zero", "mean"]
+
+
+def _generator(seed: int | None) -> torch.Generator:
+    """A CPU generator of its own: seeded with ``seed``, or from OS entropy when ``None``."""
+    generator = torch.Generator()
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(seed)
+    return generator
+
+
+def _normal(
+    shape: tuple[int, ...],
+    std: float,
+    generator: torch.Generator,
+    *,
+    dtype: torch.dtype,
+    device: torch.device,
+) -> torch.Tensor:
+    """``N(0, std)`` draws made on the generator's device, then moved to ``device``."""
+    out = torch.empty(shape, dtype=dtype, device=generator.device)
+    out.normal_(0.0, std, generator=generator)
+    return out.to(device)
+
+
+class GrowableEmbedding(nn.Module):
+    """An embedding table of shape (num_embeddings, dim) that can grow for new ids.
+
+    :meth:`grow` appends rows (``N(0, std)``, zeros, or the mean of the existing rows) and
+    extends the per-parameter state of the optimizers it is given (see
+    :func:`extend_optimizer_state`). The weight stays the *same* ``Parameter`` object, so
+    optimizers built before growth keep working, and the values and optimizer moments of old
+    rows are left bit-identical.
+
+    Parameters
+    ----------
+    num_embeddings
+        Number of rows at construction (may be 0).
+    dim
+        Width of each row.
+    std
+        Standard deviation of the normal initialisation (at construction and in :meth:`grow`).
+    padding_idx
+        Row kept at zero that receives no gradient (as in :class:`torch.nn.Embedding`).
+    seed
+        Seed of this table's own generator; ``None`` seeds it from OS entropy.
+    device, dtype
+        Where the weight lives and its dtype (``None``: CPU, float32).
+
+    Attributes
+    ----------
+    weight
+        The table, shape (num_embeddings, dim).
+
+    Examples
+    --------
+    >>> import torch
+    >>> emb = GrowableEmbedding(3, 2, seed=0)
+    >>> emb(torch.tensor([[0, 2]])).shape
+    torch.Size([1, 2, 2])
+    >>> old = emb.weight.detach().clone()
+    >>> emb.grow(5, init="zero")
+    >>> emb.num_embeddings, torch.equal(emb.weight[:3], old), emb.weight[3:].abs().sum().item()
+    (5, True, 0.0)
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        dim: int,
+        *,
+        std: float = 0.01,
+        padding_idx: int | None = None,
+        seed: int | None = None,
+        device: str | torch.device | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        if num_embeddings < 0 or dim < 1:
+            raise ValueError(f"need num_embeddings >= 0 and dim >= 1, got {num_embeddings}, {dim}")
+        if padding_idx is not None and padding_idx < 0:
+            raise ValueError(f"padding_idx must be >= 0, got {padding_idx}")
+        self.dim = dim
+        self.std = std
+        self.padding_idx = padding_idx
+        self.generator = _generator(seed)
+        weight = _normal(
+            (num_embeddings, dim),
+            std,
+            self.generator,
+            dtype=dtype or torch.float32,
+            device=torch.device(device or "cpu"),
+        )
+        self.weight = nn.Parameter(weight)
+        self._zero_padding_row()
+
+    @property
+    def num_embeddings(self) -> int:
+        """Current number of rows."""
+        return int(self.weight.shape[0])
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        """Rows ``weight[idx]``; the output has shape ``(*idx.shape, dim)``."""
+        return F.embedding(idx, self.weight, self.padding_idx)
+
+    @torch.no_grad()
+    def grow(
+        self,
+        n_rows: int,
+        *,
+        init: Init = "normal",
+        std: float | None = None,
+        generator: torch.Generator | None = None,
+        optimizers: Iterable[torch.optim.Optimizer] = (),
+    ) -> None:
+        """Append rows until the table has ``n_rows`` rows (nothing happens if it has them).
+
+        Parameters
+        ----------
+        n_rows
+            The new total number of rows (like :func:`freshrec.tables.grow_rows`).
+        init
+            ``"normal"``: ``N(0, std)``; ``"zero"``; ``"mean"``: the mean of the existing rows
+            (padding row left out; zeros when there are none).
+        std
+            Standard deviation for ``"normal"``; default: the table's ``std``.
+        generator
+            Generator for ``"normal"``; default: the table's own.
+        optimizers
+            Optimizers holding this weight; their state for it gets rows too.
+        """
+        old = self.num_embeddings
+        extra = n_rows - old
+        if extra <= 0:
+            return
+        weight = self.weight
+        shape = (extra, self.dim)
+        if init == "normal":
+            sigma = self.std if std is None else std
+            rows = _normal(
+                shape,
+                sigma,
+                generator or self.generator,
+                dtype=weight.dtype,
+                device=weight.device,
+            )
+        elif init == "zero":
+            rows = weight.new_zeros(shape)
+        elif init == "mean":
+            keep = torch.ones(old, dtype=torch.bool, device=weight.device)
+            if self.padding_idx is not None and self.padding_idx < old:
+                keep[self.padding_idx] = False
+            mean = weight[keep].mean(0) if bool(keep.any()) else weight.new_zeros(self.dim)
+            rows = mean.expand(shape).clone()
+        else:
+            raise ValueError(f"init must be 'normal', 'zero' or 'mean', got {init!r}")
+        weight.data = torch.cat([weight.data, rows])
+        if weight.grad is not None:
+            weight.grad = torch.cat([weight.grad, weight.grad.new_zeros(shape)])
+        self._zero_padding_row()
+        for optimizer in optimizers:
+            extend_optimizer_state(optimizer, weight, old)
+
+    def _zero_padding_row(self) -> None:
+        if self.padding_idx is not None and self.padding_idx < self.num_embeddings:
+            with torch.no_grad():
+                self.weight[self.padding_idx].zero_()
+
+    def _load_from_state_dict(
+        self,
+        state_dict: Mapping[str, Any],
+        prefix: str,
+        local_metadata: dict[str, Any],
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
+    ) -> None:
+        # A saved table may have grown: take its row count before the usual copy.
+        saved = state_dict.get(prefix + "weight")
+        if saved is not None and saved.dim() == 2 and saved.shape[1] == self.dim:
+            if saved.shape[0] != self.num_embeddings:
+                self.weight.data = self.weight.data.new_empty(tuple(saved.shape))
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
+
+    def extra_repr(self) -> str:
+        padding = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.dim}{padding}"
+
+
+def extend_optimizer_state(
+    optimizer: torch.optim.Optimizer, param: torch.Tensor, old_rows: int
+) -> None:
+    """Give ``param``'s optimizer state as many rows as ``param`` now has.
+
+    Every state tensor whose first dimension is ``old_rows`` gets rows appended: zeros, except
+    Adagrad's ``sum``, which starts at the group's ``initial_accumulator_value``. That covers
+    Adam/AdamW (``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq``), Adagrad (``sum``), SGD
+    (``momentum_buffer``) and RMSprop (``square_avg``, ``momentum_buffer``, ``grad_avg``).
+    Scalars such as ``step`` are left alone, as are the rows that were there. Nothing happens
+    when the optimizer has no state for ``param`` yet (it is created lazily on the first step).
+
+    Examples
+    --------
+    >>> import torch
+    >>> param = torch.nn.Parameter(torch.ones(2, 3))
+    >>> opt = torch.optim.Adagrad([param], initial_accumulator_value=0.1)
+    >>> param.data = torch.cat([param.data, torch.zeros(1, 3)])
+    >>> extend_optimizer_state(opt, param, old_rows=2)
+    >>> opt.state[param]["sum"][:, 0].tolist()
+    [0.1..., 0.1..., 0.1...]
+    """
+    state = optimizer.state.get(param)
+    if not state:
+        return
+    extra = int(param.shape[0]) - old_rows
+    if extra <= 0:
+        return
+    group = next(g for g in optimizer.param_groups if any(p is param for p in g["params"]))
+    for key, value in list(state.items()):
+        if not isinstance(value, torch.Tensor) or value.dim() == 0 or value.shape[0] != old_rows:
+            continue
+        fill = 0.0
+        if isinstance(optimizer, torch.optim.Adagrad) and key == "sum":
+            fill = float(group.get("initial_accumulator_value", 0.0))
+        rows = value.new_full((extra, *value.shape[1:]), fill)
+        state[key] = torch.cat([value, rows])
+
+
+# -- negatives ---------------------------------------------------------------------------------
+def sample_uniform(
+    n_items: int,
+    shape: int | Sequence[int],
+    generator: torch.Generator | None = None,
+    *,
+    exclude: sp.csr_matrix | None = None,
+    users: np.ndarray | torch.Tensor | None = None,
+    max_tries: int = 50,
+) -> torch.Tensor:
+    """Item indices drawn uniformly from ``0 .. n_items - 1``, as a LongTensor of ``shape``.
+
+    With ``exclude`` (a (n_users, n_items) CSR matrix, e.g. each user's positives) and
+    ``users`` (one user index per row of the output, ``len(users) == shape[0]``), draws that hit
+    an excluded item of their row's user are redrawn, up to ``max_tries`` times; a user who
+    interacted with (almost) every item may keep an excluded draw after that.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> g = torch.Generator().manual_seed(0)
+    >>> sample_uniform(10, (2, 3), g).shape
+    torch.Size([2, 3])
+    >>> seen = sp.csr_matrix(np.array([[1, 1, 0], [0, 1, 1]]))
+    >>> sample_uniform(3, (2, 4), g, exclude=seen, users=np.array([0, 1])).tolist()
+    [[2, 2, 2, 2], [0, 0, 0, 0]]
+    """
+    size = (shape,) if isinstance(shape, int) else tuple(shape)
+    if n_items < 1:
+        raise ValueError(f"n_items must be >= 1, got {n_items}")
+    out = torch.randint(0, n_items, size, generator=generator)
+    if exclude is None:
+        return out
+    if users is None or len(size) == 0 or len(users) != size[0]:
+        raise ValueError("exclude needs users: one user index per row of the output")
+    user_arr = users.cpu().numpy() if isinstance(users, torch.Tensor) else np.asarray(users)
+    rows = np.repeat(user_arr.astype(np.int64), int(np.prod(size[1:])))
+    flat = out.view(-1)
+    todo = np.arange(flat.numel())
+    for _ in range(max_tries):
+        if not len(todo):
+            break
+        items = flat[torch.from_numpy(todo)].numpy().copy()  # scipy rejects torch buffers
+        todo = todo[np.asarray(exclude[rows[todo], items]).ravel() != 0]
+        if not len(todo):
+            break
+        redraw = torch.randint(0, n_items, (len(todo),), generator=generator)
+        flat[torch.from_numpy(todo)] = redraw
+    return out
+
+
+def sample_by_popularity(
+    counts: np.ndarray | torch.Tensor,
+    shape: int | Sequence[int],
+    generator: torch.Generator | None = None,
+    *,
+    power: float = 0.75,
+) -> torch.Tensor:
+    """Item indices drawn with probability proportional to ``counts ** power``.
+
+    ``power=0.75`` is word2vec's smoothing; ``0`` gives uniform draws over items with a
+    positive count, ``1`` follows popularity exactly. When every count is zero the draws are
+    uniform.
+
+    Examples
+    --------
+    >>> g = torch.Generator().manual_seed(0)
+    >>> draws = sample_by_popularity(np.array([0.0, 5.0, 1.0]), 1000, g)
+    >>> int((draws == 0).sum()), bool((draws == 1).sum() > (draws == 2).sum())
+    (0, True)
+    """
+    size = (shape,) if isinstance(shape, int) else tuple(shape)
+    weights = torch.as_tensor(counts, dtype=torch.float64).cpu().clamp_min(0.0) ** power
+    weights = torch.where(torch.as_tensor(counts).cpu() > 0, weights, 0.0)
+    if weights.numel() == 0:
+        raise ValueError("counts is empty")
+    if float(weights.sum()) <= 0.0:
+        weights = torch.ones_like(weights)
+    n = int(np.prod(size))
+    cdf = torch.cumsum(weights / weights.sum(), 0)
+    u = torch.rand(n, dtype=torch.float64, generator=generator)
+    draws = torch.searchsorted(cdf, u, right=True).clamp_max(len(cdf) - 1)
+    return draws.view(size)
+
+
+def in_batch_logits(
+    user_vecs: torch.Tensor,
+    item_vecs: torch.Tensor,
+    *,
+    temperature: float = 1.0,
+    item_log_q: torch.Tensor | None = None,
+    item_idx: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Logits of every user against every item of the batch; positives on the diagonal.
+
+    ``logits[i, j] = <user_vecs[i], item_vecs[j]> / temperature - item_log_q[j]``: row ``i``
+    scores user ``i``'s positive (item ``i``) against the other users' positives as negatives,
+    so ``F.cross_entropy(logits, arange(batch))`` is the sampled-softmax loss. ``item_log_q``
+    (the log of each item's sampling probability, e.g. its popularity share) corrects the bias
+    against popular items (Yi et al., RecSys 2019). With ``item_idx``, an off-diagonal entry
+    whose item equals row ``i``'s positive is masked to ``-inf`` (no accidental hits).
+
+    Examples
+    --------
+    >>> users, items = torch.eye(3), torch.eye(3)
+    >>> logits = in_batch_logits(users, items)
+    >>> logits.argmax(1).tolist()
+    [0, 1, 2]
+    >>> in_batch_logits(users, items, item_idx=torch.tensor([4, 4, 7]))[0, 1].item()
+    -inf
+    """
+    logits = user_vecs @ item_vecs.T
+    if temperature != 1.0:
+        logits = logits / temperature
+    if item_log_q is not None:
+        logits = logits - item_log_q.to(logits.dtype).unsqueeze(0)
+    if item_idx is not None:
+        same = item_idx.unsqueeze(0) == item_idx.unsqueeze(1)
+        same.fill_diagonal_(False)
+        logits = logits.masked_fill(same, float("-inf"))
+    return logits
+
+
+# -- sequences ---------------------------------------------------------------------------------
+def pad_sequences(
+    sequences: Sequence[np.ndarray | Sequence[int] | torch.Tensor],
+    max_len: int | None = None,
+    pad_value: int = 0,
+    left: bool = True,
+) -> torch.Tensor:
+    """Stack item sequences into a LongTensor of shape (n_sequences, max_len).
+
+    Each sequence keeps its *most recent* ``max_len`` items (its tail). With ``left=True`` the
+    padding goes before the items, so the last column holds every sequence's latest item;
+    with ``left=False`` it goes after. ``max_len=None`` uses the longest sequence.
+
+    Examples
+    --------
+    >>> pad_sequences([[1, 2, 3, 4], [5]], max_len=3).tolist()
+    [[2, 3, 4], [0, 0, 5]]
+    >>> pad_sequences([[1, 2], [5]], left=False, pad_value=-1).tolist()
+    [[1, 2], [5, -1]]
+    """
+    arrays = [
+        s.cpu().numpy() if isinstance(s, torch.Tensor) else np.asarray(s, dtype=np.int64)
+        for s in sequences
+    ]
+    if max_len is None:
+        max_len = max((len(a) for a in arrays), default=0)
+    if max_len < 0:
+        raise ValueError(f"max_len must be >= 0, got {max_len}")
+    out = np.full((len(arrays), max_len), pad_value, dtype=np.int64)
+    for row, array in enumerate(arrays):
+        tail = array[max(len(array) - max_len, 0) :] if max_len else array[:0]
+        if left:
+            out[row, max_len - len(tail) :] = tail
+        else:
+            out[row, : len(tail)] = tail
+    return torch.from_numpy(out)
+
+
+# -- training ----------------------------------------------------------------------------------
+def train_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss: torch.Tensor,
+    max_grad_norm: float | None = None,
+) -> float:
+    """One optimisation step on ``loss``: zero grads, backward, clip, step; returns the loss.
+
+    Gradients of ``model``'s parameters are clipped to total norm ``max_grad_norm`` when given.
+    A non-finite loss raises ``FloatingPointError`` before anything is updated.
+    Early stopping and epoch loops live in :mod:`freshrec.models.training`.
+
+    Examples
+    --------
+    >>> layer = torch.nn.Linear(2, 1)
+    >>> opt = torch.optim.SGD(layer.parameters(), lr=0.1)
+    >>> x = torch.ones(4, 2)
+    >>> first = train_step(layer, opt, layer(x).pow(2).mean(), max_grad_norm=1.0)
+    >>> train_step(layer, opt, layer(x).pow(2).mean()) < first
+    True
+    """
+    value = float(loss.detach())
+    if not np.isfinite(value):
+        raise FloatingPointError(f"loss is {value}; parameters left unchanged")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()  # type: ignore[no-untyped-call]
+    if max_grad_norm is not None:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()
+    return value
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """The torch device for a ``device=`` argument: ``"auto"``/``None`` pick CUDA when present.
+
+    Asking for CUDA where there is none raises ``ValueError`` at once rather than failing
+    later inside a training step.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    >>> resolve_device("auto").type in {"cpu", "cuda"}
+    True
+    """
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(resolved)!r} requested but CUDA is not available")
+    return resolved
+
+
+# -- persistence -------------------------------------------------------------------------------
+def module_state_arrays(module: nn.Module, prefix: str = "") -> dict[str, np.ndarray]:
+    """The module's ``state_dict`` as numpy arrays (CPU copies), keys prefixed by ``prefix``.
+
+    bfloat16 tensors, which numpy cannot hold, are stored as float32 (cast back on load).
+
+    Examples
+    --------
+    >>> arrays = module_state_arrays(torch.nn.Linear(2, 1), prefix="head.")
+    >>> sorted(arrays), arrays["head.weight"].shape
+    (['head.bias', 'head.weight'], (1, 2))
+    """
+    arrays: dict[str, np.ndarray] = {}
+    for name, tensor in module.state_dict().items():
+        tensor = tensor.detach().cpu()
+        if tensor.dtype == torch.bfloat16:
+            tensor = tensor.float()
+        arrays[prefix + name] = tensor.contiguous().numpy().copy()
+    return arrays
+
+
+def _writeable(array: np.ndarray) -> np.ndarray:
+    """``array`` itself, or a C-contiguous writeable copy (safetensors loads read-only)."""
+    if array.flags.writeable and array.flags.c_contiguous:
+        return array
+    return np.array(array, order="C", copy=True)
+
+
+def load_module_state(
+    module: nn.Module, arrays: Mapping[str, np.ndarray], prefix: str = "", strict: bool = True
+) -> None:
+    """Load arrays written by :func:`module_state_arrays` into ``module``.
+
+    Only keys starting with ``prefix`` are used (the prefix is stripped). Values are copied
+    onto the module's device and dtype; a :class:`GrowableEmbedding` first takes the saved
+    row count, so a model that grew after construction loads into a freshly built one.
+
+    Examples
+    --------
+    >>> source, target = torch.nn.Linear(2, 1), torch.nn.Linear(2, 1)
+    >>> load_module_state(target, module_state_arrays(source, "m."), prefix="m.")
+    >>> torch.equal(source.weight, target.weight)
+    True
+    """
+    state = {
+        key[len(prefix) :]: torch.from_numpy(_writeable(value))
+        for key, value in arrays.items()
+        if key.startswith(prefix)
+    }
+    module.load_state_dict(state, strict=strict)
