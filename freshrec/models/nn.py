@@ -82,9 +82,10 @@ class GrowableEmbedding(nn.Module):
 
     :meth:`grow` appends rows (``N(0, std)``, zeros, or the mean of the existing rows) and
     extends the per-parameter state of the optimizers it is given (see
-    :func:`extend_optimizer_state`). The weight stays the *same* ``Parameter`` object, so
-    optimizers built before growth keep working, and the values and optimizer moments of old
-    rows are left bit-identical.
+    :func:`extend_optimizer_state`). The weight becomes a new, larger ``Parameter`` (a fresh
+    autograd leaf); the optimizers passed to :meth:`grow` are re-pointed to it with their state
+    carried over, so they keep working, and the values and optimizer moments of old rows are
+    left bit-identical.
 
     Parameters
     ----------
@@ -208,12 +209,16 @@ class GrowableEmbedding(nn.Module):
             rows = mean.expand(shape).clone()
         else:
             raise ValueError(f"init must be 'normal', 'zero' or 'mean', got {init!r}")
-        weight.data = torch.cat([weight.data, rows])
+        # A new leaf, not ``weight.data = ...``: autograd caches a leaf's shape, and reusing a
+        # resized leaf fails on CUDA ("EmbeddingBackward0 returned an invalid gradient").
+        grown = nn.Parameter(torch.cat([weight.detach(), rows]), requires_grad=weight.requires_grad)
         if weight.grad is not None:
-            weight.grad = torch.cat([weight.grad, weight.grad.new_zeros(shape)])
+            grown.grad = torch.cat([weight.grad, weight.grad.new_zeros(shape)])
+        self.weight = grown
         self._zero_padding_row()
         for optimizer in optimizers:
-            extend_optimizer_state(optimizer, weight, old)
+            _swap_parameter(optimizer, weight, grown)
+            extend_optimizer_state(optimizer, grown, old)
 
     def _zero_padding_row(self) -> None:
         if self.padding_idx is not None and self.padding_idx < self.num_embeddings:
@@ -281,6 +286,14 @@ def extend_optimizer_state(
             fill = float(group.get("initial_accumulator_value", 0.0))
         rows = value.new_full((extra, *value.shape[1:]), fill)
         state[key] = torch.cat([value, rows])
+
+
+def _swap_parameter(optimizer: torch.optim.Optimizer, old: torch.Tensor, new: torch.Tensor) -> None:
+    """Point ``optimizer`` at ``new`` instead of ``old``, keeping ``old``'s state."""
+    for group in optimizer.param_groups:
+        group["params"] = [new if p is old else p for p in group["params"]]
+    if old in optimizer.state:
+        optimizer.state[new] = optimizer.state.pop(old)
 
 
 # -- negatives ---------------------------------------------------------------------------------
