@@ -17,10 +17,13 @@ from typing import Any
 
 import numpy as np
 
+from freshrec.data.amazon import load_amazon_2018, load_amazon_cdr_domain, load_amazon_sequences
 from freshrec.data.cache import cached_load
 from freshrec.data.cleaning import dedupe as drop_duplicates
 from freshrec.data.cleaning import filter_min_value, k_core
 from freshrec.data.dataset import Dataset, LoadReport
+from freshrec.data.lastfm import load_lastfm
+from freshrec.data.mind import load_mind
 from freshrec.data.movielens import load_movielens_1m, load_movielens_100k
 from freshrec.data.parsing import Mode, check_mode
 from freshrec.data.recbole import load_recbole
@@ -42,6 +45,21 @@ __all__ = [
 _GROUPLENS_TERMS = (
     "GroupLens terms (README in the archive): research use only, no redistribution or "
     "commercial use without permission; cite Harper and Konstan (2015)."
+)
+_AMAZON_TERMS = (
+    "Amazon review data (McAuley et al.): distributed by its authors for research use only; "
+    "cite the paper of the release."
+)
+_AMAZON_2018_TERMS = _AMAZON_TERMS.replace(
+    "the paper of the release", "Ni, Li and McAuley (EMNLP 2019)"
+)
+_MIND_TERMS = (
+    "Microsoft Research terms: non-commercial research only, provided as is; cite Wu et al., "
+    "MIND (ACL 2020)."
+)
+_LASTFM_TERMS = (
+    "HetRec 2011 Last.fm 2K: non-commercial use only (readme.txt); cite the HetRec 2011 "
+    "workshop (Cantador, Brusilovsky, Kuflik, RecSys 2011)."
 )
 
 
@@ -139,6 +157,198 @@ CATALOGUE: dict[str, DatasetInfo] = {
             "(recbole/dataset_example/ml-100k), with no download of its own.",
             license=_GROUPLENS_TERMS + " The recbole package itself is MIT.",
         ),
+        DatasetInfo(
+            name="amazon-2018-fashion",
+            folder="amazon-2018-small",
+            loader=partial(load_amazon_2018, category="AMAZON_FASHION"),
+            files={
+                "AMAZON_FASHION_5.json.gz": (
+                    "5c73b65d0a5cc5dcd905b75a87086c37513ff0d023b02b381e729ab8a9541cb6"
+                ),
+            },
+            url=None,
+            archive_sha256=None,
+            archive_folder=None,
+            description="Amazon Review Data 2018, AMAZON_FASHION 5-core (raw JSON lines): "
+            "3,176 reviews by 406 users on 31 items, 2009-2018.",
+            license=_AMAZON_2018_TERMS,
+        ),
+        DatasetInfo(
+            name="amazon-2018-all-beauty",
+            folder="amazon-2018-small",
+            loader=partial(load_amazon_2018, category="All_Beauty"),
+            files={
+                "All_Beauty_5.json.gz": (
+                    "4a6b1eb40c4f58328f3f34181a6ef00f8e3423d801128617cc408a83c9bd0027"
+                ),
+            },
+            url=None,
+            archive_sha256=None,
+            archive_folder=None,
+            description="Amazon Review Data 2018, All_Beauty 5-core (raw JSON lines): "
+            "5,269 reviews by 991 users on 85 items, 2004-2018.",
+            license=_AMAZON_2018_TERMS,
+        ),
+        DatasetInfo(
+            name="amazon-2018-appliances",
+            folder="amazon-2018-small",
+            loader=partial(load_amazon_2018, category="Appliances"),
+            files={
+                "Appliances_5.json.gz": (
+                    "19f1f164e7c41e5bc43c1826ddbd1ae702511be9d2870c0fa04052407ac41fa3"
+                ),
+            },
+            url=None,
+            archive_sha256=None,
+            archive_folder=None,
+            description="Amazon Review Data 2018, Appliances 5-core (raw JSON lines): "
+            "2,277 reviews by 47 users on 48 items, 2008-2018 (mostly repeats).",
+            license=_AMAZON_2018_TERMS,
+        ),
+        DatasetInfo(
+            name="amazon-2018-gift-cards",
+            folder="amazon-2018-small",
+            loader=partial(load_amazon_2018, category="Gift_Cards"),
+            files={
+                "Gift_Cards_5.json.gz": (
+                    "41e1f0e50d3c1c9d7d949fb6315944c8bde51ea6b7429a29fdd0d02cbc07ef25"
+                ),
+                "meta_Gift_Cards.json.gz": (
+                    "24ac90af3eb47d9c04458a61a44a76a882419190e027c6ec14ee0a993549c34a"
+                ),
+            },
+            url=None,
+            archive_sha256=None,
+            archive_folder=None,
+            description="Amazon Review Data 2018, Gift_Cards 5-core (raw JSON lines): "
+            "2,972 reviews by 458 users on 148 items, 2012-2018; titles, categories.",
+            license=_AMAZON_2018_TERMS,
+        ),
+        DatasetInfo(
+            name="amazon-2018-magazine-subscriptions",
+            folder="amazon-2018-small",
+            loader=partial(load_amazon_2018, category="Magazine_Subscriptions"),
+            files={
+                "Magazine_Subscriptions_5.json.gz": (
+                    "95c124603d62d6acdfd1bd62284934fb6c513db836ea64c2e8176c14256426f2"
+                ),
+                "meta_Magazine_Subscriptions.json.gz": (
+                    "147cb78dac0f9ce04849b196e2e13cad6a504bff45d53500b7a1fe8121d91595"
+                ),
+            },
+            url=None,
+            archive_sha256=None,
+            archive_folder=None,
+            description="Amazon Review Data 2018, Magazine_Subscriptions 5-core (raw JSON lines): "
+            "2,375 reviews by 348 users on 157 items, 2001-2018; titles, categories.",
+            license=_AMAZON_2018_TERMS,
+        ),
+        DatasetInfo(
+            name="amazon-beauty",
+            folder="amazon-seq-tiicsrec",
+            loader=partial(load_amazon_sequences, name="Beauty"),
+            files={
+                "Beauty_item.txt": (
+                    "efe2ef6743cc1e5c9cd1cd326616f4f7278fd1c2e63859773ff3bc169de07354"
+                ),
+                "Beauty_time.txt": (
+                    "312b07846b3e758be80a90a97b9324b64363761a8627e508f8482d1cecbf6da2"
+                ),
+            },
+            url=None,
+            archive_sha256=None,
+            archive_folder=None,
+            description="Amazon 2014 Beauty 5-core as per-user sequences with timestamps "
+            "(day resolution; re-indexed ids): 198,502 events by 22,363 users on 12,101 "
+            "items, 2002-2014.",
+            license=_AMAZON_TERMS,
+        ),
+        DatasetInfo(
+            name="amazon-sports",
+            folder="amazon-seq-tiicsrec",
+            loader=partial(load_amazon_sequences, name="Sports"),
+            files={
+                "Sports_item.txt": (
+                    "b073d25dfaa27af850e416ca876da15abae9ae58bbefa2d736975b968e226e5a"
+                ),
+                "Sports_time.txt": (
+                    "c97b8548574e0f7683928ab02f398935fb61ccb4c820606d2a85d97777e209bc"
+                ),
+            },
+            url=None,
+            archive_sha256=None,
+            archive_folder=None,
+            description="Amazon 2014 Sports 5-core as per-user sequences with timestamps "
+            "(day resolution; re-indexed ids): 296,337 events by 35,598 users on 18,357 "
+            "items, 2002-2014.",
+            license=_AMAZON_TERMS,
+        ),
+        DatasetInfo(
+            name="amazon-cdr-sports",
+            folder="amazon-cdr-disencdr",
+            loader=partial(load_amazon_cdr_domain, domain="sports"),
+            files={
+                "sport_cloth/train.txt": (
+                    "45c517a6fc7721f168411b69eb3f6e6ef896bbe06f599f6f7b4a5844ff925629"
+                ),
+            },
+            url=None,
+            archive_sha256=None,
+            archive_folder=None,
+            description="DisenCDR Amazon Sports x Clothing pair, sports domain (training "
+            "split; users shared with the other domain, no timestamps): 92,612 train events, "
+            "9,928 users, 30,796 items.",
+            license=_AMAZON_TERMS,
+        ),
+        DatasetInfo(
+            name="amazon-cdr-clothing",
+            folder="amazon-cdr-disencdr",
+            loader=partial(load_amazon_cdr_domain, domain="clothing"),
+            files={
+                "cloth_sport/train.txt": (
+                    "3e039ec9baff975cb47722c4704f7d2103c2bbf2a3c30ed2d264e17b69d4fd0a"
+                ),
+            },
+            url=None,
+            archive_sha256=None,
+            archive_folder=None,
+            description="DisenCDR Amazon Sports x Clothing pair, clothing domain (training "
+            "split; users shared with the other domain, no timestamps): 87,829 train events, "
+            "9,928 users, 39,008 items.",
+            license=_AMAZON_TERMS,
+        ),
+        DatasetInfo(
+            name="mind-small-sample",
+            folder="mind-small-sample",
+            loader=load_mind,
+            files={
+                "behaviors.tsv": "2a101e15ce197ba488abffb91d337bd069823011838de14dacc46a26c91484a5",
+                "news.tsv": "317a322c7b70518fb91ca08d937d1ec77a8b12fb9e28db5fc90374af16b354bf",
+            },
+            url=None,
+            archive_sha256=None,
+            archive_folder=None,
+            description="MIND-small train, random sample: 5,000 impressions by 4,637 users "
+            "(189,359 shown news, 7,542 clicked), Nov 2019; 2,000 news rows (partial cover).",
+            license=_MIND_TERMS,
+        ),
+        DatasetInfo(
+            name="lastfm-2k",
+            folder="lastfm-hetrec2011-2k",
+            loader=load_lastfm,
+            files={
+                "user_artists.dat": (
+                    "254272fa721c3935e8be286d28c051b206844307128698ab4eaa41d483379416"
+                ),
+                "artists.dat": "c173881362c6b28551368fecb3c0be5a6a30a6cd859e1f5775413dfe46d48648",
+            },
+            url=None,
+            archive_sha256=None,
+            archive_folder=None,
+            description="HetRec 2011 Last.fm 2K: 92,834 listening counts by 1,892 users on "
+            "17,632 artists (no timestamps); artist names; friend graph and tags beside.",
+            license=_LASTFM_TERMS,
+        ),
     )
 }
 
@@ -148,8 +358,8 @@ def list_datasets() -> list[DatasetInfo]:
 
     Examples
     --------
-    >>> [info.name for info in list_datasets()]
-    ['ml-100k', 'ml-1m', 'ml-100k-recbole']
+    >>> [info.name for info in list_datasets()][:4]
+    ['ml-100k', 'ml-1m', 'ml-100k-recbole', 'amazon-2018-fashion']
     """
     return list(CATALOGUE.values())
 
