@@ -69,6 +69,9 @@ def evaluate(
     split_seed: Annotated[int, typer.Option(help="Seed of the (fixed) split.")] = 0,
     k: Annotated[int, typer.Option(help="Cut-off of the ranking metrics.")] = 10,
     min_rating: Annotated[float | None, typer.Option(help="Keep ratings >= this value.")] = None,
+    folds: Annotated[
+        int, typer.Option(help="K-fold cross-validation (per-user random folds) instead.")
+    ] = 0,
     set_: SetOption = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("freshrec-evaluate"),
     data_dir: DataDir = None,
@@ -81,7 +84,8 @@ def evaluate(
 
     data = load_named(dataset, default_data_dir(data_dir), min_rating=min_rating)
     names, seed_list = parse_names(model), parse_ints(seeds)
-    with step_progress(console, "fitting", len(names) * len(seed_list)) as advance:
+    runs = len(names) * len(seed_list) * max(folds, 1)
+    with step_progress(console, "fitting", runs) as advance:
         results = run_evaluation(
             data,
             names,
@@ -90,6 +94,7 @@ def evaluate(
             split_seed=split_seed,
             k=k,
             overrides=parse_overrides(set_ or []),
+            folds=folds,
             on_step=lambda name, seed: advance(f"{name} seed {seed}"),
         )
     console.print(rich_table(results))

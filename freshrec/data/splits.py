@@ -18,6 +18,7 @@ from freshrec.data.batch import EventBatch
 __all__ = [
     "PROTOCOLS",
     "Split",
+    "k_fold_splits",
     "leave_last_out",
     "random_split",
     "split_by_name",
@@ -101,6 +102,36 @@ def random_split(
     if len(shares) == 3:
         part[rank >= bounds[:, 1]] = _TEST
     return _make_split(batch, part, "random", has_valid=len(shares) == 3)
+
+
+def k_fold_splits(batch: EventBatch, n_folds: int = 5, seed: int = 0) -> list[Split]:
+    """Per-user random k-fold cross-validation: ``n_folds`` splits, each event tested once.
+
+    Each user's events are shuffled (seeded) and dealt round-robin into the folds, so every
+    user with at least ``n_folds`` events appears in every test fold and fold sizes differ by
+    at most one event per user. Split ``f`` tests fold ``f`` and trains on the others; it
+    has no validation part.
+
+    Examples
+    --------
+    >>> batch = EventBatch(np.zeros(6, np.int64), np.arange(6), np.ones(6))
+    >>> folds = k_fold_splits(batch, n_folds=3, seed=0)
+    >>> [len(f.test) for f in folds], sorted(np.concatenate([f.test.item for f in folds]).tolist())
+    ([2, 2, 2], [0, 1, 2, 3, 4, 5])
+    >>> folds[0].name
+    'fold-1/3'
+    """
+    if n_folds < 2:
+        raise ValueError(f"n_folds must be >= 2, got {n_folds}")
+    codes, n_groups = _group_codes(batch.user)
+    perm = np.random.default_rng(seed).permutation(len(batch))
+    order = perm[np.argsort(codes[perm], kind="stable")]
+    rank, _ = _ranks(codes, order, n_groups)
+    fold = rank % n_folds
+    return [
+        Split(batch.take(fold != f), None, batch.take(fold == f), f"fold-{f + 1}/{n_folds}")
+        for f in range(n_folds)
+    ]
 
 
 def leave_last_out(batch: EventBatch) -> Split:

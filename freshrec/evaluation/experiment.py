@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import inspect
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from freshrec.config import model_params
 from freshrec.data.dataset import Dataset
-from freshrec.data.splits import Split, split_by_name
+from freshrec.data.splits import Split, k_fold_splits, split_by_name
 from freshrec.evaluation.protocols import evaluate_ranking, evaluate_rating, summarize_seeds
 from freshrec.evaluation.report import ResultRow, Results
 from freshrec.models import REGISTRY
@@ -48,13 +49,18 @@ def run_evaluation(
     split_seed: int = 0,
     k: int = 10,
     overrides: dict[str, dict[str, Any]] | None = None,
+    folds: int = 0,
     command: str = "evaluate",
     on_step: Callable[[str, int], None] | None = None,
 ) -> Results:
     """Evaluate ``models`` on one split of ``dataset`` (fixed by ``split_seed``), once per seed.
 
     Each model is trained on the training part only; the validation part (if any) is masked
-    at test time together with the training items, as RecBole does.
+    at test time together with the training items, as RecBole does. With ``folds >= 2`` the
+    protocol is per-user random k-fold cross-validation instead
+    (:func:`~freshrec.data.splits.k_fold_splits`): every (fold, seed) pair is one run, and
+    each row reports the mean and 95% interval over the runs (``per_seed`` lists them fold by
+    fold, seeds within folds).
 
     Examples
     --------
@@ -63,6 +69,9 @@ def run_evaluation(
     >>> results = run_evaluation(data, ["popular"], "temporal-user", seeds=[0])
     >>> sorted({row.metric for row in results.rows})[:2]
     ['coverage@10', 'gini@10']
+    >>> cv = run_evaluation(data, ["popular"], "random", folds=3)
+    >>> cv.protocol, len(cv.rows[0].per_seed)
+    ('3-fold', 3)
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
@@ -70,8 +79,11 @@ def run_evaluation(
     if unknown:
         raise ValueError(f"unknown model(s) {unknown}; choose from {sorted(REGISTRY)}")
     overrides = overrides or {}
-    split = split_by_name(dataset.events, protocol, seed=split_seed)
-    exclude = [split.valid] if split.valid is not None else []
+    if folds:
+        splits = k_fold_splits(dataset.events, folds, seed=split_seed)
+        protocol = f"{folds}-fold"
+    else:
+        splits = [split_by_name(dataset.events, protocol, seed=split_seed)]
     ranking_protocol = "sampled" if protocol == "loo-sampled" else "full"
     rows: list[ResultRow] = []
     fit_seconds: dict[str, list[float]] = {}
@@ -80,7 +92,8 @@ def run_evaluation(
     for name in models:
         cls = REGISTRY[name]
         per_metric: dict[str, list[float]] = {}
-        for seed in seeds:
+        for split, seed in itertools.product(splits, seeds):
+            exclude = [split.valid] if split.valid is not None else []
             base = {"seed": seed} if "seed" in inspect.signature(cls.__init__).parameters else {}
             params = model_params(name, cls, overrides, base=base)
             model, seconds = fit_model(name, params, split)
@@ -118,11 +131,15 @@ def run_evaluation(
         timing=timing,
         params=chosen,
         extra={
-            "split": {
-                "train": len(split.train),
-                "valid": len(split.valid or []),
-                "test": len(split.test),
-                "split_seed": split_seed,
-            }
+            "splits": [
+                {
+                    "name": s.name,
+                    "train": len(s.train),
+                    "valid": len(s.valid or []),
+                    "test": len(s.test),
+                }
+                for s in splits
+            ],
+            "split_seed": split_seed,
         },
     )

@@ -99,3 +99,29 @@ def test_demo_runs_offline_on_the_synthetic_stream(tmp_path):
     results = json.loads((out / "results.json").read_text())
     assert results["command"] == "demo" and results["dataset"] == "synthetic"
     assert {r["model"] for r in results["rows"]} >= {"popular"}
+
+
+def test_evaluate_with_folds_reports_every_fold(tmp_path):
+    out = tmp_path / "cv"
+    code = main(
+        [
+            "evaluate",
+            "--dataset",
+            "synthetic",
+            "--model",
+            "popular",
+            "--folds",
+            "3",
+            "--seeds",
+            "0,1",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["protocol"] == "3-fold"
+    ndcg = next(r for r in results["rows"] if r["metric"] == "ndcg@10")
+    assert len(ndcg["per_seed"]) == 6  # 3 folds x 2 seeds
+    assert ndcg["ci95"][0] <= ndcg["value"] <= ndcg["ci95"][1]
+    assert [s["name"] for s in results["extra"]["splits"]] == ["fold-1/3", "fold-2/3", "fold-3/3"]

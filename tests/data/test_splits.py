@@ -314,3 +314,18 @@ def test_random_split_ml1m_is_fast_and_partitions(data_dir: Path) -> None:
         got = np.bincount(part.user, minlength=len(sizes))
         expected = [recbole_counts(int(n), (0.8, 0.1, 0.1))[k] if n else 0 for n in sizes]
         assert got.tolist() == expected
+
+
+def test_k_fold_tests_every_event_once_and_never_trains_on_it():
+    from freshrec.data.splits import k_fold_splits
+
+    rng = np.random.default_rng(0)
+    batch = EventBatch(rng.integers(0, 20, 500), np.arange(500), np.ones(500))
+    folds = k_fold_splits(batch, n_folds=4, seed=3)
+    tested = np.concatenate([f.test.item for f in folds])
+    assert sorted(tested.tolist()) == list(range(500))
+    for fold in folds:
+        assert not set(fold.train.item.tolist()) & set(fold.test.item.tolist())
+        assert len(fold.train) + len(fold.test) == 500
+    again = k_fold_splits(batch, n_folds=4, seed=3)
+    assert all((a.test.item == b.test.item).all() for a, b in zip(folds, again, strict=True))
