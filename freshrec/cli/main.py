@@ -102,6 +102,47 @@ def evaluate(
 
 
 @app.command()
+def tune(
+    dataset: Annotated[str, typer.Option(help="Dataset name.")],
+    model: Annotated[str, typer.Option(help="Model name.")],
+    trials: Annotated[int, typer.Option(help="Number of settings to try.")] = 20,
+    protocol: Annotated[str, typer.Option(help="Split whose training part is searched.")] = (
+        "temporal-user"
+    ),
+    seed: Annotated[int, typer.Option(help="Seed of the split and the sampler.")] = 0,
+    min_rating: Annotated[float | None, typer.Option(help="Keep ratings >= this value.")] = None,
+    set_: SetOption = None,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("freshrec-tune"),
+    data_dir: DataDir = None,
+) -> None:
+    """Choose hyperparameters on a validation split (Optuna TPE; extra [tune])."""
+    from freshrec.config import parse_overrides
+    from freshrec.evaluation.report import rich_table
+    from freshrec.persist import atomic_write_bytes
+    from freshrec.progress import step_progress
+    from freshrec.tuning import tune as run_tune
+
+    data = load_named(dataset, default_data_dir(data_dir), min_rating=min_rating)
+    fixed = parse_overrides(set_ or []).get(model, {})
+    with step_progress(console, f"tuning {model}", trials) as advance:
+        result = run_tune(
+            data,
+            model,
+            protocol=protocol,
+            n_trials=trials,
+            seed=seed,
+            fixed=fixed,
+            on_trial=lambda t: advance(f"trial {t.number}: {t.value:.4f}"),
+        )
+    results = result.to_results(data.name, protocol)
+    console.print(rich_table(results))
+    console.print(f"best {result.metric} {result.best_value:.4f} with {dict(result.best_params)}")
+    written = results.write(out)
+    atomic_write_bytes(out / "tuning.png", result.plot())
+    console.print(f"wrote {', '.join(str(p) for p in [*written, out / 'tuning.png'])}")
+
+
+@app.command()
 def fit(
     dataset: Annotated[str, typer.Option(help="Dataset name.")],
     model: Annotated[str, typer.Option(help="Model name.")],

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from freshrec.cli.main import main
 
 
@@ -125,3 +127,28 @@ def test_evaluate_with_folds_reports_every_fold(tmp_path):
     assert len(ndcg["per_seed"]) == 6  # 3 folds x 2 seeds
     assert ndcg["ci95"][0] <= ndcg["value"] <= ndcg["ci95"][1]
     assert [s["name"] for s in results["extra"]["splits"]] == ["fold-1/3", "fold-2/3", "fold-3/3"]
+
+
+def test_tune_searches_on_validation_and_writes_a_plot(tmp_path, capsys):
+    pytest.importorskip("optuna")
+    out = tmp_path / "tune"
+    code = main(
+        [
+            "tune",
+            "--dataset",
+            "synthetic",
+            "--model",
+            "item-knn",
+            "--trials",
+            "4",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0, capsys.readouterr().out
+    results = json.loads((out / "results.json").read_text())
+    assert results["command"] == "tune" and len(results["extra"]["trials"]) == 4
+    best = max(t["value"] for t in results["extra"]["trials"])
+    assert results["rows"][0]["value"] == best
+    assert set(results["params"]["item-knn"]) == {"n_neighbors", "shrink"}
+    assert (out / "tuning.png").read_bytes()[:4] == b"\x89PNG"
