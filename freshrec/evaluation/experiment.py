@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from freshrec.config import model_params
-from freshrec.data.dataset import Dataset
+from freshrec.data.dataset import Dataset, SideTable
 from freshrec.data.splits import Split, k_fold_splits, split_by_name
 from freshrec.evaluation.protocols import evaluate_ranking, evaluate_rating, summarize_seeds
 from freshrec.evaluation.report import ResultRow, Results
@@ -20,9 +20,12 @@ __all__ = ["PROTOCOLS", "fit_model", "run_evaluation"]
 PROTOCOLS = ("random", "temporal-user", "temporal-global", "loo-full", "loo-sampled")
 
 
-def fit_model(name: str, params: dict[str, Any], split: Split) -> tuple[Any, float]:
+def fit_model(
+    name: str, params: dict[str, Any], split: Split, items: SideTable | None = None
+) -> tuple[Any, float]:
     """Build model ``name`` and fit it on ``split.train`` (iterative models stop early on
-    ``split.valid``); return the model and the fit seconds.
+    ``split.valid``; models that take item features get ``items``); return the model and the
+    fit seconds.
 
     Examples
     --------
@@ -36,7 +39,8 @@ def fit_model(name: str, params: dict[str, Any], split: Split) -> tuple[Any, flo
     model = REGISTRY[name](**params)
     start = time.perf_counter()
     has_valid = split.valid is not None and len(split.valid) > 0
-    model.fit(split.train, valid=split.valid if has_valid else None)
+    extra = {"items": items} if items is not None and _takes(model.fit, "items") else {}
+    model.fit(split.train, valid=split.valid if has_valid else None, **extra)
     return model, time.perf_counter() - start
 
 
@@ -96,7 +100,7 @@ def run_evaluation(
             exclude = [split.valid] if split.valid is not None else []
             base = {"seed": seed} if "seed" in inspect.signature(cls.__init__).parameters else {}
             params = model_params(name, cls, overrides, base=base)
-            model, seconds = fit_model(name, params, split)
+            model, seconds = fit_model(name, params, split, dataset.items)
             fit_seconds.setdefault(name, []).append(seconds)
             chosen[name] = model.get_params()
             start = time.perf_counter()
@@ -143,3 +147,7 @@ def run_evaluation(
             "split_seed": split_seed,
         },
     )
+
+
+def _takes(method: Callable[..., Any], keyword: str) -> bool:
+    return keyword in inspect.signature(method).parameters

@@ -16,11 +16,22 @@ from freshrec.base import RecommenderBase
 from freshrec.models.als import ALS
 from freshrec.models.biased_mf import BiasedMF
 from freshrec.models.bpr import BPR
+from freshrec.models.content import ContentKNN
 from freshrec.models.item_knn import ItemKNN
 from freshrec.models.popular import MostPopular
 from freshrec.models.user_knn import UserKNN
 
-__all__ = ["ALS", "BPR", "REGISTRY", "BiasedMF", "ItemKNN", "MostPopular", "UserKNN", "make_model"]
+__all__ = [
+    "ALS",
+    "BPR",
+    "REGISTRY",
+    "BiasedMF",
+    "ContentKNN",
+    "ItemKNN",
+    "MostPopular",
+    "UserKNN",
+    "make_model",
+]
 
 REGISTRY: dict[str, type[RecommenderBase]] = {
     "popular": MostPopular,
@@ -29,6 +40,7 @@ REGISTRY: dict[str, type[RecommenderBase]] = {
     "user-knn": UserKNN,
     "bpr": BPR,
     "als": ALS,
+    "content": ContentKNN,
 }
 
 
