@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple, Protocol, Self, runtime_checkable
 
 import numpy as np
@@ -139,7 +139,8 @@ class RecommenderBase(Estimator):
     - ``_learn(batch, valid)``: learn from an encoded batch (``user_idx``/``item_idx`` set),
       optionally stopping early on the validation batch ``valid``;
     - ``_score(user_idx, item_idx)``: scores of known users, shape (n_users, n_items);
-    - ``_state_arrays`` / ``_state_values``: names of numpy / JSON attributes to save.
+    - ``_state_arrays`` / ``_state_values``: names of numpy / JSON attributes to save (or
+      override ``_arrays``/``_set_arrays`` when the state is not plain attributes).
 
     The base keeps the id maps (``user_map_``, ``item_map_``), the log of every learned event
     (``log_``), item popularity (``item_counts_``: events with ``value >= threshold``) and
@@ -355,7 +356,7 @@ class RecommenderBase(Estimator):
             "log.value": values,
             "item_counts": self.item_counts_,
         }
-        arrays.update({name: getattr(self, name) for name in self._state_arrays})
+        arrays.update(self._arrays())
         state = {
             "user_map": self.user_map_.to_dict(),
             "item_map": self.item_map_.to_dict(),
@@ -388,11 +389,23 @@ class RecommenderBase(Estimator):
         model.log_ = InteractionLog()
         model.log_.append(arrays["log.user_idx"], arrays["log.item_idx"], arrays["log.value"])
         model.item_counts_ = arrays["item_counts"]
-        for name in model._state_arrays:
-            setattr(model, name, arrays[name])
         for name, value in state["values"].items():
             setattr(model, name, value)
+        model._set_arrays(arrays)
         return model
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        """The model's numeric state (saved; restored by early stopping): ``_state_arrays``.
+
+        Models whose state is not plain attributes (torch modules) override this and
+        :meth:`_set_arrays`.
+        """
+        return {name: getattr(self, name) for name in self._state_arrays}
+
+    def _set_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
+        """Put back state produced by :meth:`_arrays` (extra keys are ignored)."""
+        for name in self._state_arrays:
+            setattr(self, name, arrays[name])
 
 
 def _plain(value: Any) -> Any:

@@ -184,8 +184,8 @@ def run_epochs(
     """Run ``epoch`` (one pass; returns its mean loss) up to ``n_epochs`` times.
 
     With ``valid``, NDCG@k on it is measured after every epoch; training stops after
-    ``patience`` epochs without improvement and the model's ``_state_arrays`` are restored to
-    those of the best epoch. Without ``valid`` all ``n_epochs`` run and the last is kept.
+    ``patience`` epochs without improvement and the model's state (``_arrays``) is restored to
+    that of the best epoch. Without ``valid`` all ``n_epochs`` run and the last is kept.
 
     Examples
     --------
@@ -207,11 +207,10 @@ def run_epochs(
         if evaluate is None:
             continue
         scores.append(evaluate())
-        stopper.update(scores[-1], {name: getattr(model, name) for name in model._state_arrays})
+        stopper.update(scores[-1], model._arrays())
         if stopper.should_stop:
             break
     if evaluate is None or stopper.best_epoch == 0:
         return TrainingHistory(tuple(losses), tuple(scores), len(losses))
-    for name, array in stopper.best_state.items():
-        setattr(model, name, array)
+    model._set_arrays(stopper.best_state)
     return TrainingHistory(tuple(losses), tuple(scores), stopper.best_epoch)
