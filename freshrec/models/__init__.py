@@ -10,6 +10,8 @@ MostPopular(half_life_s=3600.0, threshold=1.0)
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from freshrec.base import RecommenderBase
@@ -26,6 +28,7 @@ __all__ = [
     "BPR",
     "REGISTRY",
     "BiasedMF",
+    "Registry",
     "ContentKNN",
     "ItemKNN",
     "MostPopular",
@@ -33,15 +36,48 @@ __all__ = [
     "make_model",
 ]
 
-REGISTRY: dict[str, type[RecommenderBase]] = {
-    "popular": MostPopular,
-    "biased-mf": BiasedMF,
-    "item-knn": ItemKNN,
-    "user-knn": UserKNN,
-    "bpr": BPR,
-    "als": ALS,
-    "content": ContentKNN,
-}
+
+class Registry(Mapping[str, type[RecommenderBase]]):
+    """Short model names -> classes; a class given as a dotted path is imported on first use.
+
+    Dotted paths keep ``import freshrec.models`` light: torch models load only when asked for.
+
+    Examples
+    --------
+    >>> registry = Registry({"pop": MostPopular, "knn": "freshrec.models.item_knn.ItemKNN"})
+    >>> sorted(registry), registry["knn"].__name__
+    (['knn', 'pop'], 'ItemKNN')
+    """
+
+    def __init__(self, entries: Mapping[str, type[RecommenderBase] | str]) -> None:
+        self._entries = dict(entries)
+
+    def __getitem__(self, name: str) -> type[RecommenderBase]:
+        entry = self._entries[name]
+        if isinstance(entry, str):
+            module, _, cls_name = entry.rpartition(".")
+            entry = getattr(importlib.import_module(module), cls_name)
+            self._entries[name] = entry
+        return entry
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+REGISTRY = Registry(
+    {
+        "popular": MostPopular,
+        "biased-mf": BiasedMF,
+        "item-knn": ItemKNN,
+        "user-knn": UserKNN,
+        "bpr": BPR,
+        "als": ALS,
+        "content": ContentKNN,
+    }
+)
 
 
 def make_model(name: str, **params: Any) -> RecommenderBase:
@@ -55,8 +91,6 @@ def make_model(name: str, **params: Any) -> RecommenderBase:
     if name in REGISTRY:
         return REGISTRY[name](**params)
     if "." in name:
-        import importlib
-
         module, _, cls_name = name.rpartition(".")
         return getattr(importlib.import_module(module), cls_name)(**params)  # type: ignore[no-any-return]
     raise ValueError(f"unknown model {name!r}; choose one of {sorted(REGISTRY)} or a dotted path")
