@@ -76,6 +76,7 @@ REGISTRY = Registry(
         "bpr": BPR,
         "als": ALS,
         "content": ContentKNN,
+        "neumf": "freshrec.models.neumf.NeuMF",
     }
 )
 

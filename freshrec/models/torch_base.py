@@ -1,0 +1,230 @@
+"""Shared machinery of the torch recommenders: module building, growth, training, state.
+
+Import this module explicitly; ``freshrec.models`` does not import torch. A model file
+subclasses :class:`TorchRecommender` and writes only its maths: the module
+(:meth:`~TorchRecommender._build_module`), which of its tables are per user and per item
+(``_user_tables`` / ``_item_tables``) and the loss of one mini-batch
+(:meth:`~TorchRecommender._batch_loss`). See :mod:`freshrec.models.neumf`.
+
+Examples
+--------
+>>> from freshrec.checks import checkerboard_events
+>>> from freshrec.models.neumf import NeuMF
+>>> model = NeuMF(n_factors=4, hidden=(8,), n_epochs=2).fit(checkerboard_events())
+>>> isinstance(model, TorchRecommender), model.score_batch(np.arange(3)).shape
+(True, (3, 16))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from freshrec.base import RecommenderBase
+from freshrec.data.batch import EventBatch
+from freshrec.models.nn import (
+    GrowableEmbedding,
+    load_module_state,
+    module_state_arrays,
+    resolve_device,
+    sample_uniform,
+    train_step,
+)
+from freshrec.models.training import TrainingHistory, run_epochs
+
+__all__ = ["TorchRecommender"]
+
+_MODULE = "module."
+_OPTIMIZER = "optimizer."
+_SEED_BOUND = 2**63
+
+
+class TorchRecommender(RecommenderBase):
+    """Base of the torch recommenders that learn from (user, positive item) pairs.
+
+    **State.** ``partial_fit`` builds ``module_`` on its first call, at the current numbers
+    of users and items, with all initial weights drawn from a seed taken from the model's
+    RNG (``rng_``; torch's global RNG is left untouched). Later calls grow the
+    :class:`~freshrec.models.nn.GrowableEmbedding` tables named in ``_user_tables`` and
+    ``_item_tables`` (rows ``N(0, std)`` from a seed taken from ``rng_``) and extend the
+    Adam optimizer ``optimizer_``, which is created once and kept, so the moments of old
+    rows carry over to the next ``partial_fit``.
+
+    **Training.** ``_learn`` visits the *new* positives (``value >= threshold``) of the
+    batch in shuffled mini-batches of ``batch_size``, draws ``n_negatives`` uniform
+    negatives per positive among the items the user has no positive for (everything learned
+    so far), and steps on :meth:`_batch_loss`, for up to ``n_epochs`` epochs; with ``valid``
+    it stops early on NDCG@10 and keeps the best epoch
+    (:func:`~freshrec.models.training.run_epochs`). All randomness of one call comes from a
+    ``torch.Generator`` seeded from ``rng_``, so a saved and loaded model continues exactly
+    as the original would.
+
+    **Persistence.** ``_arrays`` holds the module's ``state_dict`` (keys ``module.*``) and
+    the optimizer's per-parameter state (``optimizer.<parameter>.<key>``: Adam's ``step``,
+    ``exp_avg``, ``exp_avg_sq``), so a loaded model resumes with the same Adam moments;
+    early stopping restores both to the best epoch.
+
+    **Scoring.** ``_score`` runs the module in eval mode under ``torch.no_grad`` on
+    ``score_chunk`` (user, item) pairs at a time and returns ``float64`` logits.
+
+    A subclass stores its hyperparameters in ``__init__``; besides ``threshold`` and
+    ``seed`` the base reads ``n_epochs``, ``lr``, ``batch_size``, ``n_negatives``,
+    ``patience`` and ``device`` (``"cpu"``, ``"cuda"``, ``"auto"``), and ``l2`` (Adam's
+    weight decay; ``0.0`` unless the subclass takes it as a parameter).
+
+    Attributes
+    ----------
+    module_
+        The ``torch.nn.Module``, on ``device``.
+    optimizer_
+        Its Adam optimizer.
+    history_
+        :class:`~freshrec.models.training.TrainingHistory` of the last
+        ``fit``/``partial_fit`` (diagnostics; not saved).
+
+    Examples
+    --------
+    >>> from freshrec.checks import checkerboard_events
+    >>> from freshrec.models.neumf import NeuMF
+    >>> model = NeuMF(n_factors=4, hidden=(8,), n_epochs=3).fit(checkerboard_events())
+    >>> len(model.history_.loss), model.module_.user_gmf.num_embeddings
+    (3, 24)
+    """
+
+    _user_tables: ClassVar[tuple[str, ...]] = ()
+    _item_tables: ClassVar[tuple[str, ...]] = ()
+    _init_std: ClassVar[float] = 0.01
+    score_chunk: ClassVar[int] = 2**20  # (user, item) pairs scored at once
+
+    n_epochs: int
+    lr: float
+    batch_size: int
+    n_negatives: int
+    l2: float = 0.0  # Adam's weight decay; a subclass may make it a parameter
+    patience: int
+    device: str
+
+    # -- hooks for subclasses -----------------------------------------------------------
+    def _build_module(self, n_users: int, n_items: int, seed: int) -> nn.Module:
+        """A new module for ``n_users`` users and ``n_items`` items.
+
+        Seed every :class:`~freshrec.models.nn.GrowableEmbedding` from ``seed`` (e.g.
+        ``seed + k`` for the ``k``-th table); the other layers draw from torch's global RNG,
+        which the base seeds with ``seed`` inside ``torch.random.fork_rng``.
+        """
+        raise NotImplementedError
+
+    def _forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """Logits of the pairs ``(users[k], items[k])``; inputs and output of one shape."""
+        return self.module_(users, items)  # type: ignore[no-any-return]
+
+    def _batch_loss(
+        self, users: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor
+    ) -> torch.Tensor:
+        """Loss of one mini-batch: ``users``/``positives`` (B,), ``negatives`` (B, n_negatives)."""
+        raise NotImplementedError
+
+    # -- RecommenderBase hooks ----------------------------------------------------------
+    def _grow(self, n_users: int, n_items: int) -> None:
+        if not hasattr(self, "module_"):
+            self._init_module(n_users, n_items, int(self.rng_.integers(_SEED_BOUND)))
+            return
+        generator = torch.Generator().manual_seed(int(self.rng_.integers(_SEED_BOUND)))
+        for names, n_rows in ((self._user_tables, n_users), (self._item_tables, n_items)):
+            for name in names:
+                self._table(name).grow(n_rows, generator=generator, optimizers=[self.optimizer_])
+
+    def _learn(self, batch: EventBatch, valid: EventBatch | None) -> None:
+        positive = batch.value >= self.threshold
+        user_idx, item_idx = batch.indices()
+        users = torch.from_numpy(user_idx[positive].astype(np.int64))
+        items = torch.from_numpy(item_idx[positive].astype(np.int64))
+        if not len(users):
+            self.history_ = TrainingHistory((), (), 0)
+            return
+        generator = torch.Generator().manual_seed(int(self.rng_.integers(_SEED_BOUND)))
+        seen = self.positives_csr()
+        device = resolve_device(self.device)
+
+        def epoch() -> float:
+            self.module_.train()
+            order = torch.randperm(len(users), generator=generator)
+            total = 0.0
+            for start in range(0, len(order), self.batch_size):
+                rows = order[start : start + self.batch_size]
+                u, i = users[rows], items[rows]
+                j = sample_uniform(
+                    self.n_items, (len(rows), self.n_negatives), generator, exclude=seen, users=u
+                )
+                loss = self._batch_loss(u.to(device), i.to(device), j.to(device))
+                total += train_step(self.module_, self.optimizer_, loss) * len(rows)
+            return total / len(users)
+
+        self.history_ = run_epochs(self, epoch, self.n_epochs, valid=valid, patience=self.patience)
+
+    @torch.no_grad()
+    def _score(self, user_idx: np.ndarray, item_idx: np.ndarray | None) -> np.ndarray:
+        device = resolve_device(self.device)
+        items_np = np.arange(self.n_items) if item_idx is None else np.asarray(item_idx)
+        items = torch.from_numpy(items_np.astype(np.int64)).to(device)
+        out = np.empty((len(user_idx), len(items)), dtype=np.float64)
+        if not len(items) or not len(user_idx):
+            return out
+        self.module_.eval()
+        step = max(1, self.score_chunk // len(items))
+        for start in range(0, len(user_idx), step):
+            chunk = torch.from_numpy(user_idx[start : start + step].astype(np.int64)).to(device)
+            grid_users = chunk.repeat_interleave(len(items))
+            grid_items = items.repeat(len(chunk))
+            logits = self._forward(grid_users, grid_items).reshape(len(chunk), len(items))
+            out[start : start + len(chunk)] = logits.double().cpu().numpy()
+        return out
+
+    # -- state ----------------------------------------------------------------------------
+    def _arrays(self) -> dict[str, np.ndarray]:
+        arrays = module_state_arrays(self.module_, _MODULE)
+        for name, param in self.module_.named_parameters():
+            for key, value in self.optimizer_.state.get(param, {}).items():
+                if isinstance(value, torch.Tensor):
+                    array = value.detach().cpu().contiguous().numpy().copy()
+                    arrays[f"{_OPTIMIZER}{name}.{key}"] = array.reshape(value.shape or (1,))
+        return arrays
+
+    def _set_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
+        if not hasattr(self, "module_"):  # load: the saved state replaces this initialisation
+            self._init_module(self.n_users, self.n_items, 0)
+        load_module_state(self.module_, arrays, _MODULE)
+        self.optimizer_ = self._make_optimizer()  # tables may have been re-allocated
+        for name, param in self.module_.named_parameters():
+            prefix = f"{_OPTIMIZER}{name}."
+            state = {
+                key[len(prefix) :]: torch.from_numpy(np.array(value, copy=True))
+                for key, value in arrays.items()
+                if key.startswith(prefix)
+            }
+            if state:
+                self.optimizer_.state[param] = {
+                    key: value.reshape(()) if key == "step" else value.to(param.device)
+                    for key, value in state.items()
+                }
+
+    # -- helpers --------------------------------------------------------------------------
+    def _init_module(self, n_users: int, n_items: int, seed: int) -> None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            module = self._build_module(n_users, n_items, seed)
+        self.module_ = module.to(resolve_device(self.device))
+        self.optimizer_ = self._make_optimizer()
+
+    def _make_optimizer(self) -> torch.optim.Adam:
+        return torch.optim.Adam(self.module_.parameters(), lr=self.lr, weight_decay=self.l2)
+
+    def _table(self, name: str) -> GrowableEmbedding:
+        table = self.module_.get_submodule(name)
+        if not isinstance(table, GrowableEmbedding):
+            raise TypeError(f"{name!r} of {type(self).__name__} is not a GrowableEmbedding")
+        return table
