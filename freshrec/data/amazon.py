@@ -15,7 +15,6 @@ Ids are kept as given: ASINs and reviewer ids are strings, the processed sets us
 from __future__ import annotations
 
 import gzip
-import json
 import math
 import os
 from collections.abc import Iterator
@@ -26,7 +25,14 @@ import numpy as np
 
 from freshrec.data.batch import EventBatch
 from freshrec.data.dataset import Dataset, LoadReport, SideTable
-from freshrec.data.parsing import Field, Mode, RowParser, check_mode, read_delimited
+from freshrec.data.parsing import (
+    Field,
+    Mode,
+    RowParser,
+    check_mode,
+    json_objects,
+    read_delimited,
+)
 from freshrec.errors import DataError
 
 __all__ = [
@@ -74,7 +80,7 @@ def load_amazon_reviews(
         The category's metadata file (``meta_Gift_Cards.json.gz``), or ``None``.
     mode
         ``"strict"`` raises :class:`~freshrec.errors.DataError` on the first bad line (not
-        JSON, not an object, a missing or mistyped field); ``"lenient"`` skips it and counts it
+        JSON, not a JSON object, a missing or mistyped field); ``"lenient"`` skips it and counts it
         in ``dataset.report``.
 
     Returns
@@ -148,22 +154,7 @@ def _json_lines(path: Path, parser: RowParser) -> Iterator[tuple[int, dict[str, 
         gzipped = raw.read(2) == b"\x1f\x8b"
     opener: Any = gzip.open if gzipped else open
     with opener(path, "rb") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                parser.blank(number)
-                continue
-            try:
-                record = json.loads(line)
-            except UnicodeDecodeError as err:
-                parser.bad_line("encoding", f"cannot decode: {err.reason}", number, None)
-                continue
-            except json.JSONDecodeError as err:
-                parser.bad_line("not JSON", f"not valid JSON: {err.msg}", number, None)
-                continue
-            if not isinstance(record, dict):
-                parser.bad_line("not an object", "not a JSON object", number, None)
-                continue
-            yield number, record
+        yield from json_objects(lines, parser)
 
 
 def _read_meta(path: Path, mode: Mode, report: LoadReport) -> SideTable:

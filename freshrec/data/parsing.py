@@ -20,9 +20,10 @@ and name the bad lines. Both paths give the same columns.
 
 from __future__ import annotations
 
+import json
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +40,7 @@ __all__ = [
     "Mode",
     "RowParser",
     "check_mode",
+    "json_objects",
     "parse_delimited",
     "read_delimited",
 ]
@@ -315,6 +317,41 @@ def read_delimited(
     """
     path = Path(path)
     return parse_delimited(path.read_bytes(), fields, file=str(path), **options)
+
+
+def json_objects(
+    lines: Iterable[bytes], parser: RowParser, encoding: str = "utf-8"
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` of each JSON-lines record that is a JSON object.
+
+    Blank lines go to ``parser.blank``; undecodable bytes (``"encoding"``), invalid JSON
+    (``"invalid JSON"``) and values that are not objects (``"not a JSON object"``) go to
+    ``parser.bad_line``: an error in strict mode, a counted skip in lenient mode.
+
+    Examples
+    --------
+    >>> parser = RowParser([Field("user", "str")], file="x.jsonl", mode="lenient")
+    >>> [n for n, _ in json_objects([b'{"user": "a"}', b"", b"[1]", b"{oops"], parser)]
+    [1]
+    >>> dict(parser.report.skipped)
+    {'empty line': 1, 'not a JSON object': 1, 'invalid JSON': 1}
+    """
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            parser.blank(number)
+            continue
+        try:
+            record = json.loads(raw.decode(encoding))
+        except UnicodeDecodeError as err:
+            parser.bad_line("encoding", f"cannot decode as {encoding}: {err.reason}", number, None)
+            continue
+        except json.JSONDecodeError as err:
+            parser.bad_line("invalid JSON", f"invalid JSON: {err.msg}", number, None)
+            continue
+        if not isinstance(record, dict):
+            parser.bad_line("not a JSON object", "not a JSON object", number, None)
+            continue
+        yield number, record
 
 
 # -- vectorized path -----------------------------------------------------------------------

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import json
 import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -19,7 +18,7 @@ import numpy as np
 
 from freshrec.data.batch import EventBatch
 from freshrec.data.dataset import Dataset, LoadReport
-from freshrec.data.parsing import Field, Kind, Mode, RowParser, check_mode
+from freshrec.data.parsing import Field, Kind, Mode, RowParser, check_mode, json_objects
 from freshrec.errors import DataError
 
 __all__ = ["load_table"]
@@ -217,21 +216,7 @@ def _csv_rows(
 def _jsonl_rows(
     data: bytes, wanted: list[str], encoding: str, parser: RowParser
 ) -> Iterator[tuple[int, list[Any]]]:
-    for number, raw in enumerate(data.splitlines(), start=1):
-        if not raw.strip():
-            parser.blank(number)
-            continue
-        try:
-            record = json.loads(raw.decode(encoding))
-        except UnicodeDecodeError as err:
-            parser.bad_line("encoding", f"cannot decode as {encoding}: {err.reason}", number, None)
-            continue
-        except json.JSONDecodeError as err:
-            parser.bad_line("invalid JSON", f"invalid JSON: {err.msg}", number, None)
-            continue
-        if not isinstance(record, dict):
-            parser.bad_line("not a JSON object", "not a JSON object", number, None)
-            continue
+    for number, record in json_objects(data.splitlines(), parser, encoding):
         yield number, [record.get(column) for column in wanted]
 
 

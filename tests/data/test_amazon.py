@@ -47,7 +47,7 @@ def test_reviews_strict_names_file_line_and_field(reviews: Path) -> None:
     with pytest.raises(DataError) as info:
         load_amazon_reviews(reviews)
     assert (info.value.file, info.value.line) == (str(reviews), 3)
-    assert "not valid JSON" in str(info.value)
+    assert "invalid JSON" in str(info.value)
 
 
 def test_reviews_strict_missing_field(tmp_path: Path) -> None:
@@ -65,13 +65,13 @@ def test_reviews_lenient_keeps_valid_rows(reviews: Path) -> None:
     assert ds.events.value.tolist() == [5.0, 3.0, 4.0]
     assert ds.events.timestamp.tolist() == [300.0, 100.0, 200.0]
     assert dict(ds.report.skipped) == {
-        "not JSON": 1,
+        "invalid JSON": 1,
         "rating: missing": 1,
-        "not an object": 1,
+        "not a JSON object": 1,
         "empty line": 1,
     }
     assert ds.report.rows_read == ds.report.rows_kept + ds.report.n_skipped == 7
-    assert ds.report.examples["not JSON"] == f"{reviews}:3"
+    assert ds.report.examples["invalid JSON"] == f"{reviews}:3"
 
 
 def test_metadata_side_table_dedupes_asins(tmp_path: Path) -> None:
