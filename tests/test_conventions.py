@@ -65,13 +65,22 @@ def test_public_classes_and_functions_have_examples():
     assert not missing, f"public objects without an Examples section: {missing}"
 
 
+def _argument_limit(cls: type) -> int:
+    """10 arguments; a deep model may take 16: its architecture plus the shared optimisation
+    settings (n_epochs, lr, l2, batch_size, patience, threshold, device, seed)."""
+    from freshrec.models.torch_base import TorchRecommender
+
+    return 16 if issubclass(cls, TorchRecommender) else 10
+
+
 def test_constructors_take_few_arguments():
     crowded = [
         name
         for name, obj in _public_objects()
-        if inspect.isclass(obj) and len(inspect.signature(obj.__init__).parameters) - 1 > 10
+        if inspect.isclass(obj)
+        and len(inspect.signature(obj.__init__).parameters) - 1 > _argument_limit(obj)
     ]
-    assert not crowded, f"constructors with more than 10 arguments: {crowded}"
+    assert not crowded, f"constructors with too many arguments: {crowded}"
 
 
 def _run(*command: str) -> subprocess.CompletedProcess[str]:

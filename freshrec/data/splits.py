@@ -14,9 +14,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from freshrec.data.batch import EventBatch
+from freshrec.data.cleaning import k_core
 
 __all__ = [
     "PROTOCOLS",
+    "five_core",
     "Split",
     "k_fold_splits",
     "leave_last_out",
@@ -241,12 +243,27 @@ _SPLITTERS: dict[str, Callable[[EventBatch, int], Split]] = {
     "random": lambda batch, seed: random_split(batch, seed=seed),
     "temporal-user": lambda batch, seed: temporal_user_split(batch),
     "temporal-global": lambda batch, seed: temporal_global_split(batch),
-    "loo-full": lambda batch, seed: leave_last_out(batch),
-    "loo-sampled": lambda batch, seed: leave_last_out(batch),
+    "loo-full": lambda batch, seed: leave_last_out(five_core(batch)),
+    "loo-sampled": lambda batch, seed: leave_last_out(five_core(batch)),
 }
 
 PROTOCOLS: tuple[str, ...] = tuple(_SPLITTERS)
 """The protocol names of ``freshrec evaluate --protocol P``, in the order DESIGN.md lists them."""
+
+
+def five_core(batch: EventBatch) -> EventBatch:
+    """The events of the largest subset where every user and every item has >= 5 events.
+
+    The preprocessing of the SASRec paper's data, applied by the ``loo-*`` protocols (on
+    ML-1M it removes the items with fewer than 5 ratings: 6,040 users and 3,416 items stay).
+
+    Examples
+    --------
+    >>> batch = EventBatch(np.repeat(np.arange(6), 5), np.tile(np.arange(5), 6), np.ones(30))
+    >>> len(five_core(batch)), len(five_core(batch.take(np.arange(29))))
+    (30, 25)
+    """
+    return k_core(batch, min_user=5, min_item=5)[0]
 
 
 def split_by_name(batch: EventBatch, protocol: str, seed: int = 0) -> Split:
@@ -255,16 +272,17 @@ def split_by_name(batch: EventBatch, protocol: str, seed: int = 0) -> Split:
     ``random`` is :func:`random_split` (8:1:1), ``temporal-user`` is
     :func:`temporal_user_split` (last 20%), ``temporal-global`` is
     :func:`temporal_global_split` (one cut, 20% test), and ``loo-full`` and ``loo-sampled``
-    are both :func:`leave_last_out` (they differ in how the test items are ranked).
+    are both :func:`leave_last_out` of the :func:`five_core` events (they differ in how the
+    test items are ranked).
     ``seed`` only matters for ``random``.
 
     Examples
     --------
     >>> batch = EventBatch(np.zeros(3, np.int64), np.arange(3), np.ones(3),
     ...                    timestamp=np.array([1.0, 2.0, 3.0]))
-    >>> split = split_by_name(batch, "loo-sampled")
+    >>> split = split_by_name(batch, "temporal-user")
     >>> split.name, split.test.item.tolist()
-    ('loo-sampled', [2])
+    ('temporal-user', [2])
     """
     if protocol not in _SPLITTERS:
         raise ValueError(f"unknown protocol {protocol!r}; expected one of {list(PROTOCOLS)}")

@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from freshrec.config import model_params
 from freshrec.data.dataset import Dataset, SideTable
 from freshrec.data.splits import Split, k_fold_splits, split_by_name
@@ -60,7 +62,10 @@ def run_evaluation(
     """Evaluate ``models`` on one split of ``dataset`` (fixed by ``split_seed``), once per seed.
 
     Each model is trained on the training part only; the validation part (if any) is masked
-    at test time together with the training items, as RecBole does. With ``folds >= 2`` the
+    at test time together with the training items, as RecBole does. Under the ``loo-*``
+    protocols a sequential model then observes the validation events (without learning
+    from them), so each user's test-time input ends with the validation item, as in the
+    SASRec paper. With ``folds >= 2`` the
     protocol is per-user random k-fold cross-validation instead
     (:func:`~freshrec.data.splits.k_fold_splits`): every (fold, seed) pair is one run, and
     each row reports the mean and 95% interval over the runs (``per_seed`` lists them fold by
@@ -101,6 +106,8 @@ def run_evaluation(
             base = {"seed": seed} if "seed" in inspect.signature(cls.__init__).parameters else {}
             params = model_params(name, cls, overrides, base=base)
             model, seconds = fit_model(name, params, split, dataset.items)
+            if protocol.startswith("loo") and split.valid is not None and _observes(model):
+                model.observe(split.valid)  # the test input includes the validation item
             fit_seconds.setdefault(name, []).append(seconds)
             chosen[name] = model.get_params()
             start = time.perf_counter()
@@ -141,12 +148,23 @@ def run_evaluation(
                     "train": len(s.train),
                     "valid": len(s.valid or []),
                     "test": len(s.test),
+                    "users": len(np.unique(_all_ids(s, "user"))),
+                    "items": len(np.unique(_all_ids(s, "item"))),
                 }
                 for s in splits
             ],
             "split_seed": split_seed,
         },
     )
+
+
+def _observes(model: Any) -> bool:
+    return callable(getattr(model, "observe", None))
+
+
+def _all_ids(split: Split, column: str) -> np.ndarray:
+    parts = [split.train, split.test] + ([split.valid] if split.valid is not None else [])
+    return np.concatenate([getattr(part, column).astype(str) for part in parts])
 
 
 def _takes(method: Callable[..., Any], keyword: str) -> bool:

@@ -77,6 +77,9 @@ REGISTRY = Registry(
         "als": ALS,
         "content": ContentKNN,
         "neumf": "freshrec.models.neumf.NeuMF",
+        "sasrec": "freshrec.models.sasrec.SASRec",
+        "gru4rec": "freshrec.models.gru4rec.GRU4Rec",
+        "caser": "freshrec.models.caser.Caser",
     }
 )
 

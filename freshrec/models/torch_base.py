@@ -98,6 +98,8 @@ class TorchRecommender(RecommenderBase):
     _user_tables: ClassVar[tuple[str, ...]] = ()
     _item_tables: ClassVar[tuple[str, ...]] = ()
     _init_std: ClassVar[float] = 0.01
+    _item_offset: ClassVar[int] = 0  # extra leading item rows (e.g. a padding row 0)
+    _adam_betas: ClassVar[tuple[float, float]] = (0.9, 0.999)
     score_chunk: ClassVar[int] = 2**20  # (user, item) pairs scored at once
 
     n_epochs: int
@@ -134,7 +136,8 @@ class TorchRecommender(RecommenderBase):
             self._init_module(n_users, n_items, int(self.rng_.integers(_SEED_BOUND)))
             return
         generator = torch.Generator().manual_seed(int(self.rng_.integers(_SEED_BOUND)))
-        for names, n_rows in ((self._user_tables, n_users), (self._item_tables, n_items)):
+        item_rows = n_items + self._item_offset
+        for names, n_rows in ((self._user_tables, n_users), (self._item_tables, item_rows)):
             for name in names:
                 self._table(name).grow(n_rows, generator=generator, optimizers=[self.optimizer_])
 
@@ -221,7 +224,9 @@ class TorchRecommender(RecommenderBase):
         self.optimizer_ = self._make_optimizer()
 
     def _make_optimizer(self) -> torch.optim.Adam:
-        return torch.optim.Adam(self.module_.parameters(), lr=self.lr, weight_decay=self.l2)
+        return torch.optim.Adam(
+            self.module_.parameters(), lr=self.lr, betas=self._adam_betas, weight_decay=self.l2
+        )
 
     def _table(self, name: str) -> GrowableEmbedding:
         table = self.module_.get_submodule(name)

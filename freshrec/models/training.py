@@ -22,6 +22,7 @@ True
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -34,6 +35,8 @@ from freshrec.evaluation.metrics import ndcg_at_k
 from freshrec.ranking import top_k
 
 __all__ = ["EarlyStopping", "TrainingHistory", "ValidationNDCG", "run_epochs"]
+
+_LOG = logging.getLogger("freshrec.training")
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,7 @@ def run_epochs(
     With ``valid``, NDCG@k on it is measured after every epoch; training stops after
     ``patience`` epochs without improvement and the model's state (``_arrays``) is restored to
     that of the best epoch. Without ``valid`` all ``n_epochs`` run and the last is kept.
+    Each epoch is logged at level INFO on the ``freshrec.training`` logger.
 
     Examples
     --------
@@ -202,11 +206,23 @@ def run_epochs(
     if evaluate is not None and not len(evaluate.users):
         evaluate = None  # nothing to validate on: train like without ``valid``
     stopper = EarlyStopping(patience)
-    for _ in range(n_epochs):
+    for number in range(1, n_epochs + 1):
         losses.append(float(epoch()))
         if evaluate is None:
+            _LOG.info(
+                "%s epoch %d/%d: loss %.4f", type(model).__name__, number, n_epochs, losses[-1]
+            )
             continue
         scores.append(evaluate())
+        _LOG.info(
+            "%s epoch %d/%d: loss %.4f, valid NDCG@%d %.4f",
+            type(model).__name__,
+            number,
+            n_epochs,
+            losses[-1],
+            k,
+            scores[-1],
+        )
         stopper.update(scores[-1], model._arrays())
         if stopper.should_stop:
             break

@@ -12,6 +12,7 @@ from freshrec.data import EventBatch
 from freshrec.data.splits import (
     PROTOCOLS,
     Split,
+    five_core,
     leave_last_out,
     random_split,
     split_by_name,
@@ -262,7 +263,7 @@ def test_split_by_name(protocol: str) -> None:
     before = {name: getattr(batch, name).copy() for name in ("user", "item", "timestamp")}
     split = split_by_name(batch, protocol, seed=4)
     assert split.name == protocol
-    assert_partition(split, batch)
+    assert_partition(split, five_core(batch) if protocol.startswith("loo") else batch)
     for name, column in before.items():  # the input is never mutated
         assert np.array_equal(getattr(batch, name), column)
 
@@ -271,8 +272,8 @@ def test_split_by_name_matches_the_functions() -> None:
     batch = random_events(seed=3)
     pairs = [
         ("random", random_split(batch, seed=9)),
-        ("loo-full", leave_last_out(batch)),
-        ("loo-sampled", leave_last_out(batch)),
+        ("loo-full", leave_last_out(five_core(batch))),
+        ("loo-sampled", leave_last_out(five_core(batch))),
         ("temporal-user", temporal_user_split(batch)),
         ("temporal-global", temporal_global_split(batch)),
     ]
@@ -329,3 +330,13 @@ def test_k_fold_tests_every_event_once_and_never_trains_on_it():
         assert len(fold.train) + len(fold.test) == 500
     again = k_fold_splits(batch, n_folds=4, seed=3)
     assert all((a.test.item == b.test.item).all() for a, b in zip(folds, again, strict=True))
+
+
+def test_five_core_keeps_users_and_items_with_five_events_each() -> None:
+    rng = np.random.default_rng(5)
+    users = np.repeat(np.arange(30), rng.integers(1, 15, size=30))
+    batch = EventBatch(users, rng.integers(0, 25, size=len(users)), np.ones(len(users)))
+    kept = five_core(batch)
+    assert 0 < len(kept) < len(batch)
+    assert np.unique(kept.user, return_counts=True)[1].min() >= 5
+    assert np.unique(kept.item, return_counts=True)[1].min() >= 5

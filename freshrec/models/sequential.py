@@ -1,0 +1,364 @@
+"""Shared machinery of the sequential recommenders: user histories, training windows, losses.
+
+A sequential model predicts a user's next item from the items they interacted with, in time
+order. :class:`SequentialRecommender` keeps each user's positive items in arrival order
+(``sequence_log_``), cuts them into training windows of ``max_len`` positions, and trains a
+subclass's sequence encoder (:meth:`~SequentialRecommender._encode`) with a next-item loss at
+every position. SASRec (:mod:`freshrec.models.sasrec`), GRU4Rec
+(:mod:`freshrec.models.gru4rec`) and Caser (:mod:`freshrec.models.caser`) differ only in
+their encoder.
+
+Examples
+--------
+>>> from freshrec.checks import checkerboard_events
+>>> from freshrec.models.sasrec import SASRec
+>>> model = SASRec(dim=8, max_len=6, n_epochs=2).fit(checkerboard_events())
+>>> isinstance(model, SequentialRecommender), model.user_sequence("u0")[:2]
+(True, ['i2', 'i6'])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar, Self
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from freshrec.base import _plain
+from freshrec.data.batch import EventBatch, Events, as_batch
+from freshrec.data.interactions import InteractionLog
+from freshrec.models.nn import resolve_device, sample_uniform, train_step
+from freshrec.models.torch_base import TorchRecommender
+from freshrec.models.training import TrainingHistory, run_epochs
+from freshrec.typing import ItemId, UserId
+
+__all__ = ["LOSSES", "SequentialRecommender"]
+
+LOSSES = ("ce", "sampled-softmax", "bpr-max", "bce")
+"""Next-item losses: full softmax over all items; softmax against ``n_negatives`` uniform
+negatives shared by a mini-batch; GRU4Rec's BPR-max against the same negatives (Hidasi &
+Karatzoglou, CIKM 2018; score regularisation ``bpreg = 1``); SASRec's binary cross-entropy
+with one negative per position."""
+
+_SEED_BOUND = 2**63
+_HISTORY = "history."
+
+
+class SequentialRecommender(TorchRecommender):
+    """Base of the recommenders that read a user's item sequence.
+
+    **Histories.** Every positive event (``value >= threshold``) that the model learns or
+    :meth:`observe`\\ s is appended to its user's sequence in time order: each batch given to
+    ``partial_fit`` or ``observe`` is sorted by timestamp first (ties in row order), and
+    batches are taken to arrive in time order. Items enter the module shifted by one, so row
+    ``0`` of every item table is padding (``_item_offset = 1``).
+
+    **Training.** A call to ``partial_fit`` trains on the positions whose target is one of
+    *its* events, with the user's whole earlier history as context: each user's sequence is
+    cut, from its end backwards, into windows of ``max_len`` targets; the inputs of a window
+    are the items right before each target (left-padded), and targets learned in an earlier
+    call are masked out of the loss. ``fit`` therefore trains on every position, and
+    ``partial_fit(new_window)`` continues on the new events only, without forgetting that
+    older items are the context of the new ones. The ``loss`` is one of :data:`LOSSES`.
+
+    **Batches.** Each epoch shuffles the windows, sorts pools of 64 batches' worth of them
+    by length and cuts the pools into mini-batches (in shuffled order), so a mini-batch
+    holds windows of similar lengths; its leading columns that are padding in every row are
+    dropped. An encoder must give the same outputs at the non-padding positions of a
+    sequence whatever its left padding (``_min_width`` sets the fewest columns it reads).
+
+    **Scoring.** A user is encoded from their latest ``max_len`` items; the score of item
+    ``i`` is the dot product of the last position's output with the item's output vector
+    (plus its bias, where the model has one). A known user without any positive event is
+    scored by the fallback (popularity), like an unknown user.
+
+    A subclass writes ``_build_module`` (item tables with ``n_items + 1`` rows, row 0 the
+    padding), ``_encode`` and ``_output_items``; it stores ``max_len``, ``loss`` and
+    ``n_negatives`` besides the parameters :class:`TorchRecommender` reads.
+
+    Attributes
+    ----------
+    sequence_log_
+        :class:`~freshrec.data.interactions.InteractionLog` of the sequence events, in arrival
+        order (saved with the model).
+    history_
+        :class:`~freshrec.models.training.TrainingHistory` of the last ``fit``/``partial_fit``.
+    """
+
+    _item_offset: ClassVar[int] = 1
+    _min_width: ClassVar[int] = 1  # inputs are never trimmed below this many positions
+    max_len: int
+    loss: str
+
+    # -- hooks for subclasses -----------------------------------------------------------
+    def _encode(self, users: torch.Tensor, sequences: torch.Tensor) -> torch.Tensor:
+        """Outputs (B, L, d) for ``sequences`` (B, L) of shifted items, 0 = padding.
+
+        Output ``[b, t]`` may depend only on ``sequences[b, :t + 1]`` (and on ``users[b]``).
+        """
+        raise NotImplementedError
+
+    def _output_items(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Output vectors (n_items + 1, d) of the shifted items and their biases, or None."""
+        raise NotImplementedError
+
+    # -- public -------------------------------------------------------------------------
+    def partial_fit(self, events: Events, *, valid: EventBatch | None = None) -> Self:
+        """Continue learning from ``events`` (sorted by timestamp first); see the class doc."""
+        return super().partial_fit(as_batch(events).sort_by_time(), valid=valid)
+
+    def observe(self, events: Events) -> Self:
+        """Append ``events`` to their users' histories without learning from them.
+
+        The next recommendations read the longer sequences (e.g. the validation item of a
+        leave-one-out split, or the clicks of a session since the last update). Events of
+        users or items the model has not learned are ignored; ``partial_fit`` learns them.
+
+        Examples
+        --------
+        >>> from freshrec.checks import checkerboard_events
+        >>> from freshrec.data import Event
+        >>> from freshrec.models.sasrec import SASRec
+        >>> model = SASRec(dim=8, max_len=6, n_epochs=1, threshold=3.0).fit(checkerboard_events())
+        >>> before = model.score("u0", ["i1"])
+        >>> model.observe([Event("u0", "i7", 5.0)]).user_sequence("u0")[-1]
+        'i7'
+        >>> bool(model.score("u0", ["i1"]) != before)
+        True
+        """
+        self._check_fitted()
+        batch = self.encode(as_batch(events).sort_by_time())
+        user_idx, item_idx = batch.indices()
+        keep = (user_idx >= 0) & (item_idx >= 0) & (batch.value >= self.threshold)
+        self._history().append(user_idx[keep], item_idx[keep], batch.value[keep])
+        return self
+
+    def user_sequence(self, user: UserId) -> list[ItemId]:
+        """The items of ``user``'s history in time order (empty for an unknown user)."""
+        self._check_fitted()
+        u = self.user_map_.encode_one(user)
+        if u < 0:
+            return []
+        indptr, items, _ = self._sequences()
+        return [_plain(v) for v in self.item_map_.decode(items[indptr[u] : indptr[u + 1]])]
+
+    # -- RecommenderBase hooks ----------------------------------------------------------
+    def _learn(self, batch: EventBatch, valid: EventBatch | None) -> None:
+        history = self._history()
+        start = len(history)
+        positive = batch.value >= self.threshold
+        user_idx, item_idx = batch.indices()
+        history.append(user_idx[positive], item_idx[positive], batch.value[positive])
+        users, inputs, targets = self._windows(start)
+        if not len(users) or self.n_epochs < 1:
+            self.history_ = TrainingHistory((), (), 0)
+            return
+        generator = torch.Generator().manual_seed(int(self.rng_.integers(_SEED_BOUND)))
+        device = resolve_device(self.device)
+
+        lengths = (inputs > 0).sum(1)
+
+        def epoch() -> float:
+            self.module_.train()
+            batches = _bucketed_batches(lengths, self.batch_size, generator)
+            total = 0.0
+            for rows in batches:
+                width = max(int(lengths[rows].max()), self._min_width)
+                x, y = inputs[rows, -width:], targets[rows, -width:]
+                hidden = self._encode(users[rows].to(device), x.to(device))
+                loss = self._next_item_loss(hidden, y.to(device), users[rows], generator)
+                total += train_step(self.module_, self.optimizer_, loss)
+            return total / len(batches)
+
+        # dropout draws from torch's global RNG: seed it from ``rng_`` and restore it after
+        cuda = [device] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):
+            torch.manual_seed(int(self.rng_.integers(_SEED_BOUND)))
+            self.history_ = run_epochs(
+                self, epoch, self.n_epochs, valid=valid, patience=self.patience
+            )
+
+    @torch.no_grad()
+    def _score(self, user_idx: np.ndarray, item_idx: np.ndarray | None) -> np.ndarray:
+        device = resolve_device(self.device)
+        n_cols = self.n_items if item_idx is None else len(item_idx)
+        out = np.empty((len(user_idx), n_cols), dtype=np.float64)
+        indptr, _, _ = self._sequences()
+        empty = indptr[user_idx + 1] == indptr[user_idx]
+        if empty.any():
+            out[empty] = self._fallback_scores(item_idx)
+        rows = np.flatnonzero(~empty)
+        if not len(rows) or not n_cols:
+            return out
+        self.module_.eval()
+        cols = np.arange(self.n_items) if item_idx is None else np.asarray(item_idx)
+        shifted = torch.from_numpy(cols.astype(np.int64) + 1).to(device)
+        vectors, bias = self._output_items()
+        vectors = vectors[shifted]
+        bias = bias[shifted] if bias is not None else None
+        lengths = np.minimum(indptr[user_idx + 1] - indptr[user_idx], self.max_len)
+        rows = rows[np.argsort(lengths[rows], kind="stable")]  # similar lengths together
+        step = max(1, min(1024, self.score_chunk // max(self.max_len, n_cols)))
+        for start in range(0, len(rows), step):
+            chunk = rows[start : start + step]
+            width = max(int(lengths[chunk].max()), self._min_width)
+            users = torch.from_numpy(user_idx[chunk].astype(np.int64))
+            sequences = self._latest(users.numpy())[:, -width:]
+            hidden = self._encode(users.to(device), sequences.to(device))
+            logits = hidden[:, -1] @ vectors.T
+            if bias is not None:
+                logits = logits + bias
+            out[chunk] = logits.double().cpu().numpy()
+        return out
+
+    # -- state ----------------------------------------------------------------------------
+    def _arrays(self) -> dict[str, np.ndarray]:
+        arrays = super()._arrays()
+        users, items, values = self._history().arrays()
+        arrays.update(
+            {f"{_HISTORY}user_idx": users, f"{_HISTORY}item_idx": items, f"{_HISTORY}value": values}
+        )
+        return arrays
+
+    def _set_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
+        super()._set_arrays(arrays)
+        if f"{_HISTORY}user_idx" in arrays:
+            history = InteractionLog()
+            history.append(
+                arrays[f"{_HISTORY}user_idx"],
+                arrays[f"{_HISTORY}item_idx"],
+                arrays[f"{_HISTORY}value"],
+            )
+            self.sequence_log_ = history
+            self.__dict__.pop("sequences_", None)
+
+    # -- sequences ------------------------------------------------------------------------
+    def _history(self) -> InteractionLog:
+        if not hasattr(self, "sequence_log_"):
+            self.sequence_log_ = InteractionLog()
+        return self.sequence_log_
+
+    def _sequences(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(indptr, items, positions)``: user ``u``'s items in arrival order are
+        ``items[indptr[u]:indptr[u + 1]]``, at ``positions`` of the history."""
+        users, items, _ = self._history().arrays()
+        key = (len(users), self.n_users)
+        cached = getattr(self, "sequences_", None)
+        if cached is None or cached[0] != key:
+            order = np.argsort(users, kind="stable")
+            indptr = np.zeros(self.n_users + 1, dtype=np.int64)
+            np.cumsum(np.bincount(users, minlength=self.n_users), out=indptr[1:])
+            self.sequences_ = (key, indptr, items[order], order)
+        return self.sequences_[1], self.sequences_[2], self.sequences_[3]
+
+    def _latest(self, user_idx: np.ndarray) -> torch.Tensor:
+        """The latest ``max_len`` shifted items of each user, left-padded with 0: (B, L)."""
+        indptr, items, _ = self._sequences()
+        out = np.zeros((len(user_idx), self.max_len), dtype=np.int64)
+        for row, u in enumerate(user_idx):
+            tail = items[max(indptr[u], indptr[u + 1] - self.max_len) : indptr[u + 1]]
+            out[row, self.max_len - len(tail) :] = tail + 1
+        return torch.from_numpy(out)
+
+    def _windows(self, start: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Training windows over the targets at history positions ``>= start``.
+
+        Returns ``(users (W,), inputs (W, L), targets (W, L))``, items shifted by one, 0 for
+        padding and for targets learned before.
+        """
+        indptr, items, positions = self._sequences()
+        length = self.max_len
+        spans: list[tuple[int, int, int, int]] = []  # (user, lo, first target, end)
+        for user in np.flatnonzero(np.diff(indptr) >= 2).tolist():
+            lo, hi = int(indptr[user]), int(indptr[user + 1])
+            new = np.flatnonzero(positions[lo:hi] >= start)
+            if not len(new):
+                continue
+            first = lo + max(int(new[0]), 1)
+            for end in range(hi, first, -length):
+                spans.append((user, lo, first, end))
+        users = np.empty(len(spans), dtype=np.int64)
+        inputs = np.zeros((len(spans), length), dtype=np.int64)
+        targets = np.zeros((len(spans), length), dtype=np.int64)
+        for row, (u, lo, first, end) in enumerate(spans):
+            users[row] = u
+            begin = max(end - length, lo + 1)  # first target of the window
+            n = end - begin
+            inputs[row, length - n :] = items[begin - 1 : end - 1] + 1
+            learn = max(begin, first)
+            targets[row, length - (end - learn) :] = items[learn:end] + 1
+        return torch.from_numpy(users), torch.from_numpy(inputs), torch.from_numpy(targets)
+
+    # -- loss -----------------------------------------------------------------------------
+    def _next_item_loss(
+        self,
+        hidden: torch.Tensor,
+        targets: torch.Tensor,
+        users: torch.Tensor,
+        generator: torch.Generator,
+    ) -> torch.Tensor:
+        """Mean next-item loss over the positions with a target (``targets > 0``)."""
+        mask = targets > 0
+        h = hidden[mask]
+        positive = targets[mask]
+        vectors, bias = self._output_items()
+
+        def logits_of(items: torch.Tensor) -> torch.Tensor:  # (M, n): every h x every item
+            out = h @ vectors[items].T
+            return out if bias is None else out + bias[items]
+
+        def logit_pairs(items: torch.Tensor) -> torch.Tensor:  # (M,): h[m] x items[m]
+            out = (h * vectors[items]).sum(-1)
+            return out if bias is None else out + bias[items]
+
+        if self.loss == "ce":
+            every = torch.arange(1, self.n_items + 1, device=h.device)
+            return F.cross_entropy(logits_of(every), positive - 1)
+        if self.loss in ("sampled-softmax", "bpr-max"):
+            negatives = torch.randint(1, self.n_items + 1, (self.n_negatives,), generator=generator)
+            negatives = negatives.to(h.device)
+            hits = negatives[None, :] == positive[:, None]
+            neg = logits_of(negatives).masked_fill(hits, -torch.inf)
+            pos = logit_pairs(positive)
+            if self.loss == "bpr-max":
+                weights = torch.softmax(neg, dim=1)  # accidental hits get weight 0
+                ranked = (weights * torch.sigmoid(pos[:, None] - neg)).sum(1)
+                penalty = (weights * neg.masked_fill(hits, 0.0) ** 2).sum(1)
+                return (-torch.log(ranked + 1e-24) + penalty).mean()
+            logits = torch.cat([pos[:, None], neg], dim=1)
+            return F.cross_entropy(logits, torch.zeros(len(h), dtype=torch.long, device=h.device))
+        if self.loss == "bce":
+            rows = users[:, None].expand_as(targets)[mask.cpu()]
+            negatives = (
+                sample_uniform(
+                    self.n_items, (len(rows),), generator, exclude=self.positives_csr(), users=rows
+                ).to(h.device)
+                + 1
+            )
+            pos, neg = logit_pairs(positive), logit_pairs(negatives)
+            return F.binary_cross_entropy_with_logits(
+                pos, torch.ones_like(pos)
+            ) + F.binary_cross_entropy_with_logits(neg, torch.zeros_like(neg))
+        raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+
+
+def _bucketed_batches(
+    lengths: torch.Tensor, batch_size: int, generator: torch.Generator, pool: int = 64
+) -> list[torch.Tensor]:
+    """Shuffled mini-batches of row indices whose rows have similar ``lengths``.
+
+    Examples
+    --------
+    >>> batches = _bucketed_batches(torch.tensor([5, 1, 4, 2]), 2, torch.Generator())
+    >>> sorted(sorted(b.tolist()) for b in batches)
+    [[0, 2], [1, 3]]
+    """
+    order = torch.randperm(len(lengths), generator=generator)
+    batches: list[torch.Tensor] = []
+    for start in range(0, len(order), batch_size * pool):
+        chunk = order[start : start + batch_size * pool]
+        chunk = chunk[torch.argsort(lengths[chunk], stable=True)]
+        batches.extend(torch.split(chunk, batch_size))
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
