@@ -80,6 +80,8 @@ REGISTRY = Registry(
         "sasrec": "freshrec.models.sasrec.SASRec",
         "gru4rec": "freshrec.models.gru4rec.GRU4Rec",
         "caser": "freshrec.models.caser.Caser",
+        "fm": "freshrec.models.deepfm.FM",
+        "deepfm": "freshrec.models.deepfm.DeepFM",
     }
 )
 
