@@ -82,6 +82,8 @@ REGISTRY = Registry(
         "caser": "freshrec.models.caser.Caser",
         "fm": "freshrec.models.deepfm.FM",
         "deepfm": "freshrec.models.deepfm.DeepFM",
+        "cfgan": "freshrec.models.cfgan.CFGAN",
+        "irgan": "freshrec.models.irgan.IRGAN",
     }
 )
 

@@ -5,13 +5,16 @@ does not import torch, so ``import freshrec`` stays light.
 
 - :class:`GrowableEmbedding` appends rows for new ids *and* extends the state any optimizer
   keeps for its weight, so moments learned for old rows survive growth (the fix for rebuilding
-  the optimizer after growth, which forgets them).
+  the optimizer after growth, which forgets them). :func:`grow_linear` does the same for the
+  input and output features of a ``torch.nn.Linear`` (networks whose layers are as wide as
+  the item catalogue, e.g. CFGAN's).
 - :func:`sample_uniform`, :func:`sample_by_popularity` and :func:`in_batch_logits` give
   negatives; :func:`pad_sequences` batches behaviour sequences; :func:`train_step` is one
   optimisation step with gradient clipping (early stopping lives in
   :mod:`freshrec.models.training`); :func:`resolve_device` turns ``device=`` into a device;
   :func:`module_state_arrays` / :func:`load_module_state` move module state to and from the
-  numpy arrays that freshrec saves as safetensors.
+  numpy arrays that freshrec saves as safetensors, :func:`optimizer_state_arrays` /
+  :func:`load_optimizer_state` the per-parameter state of one or more optimizers.
 
 Examples
 --------
@@ -37,12 +40,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from freshrec.models.distributed import average_gradients, mean_over_processes
+
 __all__ = [
     "GrowableEmbedding",
     "extend_optimizer_state",
+    "grow_linear",
     "in_batch_logits",
     "load_module_state",
+    "load_optimizer_state",
     "module_state_arrays",
+    "optimizer_state_arrays",
     "pad_sequences",
     "resolve_device",
     "sample_by_popularity",
@@ -296,6 +304,129 @@ def _swap_parameter(optimizer: torch.optim.Optimizer, old: torch.Tensor, new: to
         optimizer.state[new] = optimizer.state.pop(old)
 
 
+def grow_linear(
+    layer: nn.Linear,
+    in_features: int | None = None,
+    out_features: int | None = None,
+    *,
+    init: Init = "zero",
+    std: float = 0.01,
+    generator: torch.Generator | None = None,
+    optimizers: Iterable[torch.optim.Optimizer] = (),
+) -> None:
+    """Widen ``layer`` to ``in_features`` inputs and ``out_features`` outputs, in place.
+
+    New input columns and new output rows are appended after the old ones; the old block of
+    ``weight`` (and of ``bias``) stays bit-identical. Like :meth:`GrowableEmbedding.grow`, the
+    weight and bias become new ``Parameter`` objects (fresh autograd leaves), the optimizers
+    passed are re-pointed to them, and every per-parameter state tensor of the old shape
+    (Adam's ``exp_avg``/``exp_avg_sq``, SGD's ``momentum_buffer``, ...) is padded to the new
+    shape: zeros, or ``initial_accumulator_value`` for Adagrad's ``sum``; scalars such as
+    ``step`` are left alone. A size that is ``None`` or not larger than the current one is
+    left as it is.
+
+    Parameters
+    ----------
+    layer
+        The linear layer to widen.
+    in_features, out_features
+        The new totals (like :meth:`GrowableEmbedding.grow`'s ``n_rows``).
+    init
+        Values of the new weights: ``"zero"``; ``"normal"``: ``N(0, std)``; ``"mean"``: the
+        mean of the existing columns (for new inputs) and rows (for new outputs). New bias
+        entries are zero, or the mean of the old bias with ``"mean"``. With ``"zero"`` new
+        inputs leave the layer's outputs for old inputs unchanged.
+    std
+        Standard deviation for ``"normal"``.
+    generator
+        Generator for ``"normal"`` (default: a fresh one seeded from OS entropy).
+    optimizers
+        Optimizers holding the layer's parameters; their state is padded.
+
+    Examples
+    --------
+    >>> layer = torch.nn.Linear(3, 2)
+    >>> opt = torch.optim.Adam(layer.parameters(), lr=0.1)
+    >>> train_step(layer, opt, layer(torch.ones(4, 3)).pow(2).sum()) > 0
+    True
+    >>> old = layer.weight.detach().clone()
+    >>> grow_linear(layer, in_features=5, out_features=4, optimizers=[opt])
+    >>> layer.weight.shape, layer.in_features, torch.equal(layer.weight[:2, :3], old)
+    (torch.Size([4, 5]), 5, True)
+    >>> opt.state[layer.weight]["exp_avg"].shape, opt.state[layer.bias]["exp_avg"].shape
+    (torch.Size([4, 5]), torch.Size([4]))
+    """
+    if init not in ("normal", "zero", "mean"):
+        raise ValueError(f"init must be 'normal', 'zero' or 'mean', got {init!r}")
+    old_out, old_in = (int(n) for n in layer.weight.shape)
+    new_in = max(old_in, old_in if in_features is None else in_features)
+    new_out = max(old_out, old_out if out_features is None else out_features)
+    if (new_in, new_out) == (old_in, old_out):
+        return
+    optimizers = list(optimizers)
+    draw = generator if generator is not None else _generator(None)
+    with torch.no_grad():
+        weight = layer.weight.detach()
+        columns = _new_block(weight, (old_out, new_in - old_in), 1, init, std, draw)
+        weight = torch.cat([weight, columns], dim=1)
+        rows = _new_block(weight, (new_out - old_out, new_in), 0, init, std, draw)
+        _replace_parameter(layer, "weight", torch.cat([weight, rows]), optimizers)
+        if layer.bias is not None:
+            bias = layer.bias.detach()
+            extra = bias.new_zeros(new_out - old_out)
+            if init == "mean" and old_out:
+                extra += bias.mean()
+            _replace_parameter(layer, "bias", torch.cat([bias, extra]), optimizers)
+    layer.in_features, layer.out_features = new_in, new_out
+
+
+def _new_block(
+    weight: torch.Tensor,
+    shape: tuple[int, int],
+    dim: int,
+    init: Init,
+    std: float,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """New rows (``dim=0``) or columns (``dim=1``) of ``shape`` for :func:`grow_linear`."""
+    if init == "normal":
+        return _normal(shape, std, generator, dtype=weight.dtype, device=weight.device)
+    if init == "mean" and weight.shape[dim] > 0:
+        return weight.mean(dim, keepdim=True).expand(shape).clone()
+    return weight.new_zeros(shape)
+
+
+def _replace_parameter(
+    module: nn.Module, name: str, value: torch.Tensor, optimizers: list[torch.optim.Optimizer]
+) -> None:
+    """Set ``module.<name>`` to a new leaf holding ``value`` (whose leading block is the old
+    parameter); pad its gradient and the optimizers' state, and re-point the optimizers."""
+    old = getattr(module, name)
+    new = nn.Parameter(value, requires_grad=old.requires_grad)
+    if old.grad is not None:
+        new.grad = _padded(old.grad, tuple(new.shape), 0.0)
+    setattr(module, name, new)
+    for optimizer in optimizers:
+        _swap_parameter(optimizer, old, new)
+        state = optimizer.state.get(new)
+        if not state:
+            continue
+        group = next(g for g in optimizer.param_groups if any(p is new for p in g["params"]))
+        for key, tensor in list(state.items()):
+            if isinstance(tensor, torch.Tensor) and tensor.shape == old.shape and tensor.dim():
+                fill = 0.0
+                if isinstance(optimizer, torch.optim.Adagrad) and key == "sum":
+                    fill = float(group.get("initial_accumulator_value", 0.0))
+                state[key] = _padded(tensor, tuple(new.shape), fill)
+
+
+def _padded(tensor: torch.Tensor, shape: tuple[int, ...], fill: float) -> torch.Tensor:
+    """``tensor`` in the leading corner of a new tensor of ``shape`` filled with ``fill``."""
+    out = tensor.new_full(shape, fill)
+    out[tuple(slice(0, n) for n in tensor.shape)] = tensor
+    return out
+
+
 # -- negatives ---------------------------------------------------------------------------------
 def sample_uniform(
     n_items: int,
@@ -467,7 +598,9 @@ def train_step(
     """One optimisation step on ``loss``: zero grads, backward, clip, step; returns the loss.
 
     Gradients of ``model``'s parameters are clipped to total norm ``max_grad_norm`` when given.
-    A non-finite loss raises ``FloatingPointError`` before anything is updated.
+    A non-finite loss raises ``FloatingPointError`` before anything is updated. Under
+    ``torchrun`` (:mod:`freshrec.models.distributed`) the gradients are averaged over the
+    processes before the step, and the returned loss is their mean.
     Early stopping and epoch loops live in :mod:`freshrec.models.training`.
 
     Examples
@@ -479,11 +612,12 @@ def train_step(
     >>> train_step(layer, opt, layer(x).pow(2).mean()) < first
     True
     """
-    value = float(loss.detach())
+    value = mean_over_processes(float(loss.detach()))
     if not np.isfinite(value):
         raise FloatingPointError(f"loss is {value}; parameters left unchanged")
     optimizer.zero_grad(set_to_none=True)
     loss.backward()  # type: ignore[no-untyped-call]
+    average_gradients(model)
     if max_grad_norm is not None:
         torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
     optimizer.step()
@@ -530,6 +664,83 @@ def module_state_arrays(module: nn.Module, prefix: str = "") -> dict[str, np.nda
             tensor = tensor.float()
         arrays[prefix + name] = tensor.contiguous().numpy().copy()
     return arrays
+
+
+def optimizer_state_arrays(
+    module: nn.Module, optimizers: Iterable[torch.optim.Optimizer], prefix: str = ""
+) -> dict[str, np.ndarray]:
+    """The per-parameter state of ``optimizers`` for ``module``'s parameters, as numpy arrays.
+
+    Keys are ``prefix + <parameter name> + "." + <state key>`` (e.g.
+    ``"optimizer.head.weight.exp_avg"``); scalars such as Adam's ``step`` become arrays of
+    shape ``(1,)``. Each parameter's state is read from the optimizer that holds it, so a
+    model with two optimizers (a GAN's generator and discriminator) saves both in one dict.
+    :func:`load_optimizer_state` puts it back.
+
+    Examples
+    --------
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1))
+    >>> first = torch.optim.Adam(net[0].parameters())
+    >>> second = torch.optim.Adam(net[1].parameters())
+    >>> loss = net(torch.ones(3, 2)).sum()
+    >>> loss.backward()
+    >>> first.step(); second.step()
+    >>> arrays = optimizer_state_arrays(net, [first, second], prefix="opt.")
+    >>> arrays["opt.1.weight.exp_avg"].shape, arrays["opt.0.bias.step"]
+    ((1, 2), array([1.], dtype=float32))
+    """
+    optimizers = list(optimizers)
+    arrays: dict[str, np.ndarray] = {}
+    for name, param in module.named_parameters():
+        for optimizer in optimizers:
+            for key, value in optimizer.state.get(param, {}).items():
+                if isinstance(value, torch.Tensor):
+                    array = value.detach().cpu().contiguous().numpy().copy()
+                    arrays[f"{prefix}{name}.{key}"] = array.reshape(value.shape or (1,))
+    return arrays
+
+
+def load_optimizer_state(
+    module: nn.Module,
+    optimizers: Iterable[torch.optim.Optimizer],
+    arrays: Mapping[str, np.ndarray],
+    prefix: str = "",
+) -> None:
+    """Put state written by :func:`optimizer_state_arrays` into ``optimizers``.
+
+    Each parameter of ``module`` with saved state gets it in the optimizer that holds the
+    parameter (``step`` as a CPU scalar, the rest on the parameter's device); a parameter no
+    optimizer holds, and keys without ``prefix``, are ignored.
+
+    Examples
+    --------
+    >>> layer = torch.nn.Linear(2, 1)
+    >>> opt = torch.optim.Adam(layer.parameters())
+    >>> layer(torch.ones(1, 2)).sum().backward()
+    >>> opt.step()
+    >>> fresh = torch.optim.Adam(layer.parameters())
+    >>> load_optimizer_state(layer, [fresh], optimizer_state_arrays(layer, [opt]))
+    >>> torch.equal(fresh.state[layer.weight]["exp_avg"], opt.state[layer.weight]["exp_avg"])
+    True
+    """
+    optimizers = list(optimizers)
+    for name, param in module.named_parameters():
+        owner = next(
+            (o for o in optimizers if any(p is param for g in o.param_groups for p in g["params"])),
+            None,
+        )
+        key_prefix = f"{prefix}{name}."
+        state = {
+            key[len(key_prefix) :]: torch.from_numpy(np.array(value, copy=True))
+            for key, value in arrays.items()
+            if key.startswith(key_prefix) and "." not in key[len(key_prefix) :]
+        }
+        if owner is None or not state:
+            continue
+        owner.state[param] = {
+            key: value.reshape(()) if key == "step" else value.to(param.device)
+            for key, value in state.items()
+        }
 
 
 def _writeable(array: np.ndarray) -> np.ndarray:

@@ -13,9 +13,12 @@ import torch.nn.functional as F
 from freshrec.models.nn import (
     GrowableEmbedding,
     extend_optimizer_state,
+    grow_linear,
     in_batch_logits,
     load_module_state,
+    load_optimizer_state,
     module_state_arrays,
+    optimizer_state_arrays,
     pad_sequences,
     resolve_device,
     sample_by_popularity,
@@ -298,3 +301,126 @@ def test_growth_on_cuda_keeps_adam_state():
     assert emb.weight.device.type == "cuda"
     assert torch.equal(opt.state[emb.weight]["exp_avg"][:3], old)
     train_step(emb, opt, emb(torch.tensor([5], device="cuda")).pow(2).sum())
+
+
+# -- grow_linear and the optimizer-state helpers (issue 3: CFGAN/IRGAN) ----------------------
+def _linear_step(layer: torch.nn.Linear, opt: torch.optim.Optimizer) -> float:
+    x = torch.linspace(-1.0, 1.0, 4 * layer.in_features).reshape(4, layer.in_features)
+    return train_step(layer, opt, (layer(x) - 1.0).pow(2).sum())
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_grow_linear_keeps_old_block_and_pads_optimizer_state(name):
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(3, 2)
+    opt = OPTIMIZERS[name](layer.parameters())
+    for _ in range(3):
+        _linear_step(layer, opt)
+    old = {"weight": layer.weight.detach().clone(), "bias": layer.bias.detach().clone()}
+    old_state = {
+        "weight": _row_states(opt, layer.weight),
+        "bias": _row_states(opt, layer.bias),
+    }
+    old_scalars = {k: v for k, v in opt.state[layer.weight].items() if k not in old_state["weight"]}
+
+    grow_linear(layer, in_features=5, out_features=4, optimizers=[opt])
+
+    assert (layer.in_features, layer.out_features) == (5, 4)
+    assert layer.weight.shape == (4, 5) and layer.bias.shape == (4,)
+    assert [p for p in opt.param_groups[0]["params"]] == [layer.weight, layer.bias]
+    assert torch.equal(layer.weight[:2, :3], old["weight"])
+    assert torch.equal(layer.bias[:2], old["bias"])
+    assert not layer.weight[2:].any() and not layer.weight[:, 3:].any()
+    fill = 0.3 if name == "adagrad" else 0.0
+    for pname, param in (("weight", layer.weight), ("bias", layer.bias)):
+        state = opt.state[param]
+        assert set(old_state[pname]) <= set(state)
+        for key, value in old_state[pname].items():
+            assert state[key].shape == param.shape, (pname, key)
+            block = state[key][:2, :3] if pname == "weight" else state[key][:2]
+            assert torch.equal(block, value), (pname, key)
+            extra = state[key][2:].flatten()
+            if pname == "weight":
+                extra = torch.cat([extra, state[key][:2, 3:].flatten()])
+            assert torch.all(extra == fill), (pname, key)
+    for key, value in old_scalars.items():
+        assert torch.equal(torch.as_tensor(opt.state[layer.weight][key]), torch.as_tensor(value))
+    # The same optimizer keeps training the grown layer.
+    before = layer.weight.detach().clone()
+    _linear_step(layer, opt)
+    assert not torch.equal(layer.weight[2:], before[2:])
+
+
+def test_grow_linear_zero_init_keeps_outputs_of_old_inputs():
+    layer = torch.nn.Linear(3, 2)
+    x = torch.randn(5, 3, generator=torch.Generator().manual_seed(0))
+    expected = layer(x).detach()
+    grow_linear(layer, in_features=6)
+    padded = torch.cat([x, torch.zeros(5, 3)], dim=1)
+    assert torch.equal(layer(padded).detach(), expected)
+    assert torch.equal(layer(torch.cat([x, torch.ones(5, 3)], 1)).detach(), expected)
+
+
+def test_grow_linear_inits_and_noop():
+    layer = torch.nn.Linear(2, 3)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]))
+        layer.bias.copy_(torch.tensor([1.0, 2.0, 3.0]))
+    grow_linear(layer, in_features=3, out_features=4, init="mean")
+    assert layer.weight[:3, 2].tolist() == [1.5, 3.5, 5.5]
+    assert layer.weight[3].tolist() == [3.0, 4.0, 3.5]
+    assert layer.bias[3].item() == 2.0
+    weight = layer.weight
+    grow_linear(layer, in_features=2, out_features=None)  # smaller or None: nothing to do
+    assert layer.weight is weight
+    draws = []
+    for _ in range(2):
+        fresh = torch.nn.Linear(2, 2)
+        grow_linear(fresh, 4, 3, init="normal", std=0.5, generator=torch.Generator().manual_seed(1))
+        draws.append(torch.cat([fresh.weight[2:].flatten(), fresh.weight[:, 2:].flatten()]))
+        assert not fresh.bias[2:].any()
+    assert torch.equal(draws[0], draws[1]) and draws[0].abs().sum() > 0
+    with pytest.raises(ValueError, match="init"):
+        grow_linear(torch.nn.Linear(2, 2), 3, init="ones")  # type: ignore[arg-type]
+
+
+def test_grow_linear_without_bias_and_with_grad():
+    layer = torch.nn.Linear(2, 2, bias=False)
+    layer(torch.ones(1, 2)).sum().backward()
+    grow_linear(layer, in_features=3, out_features=3)
+    assert layer.bias is None and layer.weight.grad.shape == (3, 3)
+    assert torch.equal(layer.weight.grad[:2, :2], torch.ones(2, 2))
+    assert not layer.weight.grad[2:].any() and not layer.weight.grad[:, 2:].any()
+
+
+def test_optimizer_state_round_trip_with_two_optimizers():
+    net = torch.nn.ModuleDict({"g": torch.nn.Linear(3, 2), "d": torch.nn.Linear(2, 1)})
+    g_opt = torch.optim.Adam(net["g"].parameters(), lr=0.1)
+    d_opt = torch.optim.Adam(net["d"].parameters(), lr=0.1)
+    for _ in range(2):
+        loss = net["d"](net["g"](torch.ones(4, 3))).pow(2).sum()
+        g_opt.zero_grad()
+        d_opt.zero_grad()
+        loss.backward()
+        g_opt.step()
+    d_opt.step()
+    arrays = optimizer_state_arrays(net, [g_opt, d_opt], prefix="optimizer.")
+    assert arrays["optimizer.g.weight.step"].tolist() == [2.0]
+    assert arrays["optimizer.d.bias.step"].tolist() == [1.0]
+    assert arrays["optimizer.g.weight.exp_avg_sq"].shape == (2, 3)
+    arrays["unrelated"] = np.zeros(1)
+    g_new = torch.optim.Adam(net["g"].parameters(), lr=0.1)
+    d_new = torch.optim.Adam(net["d"].parameters(), lr=0.1)
+    load_optimizer_state(net, [g_new, d_new], arrays, prefix="optimizer.")
+    for old, new in ((g_opt, g_new), (d_opt, d_new)):
+        for group_old, group_new in zip(old.param_groups, new.param_groups, strict=True):
+            for p_old, p_new in zip(group_old["params"], group_new["params"], strict=True):
+                for key, value in old.state[p_old].items():
+                    assert torch.equal(new.state[p_new][key], value), key
+                assert new.state[p_new]["step"].shape == ()
+    # A parameter no optimizer holds gets nothing; state is copied, not shared.
+    only_g = torch.optim.Adam(net["g"].parameters())
+    load_optimizer_state(net, [only_g], arrays, prefix="optimizer.")
+    assert not any(p in only_g.state for p in net["d"].parameters())
+    arrays["optimizer.g.bias.exp_avg"][:] = 99.0
+    assert not (only_g.state[net["g"].bias]["exp_avg"] == 99.0).any()
