@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from freshrec.base import _plain
 from freshrec.data.batch import EventBatch, Events, as_batch
 from freshrec.data.interactions import InteractionLog
+from freshrec.models.distributed import shard, world
 from freshrec.models.nn import resolve_device, sample_uniform, train_step
 from freshrec.models.torch_base import TorchRecommender
 from freshrec.models.training import TrainingHistory, run_epochs
@@ -85,6 +86,15 @@ class SequentialRecommender(TorchRecommender):
         order (saved with the model).
     history_
         :class:`~freshrec.models.training.TrainingHistory` of the last ``fit``/``partial_fit``.
+
+    Examples
+    --------
+    >>> from freshrec.data import Event
+    >>> from freshrec.models.gru4rec import GRU4Rec
+    >>> clicks = [Event("ann", item, 1.0, t) for t, item in enumerate("abcab")]
+    >>> model = GRU4Rec(dim=8, max_len=4, n_epochs=3).fit(clicks)
+    >>> model.user_sequence("ann"), model.module_.item_embedding.num_embeddings
+    (['a', 'b', 'c', 'a', 'b'], 4)
     """
 
     _item_offset: ClassVar[int] = 1
@@ -166,9 +176,15 @@ class SequentialRecommender(TorchRecommender):
             total = 0.0
             for rows in batches:
                 width = max(int(lengths[rows].max()), self._min_width)
+                n_targets = int((targets[rows] > 0).sum())
+                rows = shard(rows)  # this process's share (all of them, alone)
                 x, y = inputs[rows, -width:], targets[rows, -width:]
-                hidden = self._encode(users[rows].to(device), x.to(device))
-                loss = self._next_item_loss(hidden, y.to(device), users[rows], generator)
+                if len(rows):
+                    hidden = self._encode(users[rows].to(device), x.to(device))
+                    loss = self._next_item_loss(hidden, y.to(device), users[rows], generator)
+                    loss = loss * (int((y > 0).sum()) * world()[1] / n_targets)  # batch mean
+                else:  # more processes than rows: take part in the averaging with zeros
+                    loss = torch.zeros((), device=device, requires_grad=True)
                 total += train_step(self.module_, self.optimizer_, loss)
             return total / len(batches)
 

@@ -26,6 +26,7 @@ from torch import nn
 
 from freshrec.base import RecommenderBase
 from freshrec.data.batch import EventBatch
+from freshrec.models.distributed import shard, world
 from freshrec.models.nn import (
     GrowableEmbedding,
     load_module_state,
@@ -61,7 +62,8 @@ class TorchRecommender(RecommenderBase):
     it stops early on NDCG@10 and keeps the best epoch
     (:func:`~freshrec.models.training.run_epochs`). All randomness of one call comes from a
     ``torch.Generator`` seeded from ``rng_``, so a saved and loaded model continues exactly
-    as the original would.
+    as the original would. Under ``torchrun`` each process takes its share of every
+    mini-batch and gradients are averaged (:mod:`freshrec.models.distributed`).
 
     **Persistence.** ``_arrays`` holds the module's ``state_dict`` (keys ``module.*``) and
     the optimizer's per-parameter state (``optimizer.<parameter>.<key>``: Adam's ``step``,
@@ -163,7 +165,14 @@ class TorchRecommender(RecommenderBase):
                 j = sample_uniform(
                     self.n_items, (len(rows), self.n_negatives), generator, exclude=seen, users=u
                 )
-                loss = self._batch_loss(u.to(device), i.to(device), j.to(device))
+                mine = shard(torch.arange(len(rows)))  # this process's share (all, alone)
+                if len(mine):
+                    loss = self._batch_loss(
+                        u[mine].to(device), i[mine].to(device), j[mine].to(device)
+                    )
+                    loss = loss * (len(mine) * world()[1] / len(rows))  # the batch mean
+                else:  # more processes than rows: take part in the averaging with zeros
+                    loss = torch.zeros((), device=device, requires_grad=True)
                 total += train_step(self.module_, self.optimizer_, loss) * len(rows)
             return total / len(users)
 
