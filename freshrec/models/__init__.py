@@ -84,6 +84,7 @@ REGISTRY = Registry(
         "deepfm": "freshrec.models.deepfm.DeepFM",
         "cfgan": "freshrec.models.cfgan.CFGAN",
         "irgan": "freshrec.models.irgan.IRGAN",
+        "two-tower": "freshrec.models.two_tower.TwoTower",
     }
 )
 
