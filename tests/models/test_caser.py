@@ -9,7 +9,7 @@ import torch
 from freshrec.checks import checkerboard_events, yield_checks
 from freshrec.models.caser import Caser, CaserModule
 
-SMALL = {"dim": 16, "window": 3, "max_len": 8, "n_epochs": 40, "lr": 0.005, "batch_size": 8}
+SMALL = {"dim": 16, "window": 3, "max_len": 8, "n_epochs": 25, "lr": 0.01, "batch_size": 16}
 
 
 def small(**params):
