@@ -65,19 +65,14 @@ class _Block(nn.Module):
         self.attention_dropout = nn.Dropout(dropout)
         self.ffn_norm = nn.LayerNorm(dim, eps=1e-8)
         self.ffn = nn.Sequential(
-            nn.Linear(dim, inner),
-            nn.Dropout(dropout),
-            nn.ReLU(),
-            nn.Linear(inner, dim),
-            nn.Dropout(dropout),
+            nn.Linear(dim, inner), nn.ReLU(), nn.Linear(inner, dim), nn.Dropout(dropout)
         )
 
-    def forward(self, x: torch.Tensor, allowed: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
         queries = self.attention_norm(x)
         x = queries + self.attention_dropout(self.attention(queries, x, allowed))
         x = self.ffn_norm(x)
-        x = x + self.ffn(x)
-        return x * keep
+        return x + self.ffn(x)  # type: ignore[no-any-return]
 
 
 class SASRecModule(nn.Module):
@@ -86,9 +81,12 @@ class SASRecModule(nn.Module):
     Follows the authors' reference code: item vectors scaled by ``sqrt(dim)`` plus learned
     position vectors, dropout, then ``n_blocks`` blocks that each normalise the queries,
     add causal multi-head self-attention to them and apply a residual point-wise feed-forward
-    network (after a second layer normalisation), padding positions zeroed after every
-    block, and a final layer normalisation. A position attends to itself and to the earlier
-    non-padding positions.
+    network (after a second layer normalisation), and a final layer normalisation. A
+    position attends to itself and to the earlier non-padding positions, so padding never
+    reaches the other positions and is zeroed once, at the output (the reference code zeroes
+    it after every block). The feed-forward network drops out its output only, as RecBole
+    and BERT do (the reference code also drops its inner activations, which costs about 5%
+    of a training step on CPU).
 
     Parameters
     ----------
@@ -135,16 +133,16 @@ class SASRecModule(nn.Module):
         """Outputs (B, L, dim) of left-padded ``sequences`` (B, L); 0 is padding."""
         length = sequences.shape[1]
         present = sequences > 0
-        keep = present.unsqueeze(-1).to(self.position_embedding.dtype)
         x = self.item_embedding(sequences) * math.sqrt(self.dim)
-        x = self.dropout(x + self.position_embedding[-length:]) * keep
+        x = self.dropout(x + self.position_embedding[-length:])
         causal = torch.ones(length, length, dtype=torch.bool, device=sequences.device).tril()
         diagonal = torch.eye(length, dtype=torch.bool, device=sequences.device)
         allowed = (causal & present[:, None, :]) | diagonal  # (B, L, L): query x key
         allowed = allowed.unsqueeze(1)
         for block in self.blocks:
-            x = block(x, allowed, keep)
-        return self.final_norm(x)  # type: ignore[no-any-return]
+            x = block(x, allowed)
+        out: torch.Tensor = self.final_norm(x) * present.unsqueeze(-1)  # zeros at the padding
+        return out
 
 
 class SASRec(SequentialRecommender):

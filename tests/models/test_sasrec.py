@@ -127,3 +127,12 @@ def test_early_stopping_keeps_the_best_epoch():
     scores = model.history_.valid_ndcg
     assert len(scores) < 40
     assert model.history_.best_epoch == int(np.argmax(scores)) + 1
+
+
+def test_left_padding_changes_no_output_and_is_zero():
+    module = SASRecModule(9, max_len=6, dim=8, n_blocks=2, n_heads=2, inner=8, dropout=0.0, seed=0)
+    module.eval()
+    padded = module(torch.tensor([[0, 0, 0, 4, 2, 7]]))
+    trimmed = module(torch.tensor([[4, 2, 7]]))
+    torch.testing.assert_close(padded[:, 3:], trimmed)
+    assert not padded[:, :3].any()
