@@ -187,6 +187,31 @@ def recommend(
     recommend_users(model, ids, k=k, include_seen=include_seen, out=out, console=console)
 
 
+@app.command()
+def case(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="ecommerce | news | social")],
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: case-NAME).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the split, the subset and the models.")] = 0,
+    quick: Annotated[bool, typer.Option(help="A small subset and few epochs (a smoke run).")] = (
+        False
+    ),
+    data_dir: DataDir = None,
+) -> None:
+    """An end-to-end case study: models, a hybrid with weights chosen on validation, report."""
+    from freshrec.cases import run_case
+
+    _, written = run_case(
+        name,
+        out or Path(f"case-{name}"),
+        data_dir=default_data_dir(data_dir),
+        seed=seed,
+        quick=quick,
+        cache_dir=default_cache_dir(),
+        console=console,
+    )
+    console.print(f"wrote {', '.join(str(p) for p in written)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` and return the exit code (for tests and ``run``)."""
     try:

@@ -33,6 +33,10 @@ __all__ = [
     "gini_index",
     "hit_rate_at_k",
     "hits_at_k",
+    "impression_auc",
+    "impression_metrics",
+    "impression_mrr",
+    "impression_ndcg_at_k",
     "intra_list_diversity",
     "item_coverage",
     "mae",
@@ -406,3 +410,148 @@ def mae(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """
     true, pred = _pair(y_true, y_pred)
     return float(np.mean(np.abs(true - pred))) if len(true) else float("nan")
+
+
+# -- impression ranking (MIND) --------------------------------------------------------------
+def _impression(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Binary labels (``> 0`` is a click) and float scores of one impression, checked."""
+    clicked = np.asarray(labels).ravel() > 0
+    values = np.asarray(scores, dtype=np.float64).ravel()
+    if clicked.shape != values.shape:
+        raise ValueError(f"labels has {len(clicked)} values but scores has {len(values)}")
+    return clicked, values
+
+
+def _clicks_in_score_order(clicked: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The labels sorted by descending score; ties keep their order in the impression."""
+    return clicked[np.argsort(-values, kind="stable")]
+
+
+def impression_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve of one impression (shown items ranked by ``scores``).
+
+    The share of (clicked, not clicked) pairs whose clicked item scores higher, a tie
+    counting one half: ``(sum of the clicked items' mid-ranks - P (P + 1) / 2) / (P N)`` with
+    ``P`` clicks and ``N`` non-clicks, as scikit-learn's ``roc_auc_score`` and the MIND
+    leaderboard compute it. ``nan`` when the impression lacks a click or a non-click.
+
+    Examples
+    --------
+    >>> impression_auc(np.array([0, 1, 0, 1]), np.array([0.4, 0.3, 0.2, 0.1]))  # 1 of 4 pairs
+    0.25
+    >>> impression_auc(np.array([1, 0]), np.array([0.5, 0.5]))  # a tie counts one half
+    0.5
+    """
+    clicked, values = _impression(labels, scores)
+    n_pos = int(clicked.sum())
+    n_neg = len(clicked) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    import scipy.stats
+
+    ranks = scipy.stats.rankdata(values)  # mid-ranks for ties
+    return float((ranks[clicked].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def impression_mrr(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Mean reciprocal rank of the clicked items of one impression, MIND's ``mrr_score``.
+
+    ``sum_{clicked i} 1 / rank_i / n_clicked``, ranks from 1 by descending score (ties keep
+    their order in the impression). ``nan`` without any click.
+
+    Examples
+    --------
+    >>> impression_mrr(np.array([0, 1, 0, 1]), np.array([0.4, 0.3, 0.2, 0.1]))  # (1/2 + 1/4) / 2
+    0.375
+    """
+    clicked, values = _impression(labels, scores)
+    if not clicked.any():
+        return float("nan")
+    ordered = _clicks_in_score_order(clicked, values)
+    return float((ordered / np.arange(1, len(ordered) + 1)).sum() / ordered.sum())
+
+
+def impression_ndcg_at_k(labels: np.ndarray, scores: np.ndarray, k: int) -> float:
+    """NDCG@k of one impression, MIND's ``ndcg_score``: gains ``2^label - 1``.
+
+    ``DCG@k = sum_{r < k} gain_(r) / log2(r + 2)`` over the items in descending score order
+    (ties keep their order in the impression), divided by the DCG@k of the ideal order.
+    ``nan`` without any click.
+
+    Examples
+    --------
+    >>> labels, scores = np.array([0, 1, 0, 1]), np.array([0.4, 0.3, 0.2, 0.1])
+    >>> impression_ndcg_at_k(labels, scores, k=5)  # (1/log2(3) + 1/log2(5)) / (1 + 1/log2(3))
+    0.65092...
+    >>> impression_ndcg_at_k(labels, scores, k=1)
+    0.0
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    clicked, values = _impression(labels, scores)
+    if not clicked.any():
+        return float("nan")
+    ordered = _clicks_in_score_order(clicked, values)[:k]
+    discounts = _discounts(k)
+    ideal = np.sort(clicked)[::-1][:k]
+    return float(
+        (ordered * discounts[: len(ordered)]).sum() / (ideal * discounts[: len(ideal)]).sum()
+    )
+
+
+def impression_metrics(
+    labels: np.ndarray,
+    scores: np.ndarray,
+    impressions: np.ndarray,
+    ks: tuple[int, ...] = (5, 10),
+) -> dict[str, float | int]:
+    """AUC, MRR and NDCG@k averaged over impressions, as the MIND leaderboard reports them.
+
+    Rows are shown items; ``impressions`` gives each row's impression id, and the rows of one
+    impression are ranked among themselves (in their order in the arrays, which decides
+    ties). Only impressions with at least one click and one non-click count; the result
+    also holds their number as ``n_impressions``. Means are ``nan`` when none counts.
+
+    Parameters
+    ----------
+    labels
+        Shape (n_rows,): ``> 0`` for a click.
+    scores
+        Shape (n_rows,): the model's scores.
+    impressions
+        Shape (n_rows,): the impression id of each row.
+    ks
+        Cut-offs of ``ndcg@k``.
+
+    Examples
+    --------
+    >>> labels = np.array([0, 1, 0, 1, 1, 0, 1])
+    >>> scores = np.array([0.4, 0.3, 0.2, 0.1, 0.9, 0.1, 0.5])
+    >>> impressions = np.array([7, 7, 7, 7, 8, 8, 9])  # impression 9 has no non-click
+    >>> result = impression_metrics(labels, scores, impressions, ks=(5,))
+    >>> result["auc"], result["mrr"], result["n_impressions"]  # means of (0.25, 1) and (0.375, 1)
+    (0.625, 0.6875, 2)
+    """
+    clicked, values = _impression(labels, scores)
+    groups = np.asarray(impressions).ravel()
+    if groups.shape != clicked.shape:
+        raise ValueError(f"impressions has {len(groups)} values but labels has {len(clicked)}")
+    _, codes = np.unique(groups, return_inverse=True)
+    codes = codes.ravel()
+    order = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    names = ["auc", "mrr", *(f"ndcg@{k}" for k in ks)]
+    per: dict[str, list[float]] = {name: [] for name in names}
+    for rows in np.split(order, bounds) if len(order) else []:
+        y, s = clicked[rows], values[rows]
+        if y.all() or not y.any():
+            continue
+        per["auc"].append(impression_auc(y, s))
+        per["mrr"].append(impression_mrr(y, s))
+        for k in ks:
+            per[f"ndcg@{k}"].append(impression_ndcg_at_k(y, s, k))
+    out: dict[str, float | int] = {
+        name: float(np.mean(v)) if v else float("nan") for name, v in per.items()
+    }
+    out["n_impressions"] = len(per["auc"])
+    return out

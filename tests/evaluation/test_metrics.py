@@ -258,3 +258,62 @@ def test_rmse_and_mae_hand_worked() -> None:
     assert math.isnan(rmse(np.array([]), np.array([])))
     with pytest.raises(ValueError):
         mae(np.array([1.0]), np.array([1.0, 2.0]))
+
+
+# -- impression metrics (MIND) --------------------------------------------------------------
+def test_impression_metrics_hand_worked() -> None:
+    from freshrec.evaluation.metrics import impression_auc, impression_mrr, impression_ndcg_at_k
+
+    labels, scores = np.array([0, 1, 0, 1]), np.array([0.4, 0.3, 0.2, 0.1])
+    # clicks at ranks 2 and 4; pairs (click > non-click): only 0.3 > 0.2 of 4
+    assert impression_auc(labels, scores) == 0.25
+    assert impression_mrr(labels, scores) == (1 / 2 + 1 / 4) / 2
+    ideal = 1 + 1 / math.log2(3)
+    assert impression_ndcg_at_k(labels, scores, 10) == pytest.approx(
+        (1 / math.log2(3) + 1 / math.log2(5)) / ideal
+    )
+    assert impression_ndcg_at_k(labels, scores, 2) == pytest.approx((1 / math.log2(3)) / ideal)
+    perfect = np.array([0.1, 0.9, 0.2, 0.8])
+    assert impression_auc(labels, perfect) == 1.0
+    assert impression_mrr(labels, perfect) == (1 + 1 / 2) / 2
+    assert impression_ndcg_at_k(labels, perfect, 5) == pytest.approx(1.0)
+
+
+def test_impression_ties_and_degenerate_impressions() -> None:
+    from freshrec.evaluation.metrics import impression_auc, impression_mrr, impression_ndcg_at_k
+
+    assert impression_auc(np.array([1, 0, 0]), np.zeros(3)) == 0.5  # ties count one half
+    assert impression_mrr(np.array([0, 1]), np.zeros(2)) == 0.5  # ties keep shown order
+    assert math.isnan(impression_auc(np.array([1, 1]), np.array([0.1, 0.2])))
+    assert math.isnan(impression_mrr(np.zeros(3), np.arange(3.0)))
+    assert math.isnan(impression_ndcg_at_k(np.zeros(3), np.arange(3.0), 5))
+    with pytest.raises(ValueError):
+        impression_auc(np.array([1, 0]), np.array([0.1]))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_impression_auc_matches_sklearn(seed: int) -> None:
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    from freshrec.evaluation.metrics import impression_auc
+
+    rng = np.random.default_rng(seed)
+    labels = np.array([1, 0] + list(rng.integers(0, 2, 30)))
+    scores = rng.integers(0, 5, len(labels)).astype(float)  # many ties
+    assert impression_auc(labels, scores) == pytest.approx(
+        sklearn_metrics.roc_auc_score(labels, scores)
+    )
+
+
+def test_impression_metrics_average_counted_impressions() -> None:
+    from freshrec.evaluation.metrics import impression_metrics
+
+    labels = np.array([1, 0, 0, 1, 1, 1, 0, 0])
+    scores = np.array([0.9, 0.1, 0.8, 0.2, 0.5, 0.4, 0.3, 0.0])
+    impressions = np.array([1, 1, 2, 2, 3, 3, 4, 4])  # 3: clicks only, 4: none: not counted
+    result = impression_metrics(labels, scores, impressions, ks=(1, 5))
+    assert result["n_impressions"] == 2
+    assert result["auc"] == 0.5  # 1.0 and 0.0
+    assert result["mrr"] == 0.75  # 1 and 1/2
+    assert result["ndcg@1"] == 0.5
+    empty = impression_metrics(np.array([1]), np.array([0.3]), np.array([5]))
+    assert empty["n_impressions"] == 0 and math.isnan(empty["auc"])
