@@ -65,9 +65,9 @@ def run_evaluation(
     at test time together with the training items, as RecBole does. Under the ``loo-*``
     protocols a sequential model then observes the validation events (without learning
     from them), so each user's test-time input ends with the validation item, as in the
-    SASRec paper. With ``folds >= 2`` the
-    protocol is per-user random k-fold cross-validation instead
-    (:func:`~freshrec.data.splits.k_fold_splits`): every (fold, seed) pair is one run, and
+    SASRec paper. With ``folds >= 2`` the protocol is per-user random k-fold
+    cross-validation instead (:func:`~freshrec.data.splits.k_fold_splits`): every (fold,
+    seed) pair is one run, and
     each row reports the mean and 95% interval over the runs (``per_seed`` lists them fold by
     fold, seeds within folds).
 
