@@ -169,6 +169,7 @@ class RecommenderBase(Estimator):
     _state_values: ClassVar[tuple[str, ...]] = ()
     prior_score: ClassVar[float] = 0.0
     predicts_ratings: ClassVar[bool] = False  # True: scores are ratings (RMSE/MAE apply)
+    rehearses: ClassVar[bool] = False  # True: ``partial_fit(..., replay=...)`` is supported
     threshold: float = 1.0
     seed: int | None = None
 
@@ -178,12 +179,23 @@ class RecommenderBase(Estimator):
         self.reset()
         return self.partial_fit(events, valid=valid)
 
-    def partial_fit(self, events: Events, *, valid: EventBatch | None = None) -> Self:
+    def partial_fit(
+        self, events: Events, *, valid: EventBatch | None = None, replay: Events | None = None
+    ) -> Self:
         """Continue learning from ``events``; unseen users and items are added.
 
         Iterative models stop early on ``valid``'s NDCG@10 and keep their best epoch; the
-        others ignore it.
+        others ignore it. ``replay`` holds earlier events (a replay buffer's sample) to learn
+        again together with the new ones, in one shuffled pass per epoch: they are not added
+        to the log or the popularity counts, and rows with ids the model does not know are
+        dropped. Only models with ``rehearses = True`` take it (the others count every event
+        they are given, so a replayed event would count twice).
         """
+        if replay is not None and not self.rehearses:
+            raise ValueError(
+                f"{type(self).__name__} cannot rehearse replayed events (replay=...); "
+                "update it without replay"
+            )
         batch = self.encode(as_batch(events), grow=True)
         if not self.is_fitted:
             self.rng_ = np.random.default_rng(self.seed)
@@ -196,7 +208,13 @@ class RecommenderBase(Estimator):
         np.add.at(self.item_counts_, item_idx[positive], 1.0)
         self.log_.append(user_idx, item_idx, batch.value)
         self._grow(n_users, n_items)
-        self._learn(batch, valid)
+        if replay is not None:
+            rehearsed = self.encode(as_batch(replay))
+            replay_users, replay_items = rehearsed.indices()
+            known = (replay_users >= 0) & (replay_items >= 0)
+            self._learn(EventBatch.concat([batch, rehearsed.take(known)]), valid)
+        else:
+            self._learn(batch, valid)
         self.n_events_ = getattr(self, "n_events_", 0) + len(batch)
         return self
 

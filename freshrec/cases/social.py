@@ -125,10 +125,15 @@ class FriendsHistory(RecommenderBase):
         return self.partial_fit(events, valid=valid, friends=friends)
 
     def partial_fit(
-        self, events: Events, *, valid: EventBatch | None = None, friends: np.ndarray | None = None
+        self,
+        events: Events,
+        *,
+        valid: EventBatch | None = None,
+        replay: Events | None = None,
+        friends: np.ndarray | None = None,
     ) -> Self:
         """Learn ``events``; ``friends`` (when given) replaces the friend graph."""
-        super().partial_fit(events, valid=valid)
+        super().partial_fit(events, valid=valid, replay=replay)
         if friends is not None:
             self.set_friends(friends)
         return self

@@ -188,6 +188,54 @@ def recommend(
 
 
 @app.command()
+def arena(
+    dataset: Annotated[str, typer.Option(help="Dataset name (see `freshrec datasets list`).")],
+    model: Annotated[str, typer.Option(help="Model name.")],
+    strategies: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated: frozen, full, finetune, finetune-replay, streaming, hybrid."
+        ),
+    ] = "frozen,full,finetune,finetune-replay,streaming",
+    windows: Annotated[int, typer.Option(help="Windows after the warm start.")] = 20,
+    seeds: Annotated[str, typer.Option(help="Seeds, comma-separated.")] = "0",
+    warm_fraction: Annotated[float, typer.Option(help="Share of events in the warm start.")] = 0.5,
+    k: Annotated[int, typer.Option(help="Cut-off of the ranking metrics.")] = 10,
+    threads: Annotated[int, typer.Option(help="Threads for numba/torch (pinned).")] = 1,
+    min_rating: Annotated[float | None, typer.Option(help="Keep ratings >= this value.")] = None,
+    set_: SetOption = None,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("freshrec-arena"),
+    data_dir: DataDir = None,
+) -> None:
+    """Update strategies side by side over time windows: quality, compute, churn, forgetting."""
+    from freshrec.config import parse_overrides
+    from freshrec.evaluation.arena_job import run_arena_job
+    from freshrec.evaluation.arena_report import write_arena
+    from freshrec.evaluation.report import rich_table
+    from freshrec.progress import step_progress
+    from freshrec.threads import pin_threads
+
+    pin_threads(threads)
+    data = load_named(dataset, default_data_dir(data_dir), min_rating=min_rating)
+    names, seed_list = parse_names(strategies), parse_ints(seeds)
+    steps = len(seed_list) * (1 + windows * len(names))
+    with step_progress(console, f"arena: {model}", steps) as advance:
+        results, runs = run_arena_job(
+            data,
+            model,
+            names,
+            n_windows=windows,
+            seeds=seed_list,
+            overrides=parse_overrides(set_ or []),
+            warm_fraction=warm_fraction,
+            k=k,
+            on_step=advance,
+        )
+    console.print(rich_table(results))
+    console.print(f"wrote {', '.join(str(p) for p in write_arena(out, results, runs))}")
+
+
+@app.command()
 def case(
     name: Annotated[str, typer.Argument(metavar="NAME", help="ecommerce | news | social")],
     out: Annotated[Path | None, typer.Option(help="Output folder (default: case-NAME).")] = None,

@@ -113,6 +113,7 @@ class BPR(RecommenderBase):
 
     _state_arrays: ClassVar[tuple[str, ...]] = ("user_factors_", "item_factors_", "item_bias_")
     _init_std: ClassVar[float] = 0.1
+    rehearses: ClassVar[bool] = True
 
     def __init__(
         self,

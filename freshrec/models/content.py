@@ -104,10 +104,15 @@ class ContentKNN(RecommenderBase):
         return self.partial_fit(events, valid=valid, items=items)
 
     def partial_fit(
-        self, events: Events, *, valid: EventBatch | None = None, items: SideTable | None = None
+        self,
+        events: Events,
+        *,
+        valid: EventBatch | None = None,
+        replay: Events | None = None,
+        items: SideTable | None = None,
     ) -> Self:
         """Learn from ``events``; with ``items``, also (re)set those items' features."""
-        super().partial_fit(events, valid=valid)
+        super().partial_fit(events, valid=valid, replay=replay)
         if items is not None:
             self.set_item_features(items)
         return self

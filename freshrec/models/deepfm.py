@@ -446,6 +446,7 @@ class _FieldRecommender(TorchRecommender):
         events: Events,
         *,
         valid: EventBatch | None = None,
+        replay: Events | None = None,
         items: SideTable | None = None,
         users: SideTable | None = None,
     ) -> Self:
@@ -459,6 +460,7 @@ class _FieldRecommender(TorchRecommender):
         events: Events,
         *,
         valid: EventBatch | None = None,
+        replay: Events | None = None,
         items: SideTable | None = None,
         users: SideTable | None = None,
     ) -> Self:
@@ -477,7 +479,7 @@ class _FieldRecommender(TorchRecommender):
         for side, table in (("item", items), ("user", users)):
             if table is not None and specs[side]:
                 self._set_side_rows(side, table, specs[side])
-        return super().partial_fit(batch, valid=valid)
+        return super().partial_fit(batch, valid=valid, replay=replay)
 
     def _ensure_side_state(self) -> None:
         if not hasattr(self, "user_map_"):

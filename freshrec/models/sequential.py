@@ -115,9 +115,15 @@ class SequentialRecommender(TorchRecommender):
         raise NotImplementedError
 
     # -- public -------------------------------------------------------------------------
-    def partial_fit(self, events: Events, *, valid: EventBatch | None = None) -> Self:
-        """Continue learning from ``events`` (sorted by timestamp first); see the class doc."""
-        return super().partial_fit(as_batch(events).sort_by_time(), valid=valid)
+    def partial_fit(
+        self, events: Events, *, valid: EventBatch | None = None, replay: Events | None = None
+    ) -> Self:
+        """Continue learning from ``events`` (sorted by timestamp first); see the class doc.
+
+        ``replay`` is refused: a sequence model's history holds each event once, and its
+        windows over the new targets already read the older ones as context.
+        """
+        return super().partial_fit(as_batch(events).sort_by_time(), valid=valid, replay=replay)
 
     def observe(self, events: Events) -> Self:
         """Append ``events`` to their users' histories without learning from them.

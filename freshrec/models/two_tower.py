@@ -406,7 +406,12 @@ class TwoTower(TorchRecommender):
         return self.partial_fit(events, valid=valid, items=items)
 
     def partial_fit(
-        self, events: Events, *, valid: EventBatch | None = None, items: SideTable | None = None
+        self,
+        events: Events,
+        *,
+        valid: EventBatch | None = None,
+        replay: Events | None = None,
+        items: SideTable | None = None,
     ) -> Self:
         """Continue learning from ``events``; ``items`` (re)sets those items' side data.
 
@@ -418,7 +423,7 @@ class TwoTower(TorchRecommender):
             self._start_encoder(items)
         self._pending_items = items
         try:
-            super().partial_fit(events, valid=valid)
+            super().partial_fit(events, valid=valid, replay=replay)
         finally:
             del self._pending_items
         return self

@@ -1,0 +1,423 @@
+"""Update strategies: how a trained model learns from each new window of events.
+
+Every strategy has ``prime(events)`` (the events the model was trained on before the first
+window) and ``step(model, batch) -> UpdateReport`` (learn, or not, from the next window, in
+place). The names are those of the command line:
+
+==================  ===========================================================================
+``frozen``          never updates: the baseline every other strategy must beat
+``full``            :class:`FullRetrain`: ``fit`` from scratch on the history (all of it, or a
+                    sliding window of the latest events), every ``every`` windows
+``finetune``        :class:`FineTune`: ``partial_fit`` on the new window from the current
+                    model (epochs and step size configurable)
+``finetune-replay`` :class:`FineTune` with a :class:`~freshrec.update.replay.ReservoirReplay`
+                    sample of older events mixed into each update
+``streaming``       :class:`Streaming`: ``partial_fit`` on micro-batches as the events arrive
+``hybrid``          :class:`Hybrid`: streaming, plus a full retrain every few windows
+==================  ===========================================================================
+
+Examples
+--------
+>>> from freshrec.checks import checkerboard_events
+>>> from freshrec.data.batch import as_batch
+>>> from freshrec.models.bpr import BPR
+>>> events = as_batch(checkerboard_events())
+>>> model = BPR(n_factors=4, n_epochs=5).fit(events[:100])
+>>> strategy = make_strategy("finetune-replay", {"epochs": 2})
+>>> strategy.prime(events[:100])
+>>> report = strategy.step(model, events[100:150])  # 50 new events, 50 replayed
+>>> report.trained, report.n_events, model.n_events_
+(True, 100, 150)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from freshrec.base import RecommenderBase
+from freshrec.data.batch import EventBatch
+from freshrec.data.stream import iter_micro_batches
+from freshrec.update.replay import EventHistory, ReservoirReplay
+
+__all__ = [
+    "STRATEGIES",
+    "FineTune",
+    "Frozen",
+    "FullRetrain",
+    "Hybrid",
+    "Streaming",
+    "UpdateReport",
+    "UpdateStrategy",
+    "make_strategy",
+]
+
+
+@dataclass(frozen=True)
+class UpdateReport:
+    """What one :meth:`UpdateStrategy.step` did.
+
+    Attributes
+    ----------
+    trained
+        Whether the model changed.
+    n_events
+        Events trained on (new, replayed and, for a retrain, the whole history).
+    seconds
+        Wall time spent training.
+    n_updates
+        Calls that changed the model (micro-batches, retrains, fine-tunes).
+    n_learned
+        Events of the stream learned for the first time in this step.
+    lag_s
+        Mean time from those events' timestamps to the version that learned them (the
+        latest timestamp the strategy had seen when it trained); ``None`` when no event was
+        learned or the events have no timestamps.
+
+    Examples
+    --------
+    >>> UpdateReport(True, 100, 0.5, 1, 100, 3600.0).lag_s / 3600
+    1.0
+    """
+
+    trained: bool
+    n_events: int
+    seconds: float
+    n_updates: int
+    n_learned: int
+    lag_s: float | None
+
+
+@runtime_checkable
+class UpdateStrategy(Protocol):
+    """How a model keeps learning as windows of events arrive.
+
+    Examples
+    --------
+    >>> isinstance(Frozen(), UpdateStrategy), isinstance(object(), UpdateStrategy)
+    (True, False)
+    """
+
+    def prime(self, events: EventBatch) -> None:
+        """Take note of the events the model was trained on before the first window."""
+
+    def step(self, model: RecommenderBase, batch: EventBatch) -> UpdateReport:
+        """Learn (or not) from the next window ``batch``, in place."""
+
+
+class _Tracked:
+    """Shared bookkeeping: events not learned yet, their freshness, the time spent."""
+
+    def __init__(self) -> None:
+        self._pending: list[np.ndarray] = []  # timestamps of events not learned yet
+        self._now: float | None = None
+
+    def prime(self, events: EventBatch) -> None:
+        self._pending.clear()
+
+    def _arrive(self, batch: EventBatch) -> None:
+        if batch.timestamp is not None and len(batch):
+            self._pending.append(np.asarray(batch.timestamp, np.float64))
+            self._now = float(batch.timestamp.max())
+        else:
+            self._pending.append(np.full(len(batch), np.nan))
+
+    def _learn_pending(self) -> tuple[int, float | None]:
+        """Mark every pending event learned now; return their count and mean lag."""
+        times = np.concatenate(self._pending) if self._pending else np.zeros(0)
+        self._pending.clear()
+        if not len(times) or self._now is None or np.isnan(times).all():
+            return len(times), None
+        return len(times), float(np.nanmean(self._now - times))
+
+
+class Frozen(_Tracked):
+    """Never update: the model stays as it was trained before the first window.
+
+    Examples
+    --------
+    >>> Frozen().step(None, EventBatch.empty()).trained
+    False
+    """
+
+    def step(self, model: RecommenderBase, batch: EventBatch) -> UpdateReport:
+        return UpdateReport(False, 0, 0.0, 0, 0, None)
+
+
+class FullRetrain(_Tracked):
+    """``fit`` from scratch on the retained history every ``every`` windows.
+
+    Parameters
+    ----------
+    every
+        Retrain after every ``every``-th window (1: after each one).
+    window
+        Retrain on the latest ``window`` events only (a sliding window); ``None``: on all.
+
+    Examples
+    --------
+    >>> from freshrec.checks import checkerboard_events
+    >>> from freshrec.data.batch import as_batch
+    >>> from freshrec.models.popular import MostPopular
+    >>> events = as_batch(checkerboard_events())
+    >>> strategy = FullRetrain(every=2)
+    >>> model = MostPopular().fit(events[:100])
+    >>> strategy.prime(events[:100])
+    >>> [strategy.step(model, events[i:i + 50]).trained for i in (100, 150)]
+    [False, True]
+    >>> model.n_events_ == len(events)  # refitted on everything
+    True
+    """
+
+    def __init__(self, every: int = 1, window: int | None = None) -> None:
+        super().__init__()
+        if every < 1:
+            raise ValueError(f"every must be >= 1, got {every}")
+        self.every = every
+        self.history = EventHistory(window)
+        self._windows = 0
+
+    def prime(self, events: EventBatch) -> None:
+        super().prime(events)
+        self.history = EventHistory(self.history.max_events)
+        self.history.add(events)
+        self._windows = 0
+
+    def step(self, model: RecommenderBase, batch: EventBatch) -> UpdateReport:
+        self._arrive(batch)
+        self.history.add(batch)
+        self._windows += 1
+        if self._windows % self.every:
+            return UpdateReport(False, 0, 0.0, 0, 0, None)
+        events = self.history.events()
+        start = time.perf_counter()
+        model.fit(events)
+        seconds = time.perf_counter() - start
+        return UpdateReport(True, len(events), seconds, 1, *self._learn_pending())
+
+
+class FineTune(_Tracked):
+    """``partial_fit`` on each new window, warm-started from the current model.
+
+    Parameters
+    ----------
+    epochs, lr
+        The model's ``n_epochs`` and ``lr`` during the update (``None``: its own).
+    replay
+        A replay buffer: each update also rehearses ``replay_ratio * len(window)`` events
+        drawn from it, then the window enters it. Needs a model with ``rehearses = True``.
+    replay_ratio
+        Replayed events per new event.
+
+    Examples
+    --------
+    >>> from freshrec.checks import checkerboard_events
+    >>> from freshrec.data.batch import as_batch
+    >>> from freshrec.models.bpr import BPR
+    >>> events = as_batch(checkerboard_events())
+    >>> model = BPR(n_factors=4, n_epochs=5).fit(events[:100])
+    >>> strategy = FineTune(epochs=1, replay=ReservoirReplay(capacity=40), replay_ratio=0.5)
+    >>> strategy.prime(events[:100])
+    >>> strategy.step(model, events[100:150]).n_events  # 50 new + 25 replayed
+    75
+    """
+
+    def __init__(
+        self,
+        epochs: int | None = None,
+        lr: float | None = None,
+        replay: ReservoirReplay | None = None,
+        replay_ratio: float = 1.0,
+    ) -> None:
+        super().__init__()
+        if replay_ratio < 0:
+            raise ValueError(f"replay_ratio must be >= 0, got {replay_ratio}")
+        self.epochs = epochs
+        self.lr = lr
+        self.replay = replay
+        self.replay_ratio = replay_ratio
+
+    def prime(self, events: EventBatch) -> None:
+        super().prime(events)
+        if self.replay is not None:
+            self.replay.add(events)
+
+    def step(self, model: RecommenderBase, batch: EventBatch) -> UpdateReport:
+        self._arrive(batch)
+        replayed = None
+        if self.replay is not None:
+            replayed = self.replay.sample(int(round(self.replay_ratio * len(batch))))
+        start = time.perf_counter()
+        with overridden(model, n_epochs=self.epochs, lr=self.lr):
+            model.partial_fit(batch, replay=replayed)
+        seconds = time.perf_counter() - start
+        if self.replay is not None:
+            self.replay.add(batch)
+        n_events = len(batch) + (len(replayed) if replayed is not None else 0)
+        return UpdateReport(True, n_events, seconds, 1, *self._learn_pending())
+
+
+class Streaming(_Tracked):
+    """``partial_fit`` on micro-batches of ``micro_batch`` events, in time order.
+
+    Parameters
+    ----------
+    micro_batch
+        Events per update.
+    epochs, lr
+        The model's ``n_epochs`` and ``lr`` during each update (``None``: its own).
+
+    Examples
+    --------
+    >>> from freshrec.checks import checkerboard_events
+    >>> from freshrec.data.batch import as_batch
+    >>> from freshrec.models.bpr import BPR
+    >>> events = as_batch(checkerboard_events())
+    >>> model = BPR(n_factors=4, n_epochs=5).fit(events[:100])
+    >>> Streaming(micro_batch=20, epochs=1).step(model, events[100:150]).n_updates
+    3
+    """
+
+    def __init__(self, micro_batch: int = 1000, epochs: int | None = 1, lr: float | None = None):
+        super().__init__()
+        if micro_batch < 1:
+            raise ValueError(f"micro_batch must be >= 1, got {micro_batch}")
+        self.micro_batch = micro_batch
+        self.epochs = epochs
+        self.lr = lr
+
+    def step(self, model: RecommenderBase, batch: EventBatch) -> UpdateReport:
+        seconds, n_updates, n_learned, lag_total = 0.0, 0, 0, 0.0
+        with overridden(model, n_epochs=self.epochs, lr=self.lr):
+            for part in iter_micro_batches(batch, self.micro_batch):
+                self._arrive(part)
+                start = time.perf_counter()
+                model.partial_fit(part)
+                seconds += time.perf_counter() - start
+                n_updates += 1
+                count, lag = self._learn_pending()
+                n_learned += count
+                lag_total += (lag or 0.0) * count
+        has_lag = batch.timestamp is not None and n_learned
+        return UpdateReport(
+            bool(n_updates),
+            len(batch),
+            seconds,
+            n_updates,
+            n_learned,
+            lag_total / n_learned if has_lag else None,
+        )
+
+
+class Hybrid:
+    """:class:`Streaming` on every window plus a :class:`FullRetrain` every ``every`` windows.
+
+    Examples
+    --------
+    >>> from freshrec.checks import checkerboard_events
+    >>> from freshrec.data.batch import as_batch
+    >>> from freshrec.models.bpr import BPR
+    >>> events = as_batch(checkerboard_events())
+    >>> model = BPR(n_factors=4, n_epochs=5).fit(events[:100])
+    >>> strategy = Hybrid(Streaming(micro_batch=50), every=2)
+    >>> strategy.prime(events[:100])
+    >>> [strategy.step(model, events[i:i + 50]).n_updates for i in (100, 150)]
+    [1, 2]
+    """
+
+    def __init__(
+        self, streaming: Streaming | None = None, every: int = 5, window: int | None = None
+    ) -> None:
+        self.streaming = streaming or Streaming()
+        self.retrain = FullRetrain(every=every, window=window)
+
+    def prime(self, events: EventBatch) -> None:
+        self.streaming.prime(events)
+        self.retrain.prime(events)
+
+    def step(self, model: RecommenderBase, batch: EventBatch) -> UpdateReport:
+        streamed = self.streaming.step(model, batch)
+        retrained = self.retrain.step(model, batch)  # its lag is no news: streaming learned it
+        return UpdateReport(
+            True,
+            streamed.n_events + retrained.n_events,
+            streamed.seconds + retrained.seconds,
+            streamed.n_updates + retrained.n_updates,
+            streamed.n_learned,
+            streamed.lag_s,
+        )
+
+
+@contextmanager
+def overridden(model: RecommenderBase, **params: Any) -> Iterator[None]:
+    """Set the given hyperparameters (``None`` ones skipped) for the ``with`` block only.
+
+    Examples
+    --------
+    >>> from freshrec.models.bpr import BPR
+    >>> model = BPR(n_epochs=100)
+    >>> with overridden(model, n_epochs=3, lr=None):
+    ...     model.n_epochs
+    3
+    >>> model.n_epochs
+    100
+    """
+    given = {name: value for name, value in params.items() if value is not None}
+    current = model.get_params()
+    unknown = sorted(set(given) - set(current))
+    if unknown:
+        raise ValueError(
+            f"{type(model).__name__} has no parameter {', '.join(unknown)}; "
+            "leave it unset for this model"
+        )
+    model.set_params(**given)
+    try:
+        yield
+    finally:
+        model.set_params(**{name: current[name] for name in given})
+
+
+def _finetune_replay(
+    capacity: int = 100_000, replay_ratio: float = 1.0, seed: int | None = 0, **params: Any
+) -> FineTune:
+    return FineTune(replay=ReservoirReplay(capacity, seed), replay_ratio=replay_ratio, **params)
+
+
+def _hybrid(micro_batch: int = 1000, epochs: int | None = 1, **params: Any) -> Hybrid:
+    return Hybrid(Streaming(micro_batch, epochs), **params)
+
+
+STRATEGIES: dict[str, Callable[..., UpdateStrategy]] = {
+    "frozen": Frozen,
+    "full": FullRetrain,
+    "finetune": FineTune,
+    "finetune-replay": _finetune_replay,
+    "streaming": Streaming,
+    "hybrid": _hybrid,
+}
+
+
+def make_strategy(name: str, params: Mapping[str, Any] | None = None) -> UpdateStrategy:
+    """The strategy called ``name`` on the command line, built with ``params``.
+
+    Examples
+    --------
+    >>> make_strategy("full", {"every": 5}).every
+    5
+    >>> make_strategy("nightly")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown update strategy 'nightly'; choose from frozen, full, finetune, \
+finetune-replay, streaming, hybrid
+    """
+    if name not in STRATEGIES:
+        raise ValueError(f"unknown update strategy {name!r}; choose from {', '.join(STRATEGIES)}")
+    try:
+        return STRATEGIES[name](**dict(params or {}))
+    except TypeError as error:
+        raise ValueError(f"bad parameters for update strategy {name!r}: {error}") from None
