@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import ClassVar, Self
 
 import numpy as np
 from numba import njit
 
 from freshrec.base import RecommenderBase
-from freshrec.data.batch import EventBatch
+from freshrec.data.batch import EventBatch, Events, as_batch
 from freshrec.models.training import TrainingHistory, run_epochs
 from freshrec.tables import grow_rows
 
 __all__ = ["BPR"]
+
+_PARAMS = ("user_factors_", "item_factors_", "item_bias_")
+_PULLS = (*_PARAMS, *(f"{name}weight" for name in _PARAMS))  # references, then weights
 
 
 class BPR(RecommenderBase):
@@ -111,7 +115,7 @@ class BPR(RecommenderBase):
        Ranking from Implicit Feedback", UAI 2009.
     """
 
-    _state_arrays: ClassVar[tuple[str, ...]] = ("user_factors_", "item_factors_", "item_bias_")
+    _state_arrays: ClassVar[tuple[str, ...]] = _PARAMS
     _init_std: ClassVar[float] = 0.1
     rehearses: ClassVar[bool] = True
 
@@ -155,6 +159,15 @@ class BPR(RecommenderBase):
         indptr, indices = seen.indptr.astype(np.int64), seen.indices.astype(np.int64)
 
         step_sizes = iter(self.lr * (1.0 - np.arange(self.n_epochs) / self.n_epochs))
+        anchor = self._grown(getattr(self, "anchor_", None))
+        teacher = getattr(self, "teacher_", None)  # indexes only the rows it knows
+        empty = {  # typed like the tables, so that numba compiles one version
+            key: np.zeros((0, *getattr(self, key.removesuffix("weight")).shape[1:]), np.float32)
+            for key in _PULLS
+        }
+        pulls = anchor or empty
+        taught = teacher or empty
+        teach_weight = float(getattr(self, "teacher_weight_", 0.0)) if teacher else 0.0
 
         def epoch() -> float:
             seed = int(self.rng_.integers(2**31))
@@ -170,6 +183,17 @@ class BPR(RecommenderBase):
                 self.l2,
                 self.item_bias,
                 seed,
+                anchor is not None,
+                pulls["user_factors_"],
+                pulls["item_factors_"],
+                pulls["item_bias_"],
+                pulls["user_factors_weight"],
+                pulls["item_factors_weight"],
+                pulls["item_bias_weight"],
+                teach_weight,
+                taught["user_factors_"],
+                taught["item_factors_"],
+                taught["item_bias_"],
             )
 
         self.history_ = run_epochs(self, epoch, self.n_epochs, valid=valid, patience=self.patience)
@@ -181,6 +205,117 @@ class BPR(RecommenderBase):
 
     def _item_vectors(self) -> np.ndarray:
         return self.item_factors_
+
+    # -- forgetting control (freshrec.update.forgetting) -----------------------------------
+    def fisher(self, events: Events) -> dict[str, np.ndarray]:
+        """Empirical Fisher information of the parameters on ``events``' positives.
+
+        The sum over the positives (known ids; one uniformly drawn negative each) of the
+        squared gradient of ``ln sigmoid(x_ui - x_uj)``, per parameter entry: large where
+        the parameter matters to what these events taught. Keys as in :meth:`anchor`.
+
+        Examples
+        --------
+        >>> from freshrec.checks import checkerboard_events
+        >>> model = BPR(n_factors=4, n_epochs=5).fit(checkerboard_events())
+        >>> info = model.fisher(checkerboard_events())
+        >>> info["item_factors_"].shape == model.item_factors_.shape
+        True
+        >>> bool((info["user_factors_"] >= 0).all() and info["user_factors_"].sum() > 0)
+        True
+        """
+        self._check_fitted()
+        batch = self.encode(as_batch(events)).positives(self.threshold)
+        user_idx, item_idx = batch.indices()
+        known = (user_idx >= 0) & (item_idx >= 0)
+        seen = self.positives_csr()
+        out = {name: np.zeros_like(getattr(self, name)) for name in _PARAMS}
+        _fisher_pass(
+            self.user_factors_,
+            self.item_factors_,
+            self.item_bias_,
+            user_idx[known],
+            item_idx[known],
+            seen.indptr.astype(np.int64),
+            seen.indices.astype(np.int64),
+            int(self.rng_.integers(2**31)),
+            *(out[name] for name in _PARAMS),
+        )
+        return out
+
+    def anchor(self, weights: Mapping[str, np.ndarray] | None) -> Self:
+        """Pull the parameters toward their current values in later updates (EWC).
+
+        Each SGD step on a sample also descends ``sum w * (theta - theta_now)^2 / 2`` over
+        the rows it touches, with per-entry ``weights`` keyed ``user_factors_``,
+        ``item_factors_`` and ``item_bias_`` (e.g. strength times :meth:`fisher`). Rows
+        added later have weight 0. ``None`` removes the anchor. Not saved with the model.
+
+        Examples
+        --------
+        >>> from freshrec.checks import checkerboard_events
+        >>> events = checkerboard_events()
+        >>> model = BPR(n_factors=4, n_epochs=5).fit(events[:100])
+        >>> before = model.item_factors_.copy()
+        >>> weights = {k: np.full_like(v, 1e3) for k, v in model.fisher(events[:100]).items()}
+        >>> moved = np.abs(model.anchor(weights).partial_fit(events[100:]).item_factors_[:5]
+        ...                - before[:5]).max()
+        >>> bool(moved < 0.01)  # held in place
+        True
+        """
+        if weights is None:
+            self.__dict__.pop("anchor_", None)
+            return self
+        self._check_fitted()
+        anchor = {name: getattr(self, name).copy() for name in _PARAMS}
+        for name in _PARAMS:
+            weight = np.asarray(weights[name], np.float32)
+            if weight.shape != anchor[name].shape:
+                raise ValueError(
+                    f"anchor weights {name!r} have shape {weight.shape}, "
+                    f"expected {anchor[name].shape}"
+                )
+            anchor[f"{name}weight"] = weight
+        self.anchor_ = anchor
+        return self
+
+    def distil_from_self(self, weight: float) -> Self:
+        """Distil from a frozen copy of the current parameters during later updates.
+
+        Each SGD step also draws a random triple (a user the teacher knows, two random
+        items it knows) and moves the model's ``sigmoid(x_uij)`` toward the teacher's
+        (cross-entropy with the teacher's soft label, scaled by ``weight``): the new
+        version keeps ranking old users' items as the previous one did. ``weight=0``
+        removes the teacher. Not saved with the model.
+
+        Examples
+        --------
+        >>> from freshrec.checks import checkerboard_events
+        >>> model = BPR(n_factors=4, n_epochs=5).fit(checkerboard_events())
+        >>> model.distil_from_self(0.5).teacher_weight_
+        0.5
+        """
+        if weight < 0:
+            raise ValueError(f"weight must be >= 0, got {weight}")
+        if weight == 0:
+            for name in ("teacher_", "teacher_weight_"):
+                self.__dict__.pop(name, None)
+            return self
+        self._check_fitted()
+        self.teacher_ = {name: getattr(self, name).copy() for name in _PARAMS}
+        self.teacher_weight_ = float(weight)
+        return self
+
+    def _grown(self, arrays: dict[str, np.ndarray] | None) -> dict[str, np.ndarray] | None:
+        """Pad reference/weight arrays with zero rows up to the current table sizes."""
+        if arrays is None:
+            return None
+        out = {}
+        for key, array in arrays.items():
+            name = key.removesuffix("weight")
+            rows = len(getattr(self, name))
+            out[key] = grow_rows(array, rows) if len(array) < rows else array
+        return out
 
 
 @njit(cache=True)
@@ -196,11 +331,25 @@ def _sgd_epoch(
     l2: float,
     use_bias: bool,
     seed: int,
+    anchored: bool,
+    user_ref: np.ndarray,
+    item_ref: np.ndarray,
+    bias_ref: np.ndarray,
+    user_pull: np.ndarray,
+    item_pull: np.ndarray,
+    bias_pull: np.ndarray,
+    teach: float,
+    teacher_users: np.ndarray,
+    teacher_items: np.ndarray,
+    teacher_bias: np.ndarray,
 ) -> float:
     """One SGD pass over the samples ``(users[s], items[s])`` in random order; mean loss.
 
     ``indptr``/``indices`` are the CSR of each user's positives (sorted), used to reject
-    sampled negatives the user has a positive for.
+    sampled negatives the user has a positive for. With ``anchored``, each step also pulls
+    the touched rows toward ``*_ref`` with per-entry weights ``*_pull`` (EWC); with
+    ``teach > 0``, each step also takes a distillation step on a random triple of the
+    teacher's users and items (see ``BPR.distil_from_self``).
     """
     np.random.seed(seed)
     n_items, n_factors = item_factors.shape
@@ -214,9 +363,7 @@ def _sgd_epoch(
         j = np.random.randint(n_items)
         while _contains(indices, start, stop, j):
             j = np.random.randint(n_items)
-        x = item_bias[i] - item_bias[j]
-        for f in range(n_factors):
-            x += user_factors[u, f] * (item_factors[i, f] - item_factors[j, f])
+        x = _pair_score(user_factors, item_factors, item_bias, u, i, j)
         # d/dx ln sigmoid(x) = sigmoid(-x); the loss -ln sigmoid(x) computed stably
         if x > 0:
             z = np.exp(-x) / (1.0 + np.exp(-x))
@@ -225,15 +372,117 @@ def _sgd_epoch(
             z = 1.0 / (1.0 + np.exp(x))
             total += -x + np.log1p(np.exp(x))
         n_done += 1
-        for f in range(n_factors):
-            pu, qi, qj = user_factors[u, f], item_factors[i, f], item_factors[j, f]
-            user_factors[u, f] += lr * (z * (qi - qj) - l2 * pu)
-            item_factors[i, f] += lr * (z * pu - l2 * qi)
-            item_factors[j, f] += lr * (-z * pu - l2 * qj)
-        if use_bias:
-            item_bias[i] += lr * (z - l2 * item_bias[i])
-            item_bias[j] += lr * (-z - l2 * item_bias[j])
+        _pair_step(user_factors, item_factors, item_bias, u, i, j, lr * z, lr, l2, use_bias)
+        if anchored:
+            _pull_rows(user_factors, user_ref, user_pull, u, lr)
+            _pull_rows(item_factors, item_ref, item_pull, i, lr)
+            _pull_rows(item_factors, item_ref, item_pull, j, lr)
+            if use_bias:
+                _pull_bias(item_bias, bias_ref, bias_pull, i, lr)
+                _pull_bias(item_bias, bias_ref, bias_pull, j, lr)
+        if teach > 0.0:
+            tu = np.random.randint(len(teacher_users))
+            ti = np.random.randint(len(teacher_items))
+            tj = np.random.randint(len(teacher_items))
+            target = _sigmoid(_pair_score(teacher_users, teacher_items, teacher_bias, tu, ti, tj))
+            current = _sigmoid(_pair_score(user_factors, item_factors, item_bias, tu, ti, tj))
+            step = lr * teach * (target - current)  # ascent on the soft-label log-likelihood
+            _pair_step(user_factors, item_factors, item_bias, tu, ti, tj, step, lr, 0.0, use_bias)
     return total / max(n_done, 1)
+
+
+@njit(cache=True)
+def _sigmoid(x: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-x)) if x >= 0 else np.exp(x) / (1.0 + np.exp(x)))
+
+
+@njit(cache=True)
+def _pair_score(
+    user_factors: np.ndarray,
+    item_factors: np.ndarray,
+    item_bias: np.ndarray,
+    u: int,
+    i: int,
+    j: int,
+) -> float:
+    """``x_uij = p_u . (q_i - q_j) + b_i - b_j``."""
+    x = item_bias[i] - item_bias[j]
+    for f in range(item_factors.shape[1]):
+        x += user_factors[u, f] * (item_factors[i, f] - item_factors[j, f])
+    return float(x)
+
+
+@njit(cache=True)
+def _pair_step(
+    user_factors: np.ndarray,
+    item_factors: np.ndarray,
+    item_bias: np.ndarray,
+    u: int,
+    i: int,
+    j: int,
+    step: float,
+    lr: float,
+    l2: float,
+    use_bias: bool,
+) -> None:
+    """Move ``x_uij`` by gradient ascent with ``step`` (= lr * dloss/dx), with L2 decay."""
+    for f in range(item_factors.shape[1]):
+        pu, qi, qj = user_factors[u, f], item_factors[i, f], item_factors[j, f]
+        user_factors[u, f] += step * (qi - qj) - lr * l2 * pu
+        item_factors[i, f] += step * pu - lr * l2 * qi
+        item_factors[j, f] += -step * pu - lr * l2 * qj
+    if use_bias:
+        item_bias[i] += step - lr * l2 * item_bias[i]
+        item_bias[j] += -step - lr * l2 * item_bias[j]
+
+
+@njit(cache=True)
+def _pull_rows(table: np.ndarray, ref: np.ndarray, pull: np.ndarray, row: int, lr: float) -> None:
+    """One step of ``pull * (theta - ref)^2 / 2`` on ``table[row]`` (no overshoot)."""
+    for f in range(table.shape[1]):
+        rate = min(lr * pull[row, f], 1.0)
+        table[row, f] -= rate * (table[row, f] - ref[row, f])
+
+
+@njit(cache=True)
+def _pull_bias(bias: np.ndarray, ref: np.ndarray, pull: np.ndarray, row: int, lr: float) -> None:
+    rate = min(lr * pull[row], 1.0)
+    bias[row] -= rate * (bias[row] - ref[row])
+
+
+@njit(cache=True)
+def _fisher_pass(
+    user_factors: np.ndarray,
+    item_factors: np.ndarray,
+    item_bias: np.ndarray,
+    users: np.ndarray,
+    items: np.ndarray,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    seed: int,
+    user_out: np.ndarray,
+    item_out: np.ndarray,
+    bias_out: np.ndarray,
+) -> None:
+    """Add the squared gradients of ``ln sigmoid(x_uij)`` of each sample into ``*_out``."""
+    np.random.seed(seed)
+    n_items, n_factors = item_factors.shape
+    for s in range(len(users)):
+        u, i = users[s], items[s]
+        start, stop = indptr[u], indptr[u + 1]
+        if stop - start >= n_items:
+            continue
+        j = np.random.randint(n_items)
+        while _contains(indices, start, stop, j):
+            j = np.random.randint(n_items)
+        z = 1.0 - _sigmoid(_pair_score(user_factors, item_factors, item_bias, u, i, j))
+        for f in range(n_factors):
+            pu = user_factors[u, f]
+            user_out[u, f] += (z * (item_factors[i, f] - item_factors[j, f])) ** 2
+            item_out[i, f] += (z * pu) ** 2
+            item_out[j, f] += (z * pu) ** 2
+        bias_out[i] += z * z
+        bias_out[j] += z * z
 
 
 @njit(cache=True)

@@ -4,17 +4,17 @@ Every strategy has ``prime(events)`` (the events the model was trained on before
 window) and ``step(model, batch) -> UpdateReport`` (learn, or not, from the next window, in
 place). The names are those of the command line:
 
-==================  ===========================================================================
-``frozen``          never updates: the baseline every other strategy must beat
-``full``            :class:`FullRetrain`: ``fit`` from scratch on the history (all of it, or a
-                    sliding window of the latest events), every ``every`` windows
-``finetune``        :class:`FineTune`: ``partial_fit`` on the new window from the current
-                    model (epochs and step size configurable)
-``finetune-replay`` :class:`FineTune` with a :class:`~freshrec.update.replay.ReservoirReplay`
-                    sample of older events mixed into each update
-``streaming``       :class:`Streaming`: ``partial_fit`` on micro-batches as the events arrive
-``hybrid``          :class:`Hybrid`: streaming, plus a full retrain every few windows
-==================  ===========================================================================
+- ``frozen``: never updates; the baseline every other strategy must beat.
+- ``full`` (:class:`FullRetrain`): ``fit`` from scratch on the history (all of it, or a
+  sliding window of the latest events), every ``every`` windows.
+- ``finetune`` (:class:`FineTune`): ``partial_fit`` on the new window from the current model
+  (epochs and step size configurable).
+- ``finetune-replay``: :class:`FineTune` with a
+  :class:`~freshrec.update.replay.ReservoirReplay` sample of older events mixed in.
+- ``finetune-ewc`` / ``finetune-distill``: :class:`FineTune` with
+  :class:`~freshrec.update.forgetting.EWC` / :class:`~freshrec.update.forgetting.Distillation`.
+- ``streaming`` (:class:`Streaming`): ``partial_fit`` on micro-batches as events arrive.
+- ``hybrid`` (:class:`Hybrid`): streaming, plus a full retrain every few windows.
 
 Examples
 --------
@@ -43,6 +43,7 @@ import numpy as np
 from freshrec.base import RecommenderBase
 from freshrec.data.batch import EventBatch
 from freshrec.data.stream import iter_micro_batches
+from freshrec.update.forgetting import EWC, Distillation, ForgettingControl
 from freshrec.update.replay import EventHistory, ReservoirReplay
 
 __all__ = [
@@ -213,6 +214,9 @@ class FineTune(_Tracked):
         drawn from it, then the window enters it. Needs a model with ``rehearses = True``.
     replay_ratio
         Replayed events per new event.
+    forgetting
+        A :class:`~freshrec.update.forgetting.ForgettingControl` (EWC, distillation)
+        attached for each update, with the previously learned window as "the past".
 
     Examples
     --------
@@ -233,6 +237,7 @@ class FineTune(_Tracked):
         lr: float | None = None,
         replay: ReservoirReplay | None = None,
         replay_ratio: float = 1.0,
+        forgetting: ForgettingControl | None = None,
     ) -> None:
         super().__init__()
         if replay_ratio < 0:
@@ -241,9 +246,12 @@ class FineTune(_Tracked):
         self.lr = lr
         self.replay = replay
         self.replay_ratio = replay_ratio
+        self.forgetting = forgetting
+        self._previous = EventBatch.empty()
 
     def prime(self, events: EventBatch) -> None:
         super().prime(events)
+        self._previous = events
         if self.replay is not None:
             self.replay.add(events)
 
@@ -253,9 +261,16 @@ class FineTune(_Tracked):
         if self.replay is not None:
             replayed = self.replay.sample(int(round(self.replay_ratio * len(batch))))
         start = time.perf_counter()
-        with overridden(model, n_epochs=self.epochs, lr=self.lr):
-            model.partial_fit(batch, replay=replayed)
+        if self.forgetting is not None:
+            self.forgetting.before_update(model, self._previous)
+        try:
+            with overridden(model, n_epochs=self.epochs, lr=self.lr):
+                model.partial_fit(batch, replay=replayed)
+        finally:
+            if self.forgetting is not None:
+                self.forgetting.after_update(model)
         seconds = time.perf_counter() - start
+        self._previous = batch
         if self.replay is not None:
             self.replay.add(batch)
         n_events = len(batch) + (len(replayed) if replayed is not None else 0)
@@ -388,6 +403,14 @@ def _finetune_replay(
     return FineTune(replay=ReservoirReplay(capacity, seed), replay_ratio=replay_ratio, **params)
 
 
+def _finetune_ewc(strength: float = 1.0, **params: Any) -> FineTune:
+    return FineTune(forgetting=EWC(strength), **params)
+
+
+def _finetune_distill(weight: float = 1.0, **params: Any) -> FineTune:
+    return FineTune(forgetting=Distillation(weight), **params)
+
+
 def _hybrid(micro_batch: int = 1000, epochs: int | None = 1, **params: Any) -> Hybrid:
     return Hybrid(Streaming(micro_batch, epochs), **params)
 
@@ -397,6 +420,8 @@ STRATEGIES: dict[str, Callable[..., UpdateStrategy]] = {
     "full": FullRetrain,
     "finetune": FineTune,
     "finetune-replay": _finetune_replay,
+    "finetune-ewc": _finetune_ewc,
+    "finetune-distill": _finetune_distill,
     "streaming": Streaming,
     "hybrid": _hybrid,
 }
@@ -413,7 +438,7 @@ def make_strategy(name: str, params: Mapping[str, Any] | None = None) -> UpdateS
     Traceback (most recent call last):
     ...
     ValueError: unknown update strategy 'nightly'; choose from frozen, full, finetune, \
-finetune-replay, streaming, hybrid
+finetune-replay, finetune-ewc, finetune-distill, streaming, hybrid
     """
     if name not in STRATEGIES:
         raise ValueError(f"unknown update strategy {name!r}; choose from {', '.join(STRATEGIES)}")
