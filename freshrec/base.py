@@ -17,7 +17,7 @@ from freshrec.errors import NotFittedError
 from freshrec.persist import load_model, save_model
 from freshrec.ranking import top_k
 from freshrec.tables import grow_rows
-from freshrec.typing import ItemId, UserId
+from freshrec.typing import ItemId, RowInit, UserId
 
 __all__ = ["Estimator", "Recommender", "RecommenderBase", "Scored"]
 
@@ -170,6 +170,7 @@ class RecommenderBase(Estimator):
     prior_score: ClassVar[float] = 0.0
     predicts_ratings: ClassVar[bool] = False  # True: scores are ratings (RMSE/MAE apply)
     rehearses: ClassVar[bool] = False  # True: ``partial_fit(..., replay=...)`` is supported
+    evicts: ClassVar[bool] = False  # True: ``evict`` and ``add_ids(init=...)`` are supported
     threshold: float = 1.0
     seed: int | None = None
 
@@ -196,6 +197,11 @@ class RecommenderBase(Estimator):
                 f"{type(self).__name__} cannot rehearse replayed events (replay=...); "
                 "update it without replay"
             )
+        reusable = (
+            (set(self.user_map_.free_slots.tolist()), set(self.item_map_.free_slots.tolist()))
+            if self.is_fitted
+            else (set(), set())
+        )
         batch = self.encode(as_batch(events), grow=True)
         if not self.is_fitted:
             self.rng_ = np.random.default_rng(self.seed)
@@ -208,6 +214,16 @@ class RecommenderBase(Estimator):
         np.add.at(self.item_counts_, item_idx[positive], 1.0)
         self.log_.append(user_idx, item_idx, batch.value)
         self._grow(n_users, n_items)
+        if reusable[0] or reusable[1]:  # evicted slots taken by new ids start fresh
+            free_users, free_items = (
+                set(self.user_map_.free_slots.tolist()),
+                set(self.item_map_.free_slots.tolist()),
+            )
+            self._init_rows(
+                np.array(sorted(reusable[0] - free_users), np.int64),
+                np.array(sorted(reusable[1] - free_items), np.int64),
+                "normal",
+            )
         if replay is not None:
             rehearsed = self.encode(as_batch(replay))
             replay_users, replay_items = rehearsed.indices()
@@ -217,6 +233,79 @@ class RecommenderBase(Estimator):
             self._learn(batch, valid)
         self.n_events_ = getattr(self, "n_events_", 0) + len(batch)
         return self
+
+    def add_ids(
+        self,
+        users: Collection[UserId] | np.ndarray = (),
+        items: Collection[ItemId] | np.ndarray = (),
+        *,
+        init: RowInit = "normal",
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Map new ``users``/``items`` (reusing evicted slots first) with rows set by ``init``.
+
+        ``init``: ``"normal"`` (the model's own initialisation), ``"zero"`` or ``"mean"``
+        (of the active rows); the rows' optimizer state starts empty. Known ids are left
+        alone. Returns the internal indices of the ids, in the order given.
+
+        Examples
+        --------
+        >>> from freshrec.checks import checkerboard_events
+        >>> from freshrec.models.bpr import BPR
+        >>> model = BPR(n_factors=4, n_epochs=2).fit(checkerboard_events())
+        >>> _, (new,) = model.add_ids(items=["brand-new"], init="zero")
+        >>> float(abs(model.item_factors_[new]).sum())
+        0.0
+        """
+        self._check_evicts()
+        user_rows = self._map_new(self.user_map_, users)
+        item_rows = self._map_new(self.item_map_, items)
+        self.item_counts_ = grow_rows(self.item_counts_, self.n_items)
+        self._grow(self.n_users, self.n_items)
+        self._init_rows(user_rows, item_rows, init)
+        return self.user_map_.encode(ids_array(users)), self.item_map_.encode(ids_array(items))
+
+    def evict(
+        self,
+        users: Collection[UserId] | np.ndarray = (),
+        items: Collection[ItemId] | np.ndarray = (),
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Forget ``users``/``items``: unmap them, drop their events, clear their rows.
+
+        The freed slots are reused by the next new ids (their rows then start fresh, with
+        an empty optimizer state); the tables keep their shape. Unknown ids are ignored.
+        Returns the freed user and item indices.
+
+        Examples
+        --------
+        >>> from freshrec.checks import checkerboard_events
+        >>> from freshrec.models.bpr import BPR
+        >>> model = BPR(n_factors=4, n_epochs=2).fit(checkerboard_events())
+        >>> _, freed = model.evict(items=["i0"])
+        >>> "i0" in model.item_map_, freed.tolist() == model.item_map_.free_slots.tolist()
+        (False, True)
+        """
+        self._check_evicts()
+        user_rows = self.user_map_.evict(ids_array(users))
+        item_rows = self.item_map_.evict(ids_array(items))
+        self.log_.drop(users=user_rows, items=item_rows)
+        self.item_counts_[item_rows] = 0.0
+        self._init_rows(user_rows, item_rows, "zero")
+        return user_rows, item_rows
+
+    def _check_evicts(self) -> None:
+        self._check_fitted()
+        if not self.evicts:
+            raise ValueError(f"{type(self).__name__} does not support evicting or adding ids")
+
+    @staticmethod
+    def _map_new(id_map: IdMap, ids: Collection[Any] | np.ndarray) -> np.ndarray:
+        """Map the unknown ``ids``; return their indices (reused slots and new ones)."""
+        unknown = [v for v in dict.fromkeys(ids_array(ids).tolist()) if v not in id_map]
+        return id_map.grow(unknown)
+
+    def _init_rows(self, user_rows: np.ndarray, item_rows: np.ndarray, init: RowInit) -> None:
+        """Set the rows of these users/items per ``init`` and clear their optimizer state."""
+        raise NotImplementedError
 
     def encode(self, batch: EventBatch, *, grow: bool = False) -> EventBatch:
         """Set ``user_idx``/``item_idx`` of ``batch`` (-1 for unknown ids unless ``grow``)."""
@@ -333,6 +422,8 @@ class RecommenderBase(Estimator):
         if exclude is not None:
             rows, cols = exclude.nonzero()
             scores[rows, cols] = -np.inf
+        if self.item_map_.n_active < self.n_items:  # evicted slots hold no item
+            scores[:, self.item_map_.free_slots] = -np.inf
         return top_k(scores, k)
 
     def seen_items(self, user: UserId) -> list[ItemId]:

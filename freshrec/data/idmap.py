@@ -92,22 +92,37 @@ class IdMap:
         return out
 
     def grow(self, ids: Iterable[Any]) -> np.ndarray:
-        """Append unseen ids (duplicates and known ids are ignored); return their new indices."""
+        """Map unseen ids (duplicates and known ids are ignored); return their indices.
+
+        Slots freed by :meth:`evict` are reused first, oldest first; then new indices are
+        appended.
+
+        Examples
+        --------
+        >>> ids = IdMap(["a", "b", "c"])
+        >>> ids.evict(["b"]).tolist(), ids.grow(["d", "e"]).tolist()
+        ([1], [1, 3])
+        """
         added = []
         for external_id in ids:
             key = _key(external_id)
             if key in self._index:
                 continue
-            self._index[key] = len(self._ids)
-            added.append(len(self._ids))
-            self._ids.append(key)
+            if self._free:
+                index = self._free.pop(0)
+                self._ids[index] = key
+            else:
+                index = len(self._ids)
+                self._ids.append(key)
+            self._index[key] = index
+            added.append(index)
         return np.asarray(added, dtype=np.int64)
 
     def evict(self, ids: Iterable[Any]) -> np.ndarray:
         """Unmap ``ids`` and return their freed indices.
 
-        The slots stay allocated (so model tables keep their shape) and are listed in
-        :attr:`free_slots`; reusing them is the update engine's job.
+        The slots stay allocated (so model tables keep their shape), are listed in
+        :attr:`free_slots` and are reused by the next :meth:`grow`.
         """
         freed = []
         for external_id in ids:

@@ -40,6 +40,27 @@ class InteractionLog:
             )
             self._cache.clear()
 
+    def drop(self, *, users: np.ndarray | None = None, items: np.ndarray | None = None) -> int:
+        """Remove every event of the given user and item indices; return how many went.
+
+        Examples
+        --------
+        >>> log = InteractionLog()
+        >>> log.append(np.array([0, 1, 2]), np.array([5, 6, 5]), np.ones(3))
+        >>> log.drop(items=np.array([5])), log.arrays()[0].tolist()
+        (2, [1])
+        """
+        user_idx, item_idx, values = self.arrays()
+        gone = np.zeros(len(user_idx), dtype=bool)
+        if users is not None and len(users):
+            gone |= np.isin(user_idx, users)
+        if items is not None and len(items):
+            gone |= np.isin(item_idx, items)
+        if gone.any():
+            self._chunks = [(user_idx[~gone], item_idx[~gone], values[~gone])]
+            self._cache.clear()
+        return int(gone.sum())
+
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All events as ``(user_idx, item_idx, value)`` arrays, in arrival order."""
         if not self._chunks:

@@ -12,6 +12,7 @@ from freshrec.base import RecommenderBase
 from freshrec.data.batch import EventBatch, Events, as_batch
 from freshrec.models.training import TrainingHistory, run_epochs
 from freshrec.tables import grow_rows
+from freshrec.typing import RowInit
 
 __all__ = ["BPR"]
 
@@ -118,6 +119,7 @@ class BPR(RecommenderBase):
     _state_arrays: ClassVar[tuple[str, ...]] = _PARAMS
     _init_std: ClassVar[float] = 0.1
     rehearses: ClassVar[bool] = True
+    evicts: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -205,6 +207,26 @@ class BPR(RecommenderBase):
 
     def _item_vectors(self) -> np.ndarray:
         return self.item_factors_
+
+    def _init_rows(self, user_rows: np.ndarray, item_rows: np.ndarray, init: RowInit) -> None:
+        for table, rows in (
+            (self.user_factors_, user_rows),
+            (self.item_factors_, item_rows),
+            (self.item_bias_, item_rows),
+        ):
+            if not len(rows):
+                continue
+            if init == "normal":
+                fresh = self.rng_.normal(0.0, self._init_std, (len(rows), *table.shape[1:]))
+                table[rows] = 0.0 if table.ndim == 1 else fresh
+            elif init == "zero":
+                table[rows] = 0.0
+            elif init == "mean":
+                others = np.ones(len(table), dtype=bool)
+                others[rows] = False
+                table[rows] = table[others].mean(0) if others.any() else 0.0
+            else:
+                raise ValueError(f"init must be 'normal', 'zero' or 'mean', got {init!r}")
 
     # -- forgetting control (freshrec.update.forgetting) -----------------------------------
     def fisher(self, events: Events) -> dict[str, np.ndarray]:

@@ -145,6 +145,7 @@ class NeuMF(TorchRecommender):
     _user_tables: ClassVar[tuple[str, ...]] = ("user_gmf", "user_mlp")
     _item_tables: ClassVar[tuple[str, ...]] = ("item_gmf", "item_mlp")
     rehearses: ClassVar[bool] = True
+    evicts: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -32,7 +32,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from freshrec.models.distributed import average_gradients, mean_over_processes
+from freshrec.typing import RowInit
 
 __all__ = [
     "GrowableEmbedding",
@@ -58,7 +59,7 @@ __all__ = [
     "train_step",
 ]
 
-Init = Literal["normal", "zero", "mean"]
+Init = RowInit
 
 
 def _generator(seed: int | None) -> torch.Generator:
@@ -227,6 +228,54 @@ class GrowableEmbedding(nn.Module):
         for optimizer in optimizers:
             _swap_parameter(optimizer, weight, grown)
             extend_optimizer_state(optimizer, grown, old)
+
+    @torch.no_grad()
+    def reset_rows(
+        self,
+        rows: torch.Tensor | np.ndarray,
+        *,
+        init: Init = "normal",
+        optimizers: Iterable[torch.optim.Optimizer] = (),
+    ) -> None:
+        """Give ``rows`` fresh values and clear their optimizer state (for reused id slots).
+
+        ``init`` as in :meth:`grow` (``"mean"``: of the other rows). Every other row, and
+        every other row's optimizer state, is left bit-identical.
+
+        Examples
+        --------
+        >>> emb = GrowableEmbedding(4, 2, seed=0)
+        >>> keep = emb.weight[1:].detach().clone()
+        >>> emb.reset_rows(np.array([0]), init="zero")
+        >>> emb.weight[0].abs().sum().item(), torch.equal(emb.weight[1:], keep)
+        (0.0, True)
+        """
+        index = torch.as_tensor(np.asarray(rows), dtype=torch.long, device=self.weight.device)
+        if not len(index):
+            return
+        weight = self.weight
+        shape = (len(index), self.dim)
+        if init == "normal":
+            values = _normal(
+                shape, self.std, self.generator, dtype=weight.dtype, device=weight.device
+            )
+        elif init == "zero":
+            values = weight.new_zeros(shape)
+        elif init == "mean":
+            others = torch.ones(len(weight), dtype=torch.bool, device=weight.device)
+            others[index] = False
+            if self.padding_idx is not None:
+                others[self.padding_idx] = False
+            mean = weight[others].mean(0) if bool(others.any()) else weight.new_zeros(self.dim)
+            values = mean.expand(shape).clone()
+        else:
+            raise ValueError(f"init must be 'normal', 'zero' or 'mean', got {init!r}")
+        weight[index] = values
+        self._zero_padding_row()
+        for optimizer in optimizers:
+            for value in optimizer.state.get(weight, {}).values():
+                if isinstance(value, torch.Tensor) and value.shape[:1] == weight.shape[:1]:
+                    value[index] = 0
 
     def _zero_padding_row(self) -> None:
         if self.padding_idx is not None and self.padding_idx < self.num_embeddings:

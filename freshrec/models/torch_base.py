@@ -36,6 +36,7 @@ from freshrec.models.nn import (
     train_step,
 )
 from freshrec.models.training import TrainingHistory, run_epochs
+from freshrec.typing import RowInit
 
 __all__ = ["TorchRecommender"]
 
@@ -142,6 +143,12 @@ class TorchRecommender(RecommenderBase):
         for names, n_rows in ((self._user_tables, n_users), (self._item_tables, item_rows)):
             for name in names:
                 self._table(name).grow(n_rows, generator=generator, optimizers=[self.optimizer_])
+
+    def _init_rows(self, user_rows: np.ndarray, item_rows: np.ndarray, init: RowInit) -> None:
+        item_rows = item_rows + self._item_offset
+        for names, rows in ((self._user_tables, user_rows), (self._item_tables, item_rows)):
+            for name in names:
+                self._table(name).reset_rows(rows, init=init, optimizers=[self.optimizer_])
 
     def _learn(self, batch: EventBatch, valid: EventBatch | None) -> None:
         positive = batch.value >= self.threshold
