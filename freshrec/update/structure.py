@@ -1,0 +1,291 @@
+"""Structure changes of a trained model, as named operations.
+
+- **Quantization**: :func:`quantize_rows` stores an embedding table as int8 codes with one
+  float32 scale per row (symmetric, ``scale = max|row| / 127``): 1 byte per entry plus 4 per
+  row, about 27% of float32 at 64 dimensions. :func:`quantize_embeddings` does it to every
+  factor table of a BPR model and writes the dequantized values back, so the model scores
+  exactly as a service holding the int8 tables would. :func:`quantize_linear_layers` is
+  torch's dynamic int8 quantization of the Linear layers (``torch.ao``) for inference.
+- **Pruning**: :func:`prune_linear_layers` zeroes the smallest-magnitude weights of every
+  Linear layer (``torch.nn.utils.prune``, global L1, made permanent);
+  :func:`prune_rows` zeroes the embedding rows with the smallest norms.
+- **Widening**: :func:`widen_factors` grows a BPR model's factor width function-preservingly
+  (Net2WiderNet for a dot product: a copied column keeps the user value and splits the item
+  value among its copies), so scores are unchanged until training moves the copies apart.
+- **Migration**: :func:`migrate_embeddings` copies trained rows, matched by external id, from
+  one model's tables into another's (e.g. BPR factors into NeuMF's GMF tables) before
+  fine-tuning the target.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from freshrec.base import RecommenderBase
+
+__all__ = [
+    "Int8Rows",
+    "migrate_embeddings",
+    "prune_linear_layers",
+    "prune_rows",
+    "quantize_embeddings",
+    "quantize_linear_layers",
+    "quantize_rows",
+    "widen_factors",
+]
+
+_BPR_TABLES = ("user_factors_", "item_factors_")
+
+
+@dataclass(frozen=True)
+class Int8Rows:
+    """A table stored row-wise as int8 codes and float32 scales: ``row = codes * scale``.
+
+    Examples
+    --------
+    >>> table = np.array([[0.5, -1.0], [0.0, 0.0]], np.float32)
+    >>> stored = quantize_rows(table)
+    >>> stored.codes.tolist(), stored.nbytes
+    ([[64, -127], [0, 0]], 12)
+    >>> bool(np.abs(stored.dequantize() - table).max() <= 1.0 / 254)
+    True
+    """
+
+    codes: np.ndarray
+    scales: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held: the codes and the scales."""
+        return int(self.codes.nbytes + self.scales.nbytes)
+
+    def dequantize(self) -> np.ndarray:
+        """The float32 table the codes stand for."""
+        table: np.ndarray = self.codes.astype(np.float32) * self.scales[:, None]
+        return table.astype(np.float32)
+
+
+def quantize_rows(table: np.ndarray) -> Int8Rows:
+    """Row-wise symmetric int8 quantization of a 2-D table (see :class:`Int8Rows`)."""
+    table = np.asarray(table, np.float32)
+    if table.ndim != 2:
+        raise ValueError(f"expected a 2-D table, got shape {table.shape}")
+    peak = np.abs(table).max(axis=1) if table.shape[1] else np.zeros(len(table), np.float32)
+    scales = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
+    codes = np.clip(np.rint(table / scales[:, None]), -127, 127).astype(np.int8)
+    return Int8Rows(codes, scales)
+
+
+def quantize_embeddings(model: RecommenderBase) -> dict[str, Int8Rows]:
+    """Quantize a BPR model's factor tables to int8 rows, in place; return the stored form.
+
+    The model's tables are replaced by their dequantized values, so it now scores as the
+    int8 tables do. Compare ``sum(r.nbytes for r in stored.values())`` with the float32
+    bytes of the tables.
+
+    Examples
+    --------
+    >>> from freshrec.checks import checkerboard_events
+    >>> from freshrec.models.bpr import BPR
+    >>> model = BPR(n_factors=64, n_epochs=5).fit(checkerboard_events())
+    >>> fp32 = model.user_factors_.nbytes + model.item_factors_.nbytes
+    >>> stored = quantize_embeddings(model)
+    >>> sum(s.nbytes for s in stored.values()) / fp32 < 0.3
+    True
+    """
+    _require_tables(model, _BPR_TABLES)
+    stored = {name: quantize_rows(getattr(model, name)) for name in _BPR_TABLES}
+    for name, rows in stored.items():
+        setattr(model, name, rows.dequantize())
+    return stored
+
+
+def quantize_linear_layers(module: object) -> object:
+    """Dynamic int8 quantization of every ``nn.Linear`` of a torch module (inference only).
+
+    Returns the quantized copy (``torch.ao.quantization.quantize_dynamic``); weights are
+    stored as int8, activations quantized on the fly. CPU only. (torch 2.13 deprecates this
+    eager API in favour of the separate ``torchao`` package; its warnings are silenced.)
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Linear(8, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
+    >>> quantized = quantize_linear_layers(net)
+    >>> x = torch.randn(16, 8)
+    >>> bool((quantized(x) - net(x)).abs().max() < 0.05)
+    True
+    """
+    import torch
+    from torch import nn
+
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"expected a torch.nn.Module, got {type(module).__name__}")
+    with warnings.catch_warnings():  # torch 2.13 points eager quantization to torchao
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
+            module, {nn.Linear}, dtype=torch.qint8
+        )
+
+
+def prune_linear_layers(module: object, amount: float) -> float:
+    """Zero the ``amount`` share of smallest-magnitude Linear weights (global L1), in place.
+
+    Uses ``torch.nn.utils.prune.global_unstructured`` and makes the pruning permanent
+    (``prune.remove``), so the module keeps plain parameters. Returns the share of Linear
+    weights that are zero afterwards.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Linear(10, 10), torch.nn.Linear(10, 2))
+    >>> round(prune_linear_layers(net, 0.5), 2)
+    0.5
+    """
+    from torch import nn
+    from torch.nn.utils import prune
+
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"expected a torch.nn.Module, got {type(module).__name__}")
+    if not 0.0 <= amount < 1.0:
+        raise ValueError(f"amount must be in [0, 1), got {amount}")
+    layers = [m for m in module.modules() if isinstance(m, nn.Linear)]
+    if not layers:
+        raise ValueError("the module has no Linear layer to prune")
+    targets = [(layer, "weight") for layer in layers]
+    prune.global_unstructured(targets, pruning_method=prune.L1Unstructured, amount=amount)
+    for layer, name in targets:
+        prune.remove(layer, name)  # type: ignore[no-untyped-call]
+    zeros = sum(int((layer.weight == 0).sum()) for layer in layers)
+    return zeros / sum(layer.weight.numel() for layer in layers)
+
+
+def prune_rows(model: RecommenderBase, fraction: float, *, side: str = "item") -> np.ndarray:
+    """Zero the ``fraction`` of a BPR model's ``side`` rows with the smallest L2 norm.
+
+    A pruned row scores by its bias alone (items) or like a cold user (users); stored
+    sparsely, it costs nothing. Returns the pruned internal indices.
+
+    Examples
+    --------
+    >>> from freshrec.checks import checkerboard_events
+    >>> from freshrec.models.bpr import BPR
+    >>> model = BPR(n_factors=8, n_epochs=5).fit(checkerboard_events())
+    >>> pruned = prune_rows(model, 0.25)
+    >>> len(pruned) == model.n_items // 4, float(abs(model.item_factors_[pruned]).sum())
+    (True, 0.0)
+    """
+    _require_tables(model, _BPR_TABLES)
+    if side not in ("user", "item"):
+        raise ValueError(f"side must be 'user' or 'item', got {side!r}")
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"fraction must be in [0, 1], got {fraction}")
+    table = getattr(model, f"{side}_factors_")
+    n_pruned = int(np.floor(fraction * len(table)))
+    pruned = np.argsort(np.linalg.norm(table, axis=1), kind="stable")[:n_pruned]
+    table[pruned] = 0.0
+    return np.sort(pruned)
+
+
+def widen_factors(model: RecommenderBase, n_factors: int, *, seed: int = 0) -> RecommenderBase:
+    """Widen a BPR model to ``n_factors`` factors without changing any score (Net2Wider).
+
+    Each new column copies a randomly chosen old column ``j``: the user table copies
+    ``p_j`` and the item table gives each of the ``c_j`` copies of column ``j`` (the
+    original included) ``q_j / c_j``, so ``sum p q`` is unchanged. Training then moves the
+    copies apart. ``model.n_factors`` is updated; returns the model.
+
+    Examples
+    --------
+    >>> from freshrec.checks import checkerboard_events
+    >>> from freshrec.models.bpr import BPR
+    >>> model = BPR(n_factors=4, n_epochs=5).fit(checkerboard_events())
+    >>> before = model.score("u0", ["i0", "i1"])
+    >>> widened = widen_factors(model, 7)
+    >>> widened.item_factors_.shape[1], np.allclose(widened.score("u0", ["i0", "i1"]), before)
+    (7, True)
+    """
+    _require_tables(model, _BPR_TABLES)
+    users, items = model.user_factors_, model.item_factors_  # type: ignore[attr-defined]
+    width = users.shape[1]
+    if n_factors < width:
+        raise ValueError(f"n_factors must be >= the current {width}, got {n_factors}")
+    source = np.random.default_rng(seed).integers(0, width, n_factors - width)
+    columns = np.concatenate([np.arange(width), source])
+    copies = np.bincount(columns, minlength=width).astype(np.float32)
+    model.user_factors_ = np.ascontiguousarray(users[:, columns])  # type: ignore[attr-defined]
+    model.item_factors_ = np.ascontiguousarray(  # type: ignore[attr-defined]
+        items[:, columns] / copies[columns]
+    )
+    model.set_params(n_factors=n_factors)
+    return model
+
+
+def migrate_embeddings(
+    source: RecommenderBase,
+    target: RecommenderBase,
+    tables: Mapping[str, str],
+    *,
+    side: Mapping[str, str] | None = None,
+) -> dict[str, int]:
+    """Copy rows of ``source``'s numpy tables into ``target``'s torch tables, by external id.
+
+    ``tables`` maps a source attribute (``"item_factors_"``) to a target
+    :class:`~freshrec.models.nn.GrowableEmbedding` name (``"item_gmf"``); the widths must
+    match. Rows are matched through both models' id maps (``side`` says whether a table is
+    ``"user"`` or ``"item"``; by default from its name), so the two may know different ids;
+    target rows without a source row keep their values. The target's optimizer state for
+    the copied rows is cleared. Returns the number of rows copied per table.
+
+    Examples
+    --------
+    >>> from freshrec.checks import checkerboard_events
+    >>> from freshrec.models.bpr import BPR
+    >>> from freshrec.models.neumf import NeuMF
+    >>> events = checkerboard_events()
+    >>> mf = BPR(n_factors=8, n_epochs=5).fit(events)
+    >>> neumf = NeuMF(n_factors=8, n_epochs=0).fit(events)
+    >>> migrate_embeddings(mf, neumf, {"user_factors_": "user_gmf", "item_factors_": "item_gmf"})
+    {'user_factors_': 24, 'item_factors_': 16}
+    """
+    import torch
+
+    counts: dict[str, int] = {}
+    for name, table_name in tables.items():
+        which = (side or {}).get(name) or ("user" if name.startswith("user") else "item")
+        values = np.asarray(getattr(source, name), np.float32)
+        table = target._table(table_name)  # type: ignore[attr-defined]
+        if values.shape[1] != table.dim:
+            raise ValueError(
+                f"{name} has width {values.shape[1]} but {table_name} has {table.dim}; "
+                "widen or project first"
+            )
+        source_map = source.user_map_ if which == "user" else source.item_map_
+        target_map = target.user_map_ if which == "user" else target.item_map_
+        ids = [key for key in target_map.ids if key is not None]
+        target_rows = target_map.encode(np.asarray(ids, dtype=object))
+        source_rows = source_map.encode(np.asarray(ids, dtype=object))
+        found = source_rows >= 0
+        offset = target._item_offset if which == "item" else 0  # type: ignore[attr-defined]
+        rows = torch.as_tensor(target_rows[found] + offset)
+        with torch.no_grad():
+            table.weight[rows] = torch.as_tensor(values[source_rows[found]]).to(table.weight)
+        for value in target.optimizer_.state.get(table.weight, {}).values():  # type: ignore[attr-defined]
+            if isinstance(value, torch.Tensor) and value.shape[:1] == table.weight.shape[:1]:
+                value[rows] = 0
+        counts[name] = int(found.sum())
+    return counts
+
+
+def _require_tables(model: RecommenderBase, names: tuple[str, ...]) -> None:
+    model._check_fitted()
+    missing = [name for name in names if not hasattr(model, name)]
+    if missing:
+        raise ValueError(
+            f"{type(model).__name__} has no {', '.join(missing)}; this operation works on "
+            "matrix-factorization tables (BPR)"
+        )

@@ -1,0 +1,126 @@
+"""Structure changes: int8 rows, pruning, function-preserving widening, migration by id."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from freshrec.checks import checkerboard_events
+from freshrec.data.batch import as_batch
+from freshrec.models import BPR, MostPopular
+from freshrec.models.neumf import NeuMF
+from freshrec.update.structure import (
+    migrate_embeddings,
+    prune_linear_layers,
+    prune_rows,
+    quantize_embeddings,
+    quantize_linear_layers,
+    quantize_rows,
+    widen_factors,
+)
+
+
+@pytest.fixture(scope="module")
+def events():
+    return as_batch(checkerboard_events())
+
+
+def test_int8_rows_are_within_half_a_step_of_the_table():
+    table = np.random.default_rng(0).normal(size=(50, 64)).astype(np.float32)
+    table[3] = 0.0
+    stored = quantize_rows(table)
+    assert stored.codes.dtype == np.int8 and stored.scales.dtype == np.float32
+    error = np.abs(stored.dequantize() - table)
+    assert np.all(error <= stored.scales[:, None] / 2 + 1e-7)
+    assert np.all(stored.dequantize()[3] == 0)
+    assert stored.nbytes == 50 * 64 + 50 * 4  # 26.6% of float32 at d=64
+
+
+def test_quantized_model_scores_like_the_float_one(events):
+    model = BPR(n_factors=64, n_epochs=20).fit(events)
+    before = model.score_batch(np.arange(model.n_users))
+    stored = quantize_embeddings(model)
+    after = model.score_batch(np.arange(model.n_users))
+    assert sum(s.nbytes for s in stored.values()) <= 0.3 * 4 * 64 * (model.n_users + model.n_items)
+    assert np.abs(after - before).max() < 0.02 * np.abs(before).max()
+    assert np.array_equal(model.user_factors_, stored["user_factors_"].dequantize())
+
+
+def test_quantize_rows_rejects_vectors():
+    with pytest.raises(ValueError, match="2-D"):
+        quantize_rows(np.ones(3))
+
+
+def test_pruning_linear_layers_zeroes_the_smallest_weights():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(20, 10), torch.nn.ReLU(), torch.nn.Linear(10, 5))
+    magnitudes = torch.cat([net[0].weight.abs().flatten(), net[2].weight.abs().flatten()])
+    cutoff = magnitudes.kthvalue(int(0.6 * len(magnitudes))).values
+    share = prune_linear_layers(net, 0.6)
+    assert abs(share - 0.6) < 0.01
+    for layer in (net[0], net[2]):
+        assert torch.all((layer.weight == 0) | (layer.weight.abs() >= cutoff))
+    assert not any(name.endswith("_orig") for name, _ in net.named_parameters())
+    with pytest.raises(ValueError, match="amount"):
+        prune_linear_layers(net, 1.0)
+
+
+def test_dynamic_quantization_keeps_neumf_scores_close(events):
+    model = NeuMF(n_factors=8, hidden=(16, 8), n_epochs=10).fit(events)
+    users = torch.arange(model.n_users).repeat_interleave(model.n_items)
+    items = torch.arange(model.n_items).repeat(model.n_users)
+    with torch.no_grad():
+        before = model.module_(users, items)
+        after = quantize_linear_layers(model.module_)(users, items)
+    assert torch.corrcoef(torch.stack([before, after]))[0, 1] > 0.99
+
+
+def test_row_pruning_takes_the_smallest_norms(events):
+    model = BPR(n_factors=8, n_epochs=5).fit(events)
+    norms = np.linalg.norm(model.item_factors_, axis=1)
+    pruned = prune_rows(model, 0.5)
+    assert set(pruned) == set(np.argsort(norms, kind="stable")[: model.n_items // 2])
+    assert np.all(model.item_factors_[pruned] == 0)
+    with pytest.raises(ValueError, match="side"):
+        prune_rows(model, 0.1, side="context")
+
+
+def test_widening_preserves_scores_then_trains(events):
+    model = BPR(n_factors=8, n_epochs=20, seed=1).fit(events)
+    before = model.score_batch(np.arange(model.n_users))
+    widen_factors(model, 16, seed=3)
+    assert model.n_factors == 16 and model.item_factors_.shape == (model.n_items, 16)
+    assert np.allclose(model.score_batch(np.arange(model.n_users)), before, atol=1e-5)
+    model.set_params(n_epochs=3).partial_fit(events[:40])
+    copies = model.item_factors_[:, 8:]
+    assert not np.allclose(model.score_batch(np.arange(model.n_users)), before, atol=1e-5)
+    assert np.isfinite(copies).all()
+    with pytest.raises(ValueError, match=">= the current"):
+        widen_factors(model, 4)
+
+
+def test_migration_copies_rows_by_external_id(events):
+    source = BPR(n_factors=8, n_epochs=5).fit(events)
+    target = NeuMF(n_factors=8, n_epochs=1).fit(events[::-1])  # other id order
+    counts = migrate_embeddings(
+        source, target, {"user_factors_": "user_gmf", "item_factors_": "item_gmf"}
+    )
+    assert counts == {"user_factors_": source.n_users, "item_factors_": source.n_items}
+    for item in ("i0", "i5"):
+        got = target.module_.item_gmf.weight[target.item_map_.encode_one(item)].detach().numpy()
+        assert np.allclose(got, source.item_factors_[source.item_map_.encode_one(item)])
+    state = target.optimizer_.state[target.module_.item_gmf.weight]
+    assert state["exp_avg"].abs().sum() == 0  # copied rows start without Adam moments
+
+
+def test_migration_needs_matching_widths(events):
+    source = BPR(n_factors=4, n_epochs=1).fit(events)
+    target = NeuMF(n_factors=8, n_epochs=1).fit(events)
+    with pytest.raises(ValueError, match="widen or project"):
+        migrate_embeddings(source, target, {"item_factors_": "item_gmf"})
+
+
+def test_operations_need_factor_tables(events):
+    with pytest.raises(ValueError, match="matrix-factorization"):
+        quantize_embeddings(MostPopular().fit(events))
