@@ -232,14 +232,15 @@ def migrate_embeddings(
     *,
     side: Mapping[str, str] | None = None,
 ) -> dict[str, int]:
-    """Copy rows of ``source``'s numpy tables into ``target``'s torch tables, by external id.
+    """Copy rows of ``source``'s numpy tables into ``target``'s tables, matched by external id.
 
-    ``tables`` maps a source attribute (``"item_factors_"``) to a target
-    :class:`~freshrec.models.nn.GrowableEmbedding` name (``"item_gmf"``); the widths must
-    match. Rows are matched through both models' id maps (``side`` says whether a table is
-    ``"user"`` or ``"item"``; by default from its name), so the two may know different ids;
-    target rows without a source row keep their values. The target's optimizer state for
-    the copied rows is cleared. Returns the number of rows copied per table.
+    ``tables`` maps a source attribute (``"item_factors_"``) to a target table: a numpy
+    attribute of the same kind (``"user_factors_"`` of another BPR) or the name of a
+    :class:`~freshrec.models.nn.GrowableEmbedding` (``"item_gmf"`` of NeuMF); the widths
+    must match. Rows are matched through both models' id maps (``side`` says whether a
+    table is ``"user"`` or ``"item"``; by default from its name), so the two may know
+    different ids; target rows without a source row keep their values. A torch target's
+    optimizer state for the copied rows is cleared. Returns the rows copied per table.
 
     Examples
     --------
@@ -252,33 +253,49 @@ def migrate_embeddings(
     >>> migrate_embeddings(mf, neumf, {"user_factors_": "user_gmf", "item_factors_": "item_gmf"})
     {'user_factors_': 24, 'item_factors_': 16}
     """
-    import torch
-
     counts: dict[str, int] = {}
     for name, table_name in tables.items():
         which = (side or {}).get(name) or ("user" if name.startswith("user") else "item")
         values = np.asarray(getattr(source, name), np.float32)
-        table = target._table(table_name)  # type: ignore[attr-defined]
-        if values.shape[1] != table.dim:
-            raise ValueError(
-                f"{name} has width {values.shape[1]} but {table_name} has {table.dim}; "
-                "widen or project first"
-            )
         source_map = source.user_map_ if which == "user" else source.item_map_
         target_map = target.user_map_ if which == "user" else target.item_map_
-        ids = [key for key in target_map.ids if key is not None]
-        target_rows = target_map.encode(np.asarray(ids, dtype=object))
-        source_rows = source_map.encode(np.asarray(ids, dtype=object))
+        ids = np.asarray([key for key in target_map.ids if key is not None], dtype=object)
+        target_rows, source_rows = target_map.encode(ids), source_map.encode(ids)
         found = source_rows >= 0
-        offset = target._item_offset if which == "item" else 0  # type: ignore[attr-defined]
-        rows = torch.as_tensor(target_rows[found] + offset)
-        with torch.no_grad():
-            table.weight[rows] = torch.as_tensor(values[source_rows[found]]).to(table.weight)
-        for value in target.optimizer_.state.get(table.weight, {}).values():  # type: ignore[attr-defined]
-            if isinstance(value, torch.Tensor) and value.shape[:1] == table.weight.shape[:1]:
-                value[rows] = 0
+        rows, copied = target_rows[found], values[source_rows[found]]
+        table = getattr(target, table_name, None)
+        if isinstance(table, np.ndarray):
+            _check_width(name, values, table_name, table.shape[1])
+            table[rows] = copied
+        else:
+            _copy_torch_rows(target, table_name, rows, copied, name)
         counts[name] = int(found.sum())
     return counts
+
+
+def _copy_torch_rows(
+    target: RecommenderBase, table_name: str, rows: np.ndarray, values: np.ndarray, name: str
+) -> None:
+    import torch
+
+    table = target._table(table_name)  # type: ignore[attr-defined]
+    _check_width(name, values, table_name, table.dim)
+    which = "item" if table_name in getattr(target, "_item_tables", ()) else "user"
+    offset = target._item_offset if which == "item" else 0  # type: ignore[attr-defined]
+    index = torch.as_tensor(rows + offset)
+    with torch.no_grad():
+        table.weight[index] = torch.as_tensor(values).to(table.weight)
+    for value in target.optimizer_.state.get(table.weight, {}).values():  # type: ignore[attr-defined]
+        if isinstance(value, torch.Tensor) and value.shape[:1] == table.weight.shape[:1]:
+            value[index] = 0
+
+
+def _check_width(name: str, values: np.ndarray, table_name: str, width: int) -> None:
+    if values.ndim != 2 or values.shape[1] != width:
+        raise ValueError(
+            f"{name} has width {values.shape[1:]} but {table_name} has {width}; "
+            "widen or project first"
+        )
 
 
 def _require_tables(model: RecommenderBase, names: tuple[str, ...]) -> None:
