@@ -97,7 +97,10 @@ class NeuMF(TorchRecommender):
     n_epochs
         Passes over the positives of each ``fit``/``partial_fit`` (the most, with ``valid``).
     lr
-        Adam's step size.
+        Step size of the optimizer (FTRL: its alpha).
+    optimizer
+        Optimizer by name (:func:`~freshrec.models.optim.make_optimizer`): ``adam`` (the
+        default), ``sgd``, ``rmsprop``, ``adagrad``, ``rowwise-adagrad`` or ``ftrl``.
     batch_size
         Positives per mini-batch (each with ``n_negatives`` negatives).
     n_negatives
@@ -153,6 +156,7 @@ class NeuMF(TorchRecommender):
         hidden: tuple[int, ...] = (64, 32),
         n_epochs: int = 20,
         lr: float = 0.01,
+        optimizer: str = "adam",
         batch_size: int = 128,
         n_negatives: int = 4,
         patience: int = 5,
@@ -164,6 +168,7 @@ class NeuMF(TorchRecommender):
         self.hidden = hidden
         self.n_epochs = n_epochs
         self.lr = lr
+        self.optimizer = optimizer
         self.batch_size = batch_size
         self.n_negatives = n_negatives
         self.patience = patience

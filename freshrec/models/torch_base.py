@@ -35,6 +35,7 @@ from freshrec.models.nn import (
     sample_uniform,
     train_step,
 )
+from freshrec.models.optim import make_optimizer
 from freshrec.models.training import TrainingHistory, run_epochs
 from freshrec.typing import RowInit
 
@@ -239,10 +240,16 @@ class TorchRecommender(RecommenderBase):
         self.module_ = module.to(resolve_device(self.device))
         self.optimizer_ = self._make_optimizer()
 
-    def _make_optimizer(self) -> torch.optim.Adam:
-        return torch.optim.Adam(
-            self.module_.parameters(), lr=self.lr, betas=self._adam_betas, weight_decay=self.l2
-        )
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        """Adam (``_adam_betas``, weight decay ``l2``), or the model's ``optimizer`` by name."""
+        name = getattr(self, "optimizer", "adam")
+        params = self.module_.parameters()
+        if name == "adam":
+            return torch.optim.Adam(
+                params, lr=self.lr, betas=self._adam_betas, weight_decay=self.l2
+            )
+        decay = {"weight_decay": self.l2} if name in ("sgd", "rmsprop", "adagrad") else {}
+        return make_optimizer(name, params, self.lr, **decay)  # type: ignore[no-any-return]
 
     def _table(self, name: str) -> GrowableEmbedding:
         table = self.module_.get_submodule(name)

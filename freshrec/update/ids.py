@@ -170,6 +170,16 @@ class IdLifecycle:
     seed
         Seed of the admission draws.
 
+    Examples
+    --------
+    >>> from freshrec.data.batch import EventBatch
+    >>> from freshrec.models.bpr import BPR
+    >>> model, lifecycle = BPR(n_factors=4, n_epochs=1), IdLifecycle(items=IdPolicy(min_count=2))
+    >>> batch = EventBatch(np.array([1, 2, 2]), np.array(["a", "b", "a"]), np.ones(3))
+    >>> report = lifecycle.partial_fit(model, batch)
+    >>> report.learned, report.dropped  # "a" is admitted at its second event
+    (1, 2)
+
     Notes
     -----
     Each batch is processed as one step: admission per event in order; then, per side,

@@ -70,7 +70,13 @@ class Int8Rows:
 
 
 def quantize_rows(table: np.ndarray) -> Int8Rows:
-    """Row-wise symmetric int8 quantization of a 2-D table (see :class:`Int8Rows`)."""
+    """Row-wise symmetric int8 quantization of a 2-D table (see :class:`Int8Rows`).
+
+    Examples
+    --------
+    >>> quantize_rows(np.array([[2.0, -1.0]])).scales.tolist()
+    [0.015748...]
+    """
     table = np.asarray(table, np.float32)
     if table.ndim != 2:
         raise ValueError(f"expected a 2-D table, got shape {table.shape}")

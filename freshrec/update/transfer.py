@@ -84,6 +84,17 @@ def fine_tune_from(
     must rehearse (``partial_fit(..., replay=...)``): it is first fitted with 0 epochs to
     make its tables, then the source rows are copied, then it learns ``events`` with its
     own ``n_epochs``.
+
+    Examples
+    --------
+    >>> from freshrec.models.bpr import BPR
+    >>> source = BPR(n_factors=4, n_epochs=5).fit(EventBatch(np.array([1, 2]), np.array([7, 8]),
+    ...                                                       np.ones(2)))
+    >>> target = fine_tune_from(source, BPR(n_factors=4, n_epochs=5),
+    ...                         EventBatch(np.array([1]), np.array([30]), np.ones(1)))
+    >>> bool(np.array_equal(target.user_factors_[target.user_map_.encode_one(2)],
+    ...                     source.user_factors_[source.user_map_.encode_one(2)]))
+    True
     """
     if not target.rehearses:
         raise ValueError(f"{type(target).__name__} cannot be fine-tuned from another model")
