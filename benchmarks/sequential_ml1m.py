@@ -22,7 +22,8 @@ One fit per (model, seed) serves both protocols, which share their split:
    Markdown table on stdout. Threads are pinned (``--threads`` in the OMP/MKL/OPENBLAS
    variables and ``torch.set_num_threads``).
 
-``--quick`` runs on 300 users with 2 epochs, to check the harness in a minute.
+``--quick`` runs on 300 users with 2 epochs, to check the harness in a minute. ``--resume``
+keeps the runs already in ``--out`` and fits only the (model, seed) pairs it lacks.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--set", action="append", default=[], help="model.param=value")
     parser.add_argument("--out", default=None)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--resume", action="store_true", help="keep the runs already in --out; skip their fits"
+    )
     return parser.parse_args(argv)
 
 
@@ -97,9 +101,16 @@ def main(argv: list[str] | None = None) -> int:
         "date": time.strftime("%Y-%m-%d"),
         "runs": [],
     }
+    if args.resume and out.is_file():
+        previous = json.loads(out.read_text())
+        report["runs"] = previous["runs"]
+        report["command"] = previous["command"] + " ; " + report["command"]
+    done = {(run["model"], run["seed"]) for run in report["runs"]}
     for name in args.models.split(","):
         cls = REGISTRY[name]
         for seed in (int(s) for s in args.seeds.split(",")):
+            if (name, seed) in done:
+                continue
             params = model_params(name, cls, overrides, base={"seed": seed})
             if args.quick:
                 params["n_epochs"] = 2
