@@ -138,7 +138,10 @@ class _Tracked:
 
 
 class Frozen(_Tracked):
-    """Never update: the model stays as it was trained before the first window.
+    """Never update: the model's parameters stay as trained before the first window.
+
+    A model that reads histories (the sequential ones, with ``observe``) still sees each
+    user's latest events: observing is not learning.
 
     Examples
     --------
@@ -147,6 +150,7 @@ class Frozen(_Tracked):
     """
 
     def step(self, model: RecommenderBase, batch: EventBatch) -> UpdateReport:
+        _observe(model, batch)
         return UpdateReport(False, 0, 0.0, 0, 0, None)
 
 
@@ -194,6 +198,7 @@ class FullRetrain(_Tracked):
         self.history.add(batch)
         self._windows += 1
         if self._windows % self.every:
+            _observe(model, batch)
             return UpdateReport(False, 0, 0.0, 0, 0, None)
         events = self.history.events()
         start = time.perf_counter()
@@ -366,6 +371,13 @@ class Hybrid:
             streamed.n_learned,
             streamed.lag_s,
         )
+
+
+def _observe(model: RecommenderBase | None, batch: EventBatch) -> None:
+    """Let a history-reading model see ``batch`` without learning from it."""
+    observe = getattr(model, "observe", None)
+    if observe is not None and len(batch):
+        observe(batch)
 
 
 @contextmanager

@@ -168,3 +168,14 @@ def test_make_strategy_reports_bad_names_and_parameters():
         make_strategy("full", {"epochs": 3})
     with pytest.raises(ValueError, match="every"):
         make_strategy("full", {"every": 0})
+
+
+def test_frozen_sequential_model_observes_without_learning():
+    events = as_batch(checkerboard_events())
+    model = SASRec(dim=8, max_len=6, n_epochs=2, threshold=3.0).fit(events[:150])
+    weights = {k: v.copy() for k, v in model._arrays().items() if k.startswith("module.")}
+    user = events.user[150]
+    Frozen().step(model, events[150:])
+    assert model.user_sequence(user)[-1] in set(events[150:].take(events[150:].user == user).item)
+    after = {k: v for k, v in model._arrays().items() if k.startswith("module.")}
+    assert weights and all(np.array_equal(after[k], weights[k]) for k in weights)
