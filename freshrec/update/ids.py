@@ -11,8 +11,9 @@ An embedding table cannot grow forever on an open stream of users and items. An
   seen first (``"lfu"``); with ``ttl_s``, ids idle for longer are evicted whatever the
   budget;
 - **reuse**: evicted rows are reused by the next admitted ids and start fresh (``init``:
-  the model's initialisation, zero, or the mean of the active rows), with an empty
-  optimizer state; surviving rows and their optimizer state are untouched.
+  the model's initialisation, zero, or the mean of the active rows; or from content through
+  ``item_vectors``), with an empty optimizer state; surviving rows and their optimizer state
+  are untouched.
 
 :class:`IdLifecycle` applies the two policies around ``partial_fit``. The model must support
 ``evict``/``add_ids`` (BPR, NeuMF).
@@ -34,6 +35,7 @@ Examples
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +45,7 @@ from freshrec.base import RecommenderBase
 from freshrec.data.batch import Events, as_batch
 from freshrec.data.idmap import IdMap
 from freshrec.typing import RowInit
+from freshrec.update.item_init import set_item_rows
 
 __all__ = ["EVICTIONS", "IdLifecycle", "IdPolicy", "LifecycleReport"]
 
@@ -169,6 +172,11 @@ class IdLifecycle:
         The policy of each side; ``None`` admits every id and never evicts.
     seed
         Seed of the admission draws.
+    item_vectors
+        Content initialisation of admitted items: ``item_vectors(model, ids)`` returns their
+        rows (e.g. a :class:`~freshrec.update.item_init.ContentProjection` of their text
+        embeddings), written with :func:`~freshrec.update.item_init.set_item_rows` before
+        the model learns; the items' ``init`` applies first.
 
     Examples
     --------
@@ -192,10 +200,15 @@ class IdLifecycle:
     """
 
     def __init__(
-        self, users: IdPolicy | None = None, items: IdPolicy | None = None, seed: int | None = 0
+        self,
+        users: IdPolicy | None = None,
+        items: IdPolicy | None = None,
+        seed: int | None = 0,
+        item_vectors: Callable[[RecommenderBase, np.ndarray], np.ndarray] | None = None,
     ) -> None:
         self.sides = {"user": _Side(users or IdPolicy()), "item": _Side(items or IdPolicy())}
         self.rng = np.random.default_rng(seed)
+        self.item_vectors = item_vectors
         self._clock = 0.0
 
     def partial_fit(self, model: RecommenderBase, events: Events) -> LifecycleReport:
@@ -234,7 +247,10 @@ class IdLifecycle:
         if fitted:
             model.evict(users=evicted["user"], items=evicted["item"])
             model.add_ids(users=new["user"], init=self.sides["user"].policy.init)
-            model.add_ids(items=new["item"], init=self.sides["item"].policy.init)
+            _, item_rows = model.add_ids(items=new["item"], init=self.sides["item"].policy.init)
+            if self.item_vectors is not None and len(item_rows):
+                ids = np.asarray(new["item"], dtype=object)
+                set_item_rows(model, item_rows, self.item_vectors(model, ids))
         kept_batch = batch.take(keep)
         if len(kept_batch):
             model.partial_fit(kept_batch)

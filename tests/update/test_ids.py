@@ -143,3 +143,19 @@ def test_policies_validate_their_settings():
     for bad in ({"budget": 0}, {"ttl_s": 0.0}, {"min_count": 0}, {"admit_probability": 0.0}):
         with pytest.raises(ValueError):
             IdPolicy(**bad)
+
+
+def test_admitted_items_can_start_from_their_content():
+    model = BPR(n_factors=4, n_epochs=1).fit(checkerboard_events())
+    content = {"fresh": np.array([1.0, 2.0, 3.0, 4.0])}
+    seen: list = []
+
+    def vectors(fitted, ids):
+        seen.append(list(ids))
+        return np.stack([content[i] for i in ids])
+
+    lifecycle = IdLifecycle(item_vectors=vectors)
+    lifecycle.partial_fit(model.set_params(n_epochs=0), _events(["u0"], ["fresh"]))
+    assert seen == [["fresh"]]
+    row = model.item_map_.encode_one("fresh")
+    assert np.allclose(model.item_factors_[row], content["fresh"])
