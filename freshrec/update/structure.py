@@ -11,7 +11,8 @@
   :func:`prune_rows` zeroes the embedding rows with the smallest norms.
 - **Widening**: :func:`widen_factors` grows a BPR model's factor width function-preservingly
   (Net2WiderNet for a dot product: a copied column keeps the user value and splits the item
-  value among its copies), so scores are unchanged until training moves the copies apart.
+  value among its copies), so scores are unchanged until training moves the copies apart;
+  :func:`widen_hidden` does the same for a hidden layer of NeuMF's MLP tower.
 - **Migration**: :func:`migrate_embeddings` copies trained rows, matched by external id, from
   one model's tables into another's (e.g. BPR factors into NeuMF's GMF tables) before
   fine-tuning the target.
@@ -22,6 +23,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -36,6 +38,7 @@ __all__ = [
     "quantize_linear_layers",
     "quantize_rows",
     "widen_factors",
+    "widen_hidden",
 ]
 
 _BPR_TABLES = ("user_factors_", "item_factors_")
@@ -312,3 +315,73 @@ def _require_tables(model: RecommenderBase, names: tuple[str, ...]) -> None:
             f"{type(model).__name__} has no {', '.join(missing)}; this operation works on "
             "matrix-factorization tables (BPR)"
         )
+
+
+def widen_hidden(model: RecommenderBase, layer: int, width: int, *, seed: int = 0) -> None:
+    """Widen hidden layer ``layer`` of NeuMF's MLP to ``width`` units, function-preserving.
+
+    Net2WiderNet (Chen et al., ICLR 2016): each new unit copies a randomly chosen unit of
+    the layer (its incoming weights and bias), and the next layer's weights from each copied
+    unit are divided among its copies, so every score is unchanged (ReLU is applied unit by
+    unit). The optimizer restarts (new moments for every parameter); ``model.hidden`` is
+    updated.
+
+    Examples
+    --------
+    >>> from freshrec.checks import checkerboard_events
+    >>> from freshrec.models.neumf import NeuMF
+    >>> model = NeuMF(n_factors=4, hidden=(8, 4), n_epochs=5).fit(checkerboard_events())
+    >>> before = model.score("u0", ["i0", "i1", "i9"])
+    >>> widen_hidden(model, 0, 12)
+    >>> model.hidden, bool(np.allclose(model.score("u0", ["i0", "i1", "i9"]), before, atol=1e-5))
+    ((12, 4), True)
+    """
+    import torch
+    from torch import nn
+
+    module = getattr(model, "module_", None)
+    mlp, head = getattr(module, "mlp", None), getattr(module, "head", None)
+    if not isinstance(mlp, nn.Sequential) or not isinstance(head, nn.Linear):
+        raise ValueError(f"{type(model).__name__} has no MLP tower to widen (NeuMF has)")
+    linears = [m for m in mlp if isinstance(m, nn.Linear)]
+    if not 0 <= layer < len(linears):
+        raise ValueError(f"layer must be in [0, {len(linears)}), got {layer}")
+    first = linears[layer]
+    second, offset = (
+        (linears[layer + 1], 0)
+        if layer + 1 < len(linears)
+        else (head, head.in_features - first.out_features)
+    )
+    old = first.out_features
+    if width < old:
+        raise ValueError(f"width must be >= the current {old}, got {width}")
+    source = np.random.default_rng(seed).integers(0, old, width - old)
+    units = torch.as_tensor(np.concatenate([np.arange(old), source]))
+    copies = torch.bincount(units, minlength=old).to(first.weight.dtype)
+    with torch.no_grad():
+        grown = nn.Linear(first.in_features, width).to(first.weight)
+        grown.weight.copy_(first.weight[units])
+        grown.bias.copy_(first.bias[units])
+        columns = torch.arange(second.in_features)
+        inputs = torch.cat([columns[:offset], offset + units, columns[offset + old :]])
+        scale = torch.ones(len(inputs), dtype=first.weight.dtype)
+        scale[offset : offset + width] = 1.0 / copies[units]
+        following = nn.Linear(len(inputs), second.out_features).to(second.weight)
+        following.weight.copy_(second.weight[:, inputs] * scale)
+        following.bias.copy_(second.bias)
+    _replace(module, first, grown)
+    _replace(module, second, following)
+    hidden = list(model.hidden)  # type: ignore[attr-defined]
+    hidden[layer] = width
+    model.set_params(hidden=tuple(hidden))
+    model.optimizer_ = model._make_optimizer()  # type: ignore[attr-defined]
+
+
+def _replace(module: Any, old: object, new: object) -> None:
+    """Put ``new`` where ``old`` sits in the torch ``module``'s tree."""
+    for child in module.modules():
+        for attr, sub in child.named_children():
+            if sub is old:
+                setattr(child, attr, new)
+                return
+    raise ValueError("layer not found in the module")

@@ -18,6 +18,7 @@ from freshrec.update.structure import (
     quantize_linear_layers,
     quantize_rows,
     widen_factors,
+    widen_hidden,
 )
 
 
@@ -124,3 +125,24 @@ def test_migration_needs_matching_widths(events):
 def test_operations_need_factor_tables(events):
     with pytest.raises(ValueError, match="matrix-factorization"):
         quantize_embeddings(MostPopular().fit(events))
+
+
+@pytest.mark.parametrize("layer", [0, 1])
+def test_widening_a_hidden_layer_preserves_neumf_scores_then_trains(events, layer):
+    model = NeuMF(n_factors=4, hidden=(8, 6), n_epochs=10).fit(events)
+    before = model.score_batch(np.arange(model.n_users))
+    widen_hidden(model, layer, 16, seed=layer)
+    assert model.hidden[layer] == 16
+    assert np.allclose(model.score_batch(np.arange(model.n_users)), before, atol=1e-5)
+    model.set_params(n_epochs=2).partial_fit(events[:50])
+    assert not np.allclose(model.score_batch(np.arange(model.n_users)), before, atol=1e-4)
+
+
+def test_widen_hidden_checks_its_arguments(events):
+    model = NeuMF(n_factors=4, hidden=(8,), n_epochs=1).fit(events)
+    with pytest.raises(ValueError, match="layer must be"):
+        widen_hidden(model, 3, 16)
+    with pytest.raises(ValueError, match=">= the current"):
+        widen_hidden(model, 0, 4)
+    with pytest.raises(ValueError, match="no MLP tower"):
+        widen_hidden(BPR(n_epochs=1).fit(events), 0, 16)
