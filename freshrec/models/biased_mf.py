@@ -6,7 +6,7 @@ import numpy as np
 from numba import njit
 
 from freshrec.base import RecommenderBase
-from freshrec.data.batch import EventBatch
+from freshrec.data.batch import EventBatch, Events
 
 __all__ = ["BiasedMF"]
 
@@ -171,10 +171,58 @@ class BiasedMF(RecommenderBase):
         drawn = self.rng_.normal(0.0, self.init_std, size=(extra, self.n_factors))
         return np.concatenate([bias, np.zeros(extra)]), np.concatenate([factors, drawn])
 
+    def learn_predict(self, events: Events) -> np.ndarray:
+        """Test-then-train, one event at a time in the order given; return the predictions.
+
+        Each event's rating is first predicted by the model as it stands (clipped like
+        :meth:`score`; a user or item seen for the first time has a zero bias and a freshly
+        drawn latent vector, as in river), then learned with one SGD step (the update of
+        the class doc, whatever ``n_epochs`` and ``shuffle`` say). One compiled loop does
+        both, so this is the prequential (progressive validation) protocol at full speed.
+
+        Examples
+        --------
+        >>> from freshrec.data import Event
+        >>> model = BiasedMF(n_factors=2, lr=0.05, bias_lr=0.025, seed=0)
+        >>> model.learn_predict([Event("ann", "a", 4.0), Event("bob", "a", 2.0)]).round(1).tolist()
+        [1.0, 4.0]
+        >>> model.n_ratings_, model.global_mean_  # the first guess: mean 0, clipped to 1
+        (2, 3.0)
+        """
+        self._prequential = True
+        try:
+            self.partial_fit(events)
+        finally:
+            self._prequential = False
+        return self._predictions
+
     def _learn(self, batch: EventBatch, valid: EventBatch | None = None) -> None:
         users, items = batch.indices()
         ratings = batch.value.astype(np.float64)
         mean, count = self.global_mean_, float(self.n_ratings_)
+        if getattr(self, "_prequential", False):
+            low, high = self.clip if self.clip is not None else (-np.inf, np.inf)
+            self._predictions = np.empty(len(ratings))
+            mean, count = _prequential_pass(
+                users,
+                items,
+                ratings,
+                self.user_bias_,
+                self.item_bias_,
+                self.user_factors_,
+                self.item_factors_,
+                mean,
+                count,
+                float(self.lr),
+                float(self.bias_lr),
+                float(self.l2),
+                float(self.l2_latent),
+                float(low),
+                float(high),
+                self._predictions,
+            )
+            self.global_mean_, self.n_ratings_ = float(mean), int(count)
+            return
         for epoch in range(self.n_epochs):
             order = self.rng_.permutation(len(ratings)) if self.shuffle else np.arange(len(ratings))
             mean, count = _sgd_pass(
@@ -246,6 +294,47 @@ def _sgd_pass(
         dot = 0.0
         for f in range(n_factors):
             dot += user_factors[u, f] * item_factors[i, f]
+        grad = 2.0 * (mean + user_bias[u] + item_bias[i] + dot - r)
+        b_u, b_i = user_bias[u], item_bias[i]
+        user_bias[u] = b_u - bias_lr * (grad + l2 * b_u)
+        item_bias[i] = b_i - bias_lr * (grad + l2 * b_i)
+        for f in range(n_factors):
+            p, q = user_factors[u, f], item_factors[i, f]
+            user_factors[u, f] = p - lr * (grad * q + l2_latent * p)
+            item_factors[i, f] = q - lr * (grad * p + l2_latent * q)
+    return mean, count
+
+
+@njit(cache=True)
+def _prequential_pass(
+    users: np.ndarray,
+    items: np.ndarray,
+    ratings: np.ndarray,
+    user_bias: np.ndarray,
+    item_bias: np.ndarray,
+    user_factors: np.ndarray,
+    item_factors: np.ndarray,
+    mean: float,
+    count: float,
+    lr: float,
+    bias_lr: float,
+    l2: float,
+    l2_latent: float,
+    low: float,
+    high: float,
+    predictions: np.ndarray,
+) -> tuple[float, float]:
+    """Predict (clipped to [low, high]) then learn each event in order; river's update."""
+    n_factors = user_factors.shape[1]
+    for t in range(len(ratings)):
+        u, i, r = users[t], items[t], ratings[t]
+        dot = 0.0
+        for f in range(n_factors):
+            dot += user_factors[u, f] * item_factors[i, f]
+        guess = mean + user_bias[u] + item_bias[i] + dot
+        predictions[t] = min(max(guess, low), high)
+        count += 1.0
+        mean += (1.0 / count) * (r - mean)
         grad = 2.0 * (mean + user_bias[u] + item_bias[i] + dot - r)
         b_u, b_i = user_bias[u], item_bias[i]
         user_bias[u] = b_u - bias_lr * (grad + l2 * b_u)

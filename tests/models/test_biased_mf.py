@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -168,3 +170,22 @@ def _river_comparison(ratings, l2: float, l2_latent: float):
 @pytest.mark.parametrize(("l2", "l2_latent"), [(0.0, 0.0), (0.05, 0.1)])
 def test_matches_river_event_by_event(ratings, l2, l2_latent):
     _river_comparison(ratings, l2, l2_latent)
+
+
+def test_learn_predict_is_score_then_learn_for_each_event():
+    from freshrec.data.synthetic import synthetic_stream
+
+    events = synthetic_stream(n_users=40, n_items=30, n_events=600, seed=5).events.sort_by_time()
+    settings = {"n_factors": 4, "n_epochs": 1, "lr": 0.05, "bias_lr": 0.025, "l2": 0.0}
+    settings.update(l2_latent=0.0, shuffle=False)
+    base = BiasedMF(**settings).set_params(n_epochs=0).fit(events)  # every id has its row
+    fast, slow = copy.deepcopy(base).set_params(n_epochs=1), copy.deepcopy(base)
+    slow.set_params(n_epochs=1)
+    predicted = fast.learn_predict(events)
+    expected = []
+    for event in events:
+        expected.append(slow.score(event.user, [event.item])[0])
+        slow.partial_fit([event])
+    assert np.allclose(predicted, expected)
+    assert np.allclose(fast.item_factors_, slow.item_factors_)
+    assert fast.n_ratings_ == slow.n_ratings_ == len(events)
