@@ -236,6 +236,45 @@ def arena(
 
 
 @app.command()
+def prequential(
+    dataset: Annotated[str, typer.Option(help="Dataset name (see `freshrec datasets list`).")],
+    model: Annotated[str, typer.Option(help="Model name.")],
+    window: Annotated[int, typer.Option(help="Events per window (test, then learn).")] = 1000,
+    holdout: Annotated[float, typer.Option(help="Share held out at the end of the stream.")] = (
+        0.1
+    ),
+    delay: Annotated[int, typer.Option(help="Windows between a test and its learning.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the model and the churn sample.")] = 0,
+    threads: Annotated[int, typer.Option(help="Threads for numba/torch (pinned).")] = 1,
+    min_rating: Annotated[float | None, typer.Option(help="Keep ratings >= this value.")] = None,
+    set_: SetOption = None,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("freshrec-prequential"),
+    data_dir: DataDir = None,
+) -> None:
+    """Test-then-train over the stream: convergence, generalization and stability, plotted."""
+    from freshrec.config import parse_overrides
+    from freshrec.evaluation.prequential_job import run_prequential_job, write_prequential
+    from freshrec.evaluation.report import rich_table
+    from freshrec.threads import pin_threads
+
+    pin_threads(threads)
+    data = load_named(dataset, default_data_dir(data_dir), min_rating=min_rating)
+    with console.status(f"prequential {model} on {len(data.events):,} events") as status:
+        results, run = run_prequential_job(
+            data,
+            model,
+            overrides=parse_overrides(set_ or []),
+            window=window,
+            holdout_fraction=holdout,
+            delay=delay,
+            seed=seed,
+            on_window=lambda done, total: status.update(f"window {done}/{total}"),
+        )
+    console.print(rich_table(results))
+    console.print(f"wrote {', '.join(str(p) for p in write_prequential(out, results, run))}")
+
+
+@app.command()
 def case(
     name: Annotated[str, typer.Argument(metavar="NAME", help="ecommerce | news | social")],
     out: Annotated[Path | None, typer.Option(help="Output folder (default: case-NAME).")] = None,

@@ -1,0 +1,256 @@
+"""Prequential (test-then-train) evaluation over a stream, and the online-learning measures.
+
+Protocol (:func:`run_prequential`):
+
+1. Events in time order (ties in file order). The last ``holdout_fraction`` of them is a
+   held-out later slice; the rest is the stream, cut into windows of ``window`` events.
+2. For each window, first the model is tested on it as it stands, then it learns it (with
+   ``delay`` > 0, it learns the window that came ``delay`` windows earlier: labels arrive
+   late). Rating models (``predicts_ratings``) are scored by RMSE of each event's
+   prediction; with a compiled ``learn_predict`` (BiasedMF) and no delay, each event is
+   predicted then learned one at a time inside the window. Ranking models are scored by
+   NDCG@k: each user of the window ranks all items, the items they interacted with before
+   masked, against their new positive items in the window.
+3. After the stream, the model is tested on the held-out slice without learning.
+
+Measures: the *windowed* metric of each window; the *fading* metric (exponentially weighted
+over windows, factor ``fading``); **convergence** (the events seen when the windowed metric
+enters, for good, a band of 1% around its final value); **generalization** (held-out metric
+minus the prequential metric of the last ``tail`` windows: how much the running estimate
+flatters the model); **stability** (variance of the windowed metric over the second half of
+the stream, and churn@k: the share of a fixed sample of users' top-k lists that changed from
+one window to the next, recorded at the later window).
+
+Examples
+--------
+>>> from freshrec.data.synthetic import synthetic_stream
+>>> from freshrec.models.biased_mf import BiasedMF
+>>> events = synthetic_stream(n_users=60, n_items=40, n_events=2000).events
+>>> result = run_prequential(BiasedMF(n_epochs=1, shuffle=False), events, window=200)
+>>> result.metric, len(result.windowed), int(result.positions[-1])
+('rmse', 9, 1800)
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from freshrec.base import RecommenderBase
+from freshrec.data.batch import EventBatch, Events, as_batch
+from freshrec.data.stream import time_ordered
+from freshrec.evaluation.arena import churn
+from freshrec.evaluation.protocols import evaluate_ranking
+from freshrec.ranking import top_k
+
+__all__ = ["PrequentialResult", "convergence_events", "run_prequential"]
+
+
+@dataclass
+class PrequentialResult:
+    """Everything one prequential run measured (see the module doc).
+
+    Examples
+    --------
+    >>> result = PrequentialResult("rmse", np.array([100, 200]), np.array([1.0, 0.9]),
+    ...                            np.array([1.0, 0.93]), holdout=0.95)
+    >>> result.summary()["windowed_variance"]
+    0.0
+    """
+
+    metric: str
+    positions: np.ndarray
+    windowed: np.ndarray
+    fading: np.ndarray
+    holdout: float = float("nan")
+    churn: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per window; nan: none
+    tail: int = 5
+    lower_is_better: bool = True
+
+    def summary(self) -> dict[str, float | int | None]:
+        """The headline figures: overall, convergence, generalization, stability."""
+        n = len(self.windowed)
+        tail = self.windowed[-min(self.tail, n) :] if n else self.windowed
+        recent = float(np.nanmean(tail)) if len(tail) else float("nan")
+        second_half = self.windowed[n // 2 :]
+        return {
+            "prequential": float(np.nanmean(self.windowed)) if n else float("nan"),
+            "prequential_recent": recent,
+            "fading_final": float(self.fading[-1]) if n else float("nan"),
+            "holdout": self.holdout,
+            "generalization_gap": self.holdout - recent,
+            "convergence_events": convergence_events(self.positions, self.windowed),
+            "windowed_variance": float(np.nanvar(second_half)) if len(second_half) else 0.0,
+            "churn_mean": (
+                float(np.nanmean(self.churn)) if np.isfinite(self.churn).any() else float("nan")
+            ),
+        }
+
+    def plot(self) -> bytes:
+        """PNG bytes: the windowed and fading metric over the stream, and churn."""
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        panels = 2 if len(self.churn) else 1
+        fig = Figure(figsize=(7.5, 3.2 * panels), layout="constrained")
+        FigureCanvasAgg(fig)
+        axes = fig.subplots(panels, 1, squeeze=False)[:, 0]
+        ax = axes[0]
+        ax.plot(self.positions, self.windowed, marker="o", markersize=2, label="windowed")
+        ax.plot(self.positions, self.fading, label="fading")
+        if np.isfinite(self.holdout):
+            ax.axhline(self.holdout, color="grey", linestyle="--", label="held-out slice")
+        events = convergence_events(self.positions, self.windowed)
+        if events is not None:
+            ax.axvline(events, color="green", linestyle=":", label="converged (1% band)")
+        ax.set_ylabel(self.metric.upper())
+        ax.set_xlabel("events seen")
+        ax.grid(alpha=0.3)
+        ax.legend(frameon=False, fontsize=8)
+        if len(self.churn):
+            axes[1].plot(self.positions, self.churn, color="tab:red")
+            axes[1].set_ylabel("churn@10 between windows")
+            axes[1].set_xlabel("events seen")
+            axes[1].grid(alpha=0.3)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=120)
+        return buffer.getvalue()
+
+
+def convergence_events(
+    positions: np.ndarray, windowed: np.ndarray, band: float = 0.01
+) -> int | None:
+    """Events seen when the windowed metric enters, for good, ``band`` around its final value.
+
+    Examples
+    --------
+    >>> convergence_events(np.array([10, 20, 30, 40]), np.array([2.0, 1.2, 1.005, 1.0]))
+    30
+    """
+    values = np.asarray(windowed, dtype=float)
+    if not len(values) or not np.isfinite(values[-1]):
+        return None
+    inside = np.abs(values - values[-1]) <= band * abs(values[-1])
+    outside = np.flatnonzero(~inside)
+    first = 0 if not len(outside) else int(outside[-1]) + 1
+    return int(positions[first])
+
+
+def run_prequential(
+    model: RecommenderBase,
+    events: Events,
+    *,
+    window: int = 1000,
+    holdout_fraction: float = 0.1,
+    delay: int = 0,
+    fading: float = 0.9,
+    k: int = 10,
+    n_churn_users: int = 500,
+    tail: int = 5,
+    seed: int = 0,
+    on_window: Callable[[int, int], None] | None = None,
+) -> PrequentialResult:
+    """Test then train ``model`` on each window of the stream (module doc); return the measures.
+
+    ``on_window(done, total)`` is called after each window (for a progress bar).
+    """
+    if window < 1:
+        raise ValueError(f"window must be >= 1, got {window}")
+    if not 0.0 <= holdout_fraction < 1.0:
+        raise ValueError(f"holdout_fraction must be in [0, 1), got {holdout_fraction}")
+    if delay < 0:
+        raise ValueError(f"delay must be >= 0, got {delay}")
+    ordered = time_ordered(as_batch(events))
+    cut = len(ordered) - int(round(holdout_fraction * len(ordered)))
+    stream, held_out = ordered.take(slice(0, cut)), ordered.take(slice(cut, None))
+    if len(stream) < window:
+        raise ValueError(f"{len(stream)} stream events are fewer than one window of {window}")
+    rating = bool(model.predicts_ratings)
+    fast = rating and delay == 0 and hasattr(model, "learn_predict")
+    bounds = list(range(0, len(stream), window))
+    rng = np.random.default_rng(seed)
+    positions, windowed, churns = [], [], []
+    pending: list[EventBatch] = []
+    seen = EventBatch.empty()
+    lists = None
+    for number, start in enumerate(bounds):
+        part = stream.take(slice(start, min(start + window, len(stream))))
+        if fast:
+            windowed.append(_rmse(model.learn_predict(part), part.value))  # type: ignore[attr-defined]
+        else:
+            windowed.append(_test(model, part, seen, rating, k))
+            pending.append(part)
+            if len(pending) > delay:
+                model.partial_fit(pending.pop(0))
+        seen = EventBatch.concat([seen, part])
+        positions.append(start + len(part))
+        change = float("nan")
+        if model.is_fitted:
+            if lists is None:
+                users = np.unique(seen.user)
+                sample = rng.permutation(users)[:n_churn_users]
+            current = _top_lists(model, sample, k)
+            if lists is not None:
+                change = churn(lists, current)
+            lists = current
+        churns.append(change)
+        if on_window:
+            on_window(number + 1, len(bounds))
+    holdout = _test(model, held_out, seen, rating, k) if len(held_out) else float("nan")
+    values = np.asarray(windowed, dtype=float)
+    return PrequentialResult(
+        metric="rmse" if rating else f"ndcg@{k}",
+        positions=np.asarray(positions),
+        windowed=values,
+        fading=_fading(values, fading),
+        holdout=holdout,
+        churn=np.asarray(churns, dtype=float),
+        tail=tail,
+        lower_is_better=rating,
+    )
+
+
+def _test(
+    model: RecommenderBase, part: EventBatch, seen: EventBatch, rating: bool, k: int
+) -> float:
+    """The model's metric on ``part`` as it stands (nan before it has learned anything)."""
+    if not model.is_fitted or not len(part):
+        return float("nan")
+    if rating:
+        predictions = np.concatenate(
+            [model.score(user, [item]) for user, item in zip(part.user, part.item, strict=True)]
+        )
+        return _rmse(predictions, part.value)
+    positives = part.positives(model.threshold)
+    if not len(positives):
+        return float("nan")
+    users = np.unique(positives.user)
+    history = seen.take(np.isin(seen.user, users))
+    result = evaluate_ranking(model, history, positives, k=k, metrics=("ndcg",))
+    return float(result[f"ndcg@{k}"])
+
+
+def _rmse(predictions: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((np.asarray(predictions) - np.asarray(truth)) ** 2)))
+
+
+def _fading(values: np.ndarray, factor: float) -> np.ndarray:
+    """Exponentially weighted mean of the windowed values (nan windows skipped)."""
+    out = np.full(len(values), np.nan)
+    total = weight = 0.0
+    for index, value in enumerate(values):
+        if np.isfinite(value):
+            total, weight = factor * total + value, factor * weight + 1.0
+        if weight:
+            out[index] = total / weight
+    return out
+
+
+def _top_lists(model: RecommenderBase, users: np.ndarray, k: int) -> Any:
+    scores = model.score_batch(model.user_map_.encode(users))
+    ranked = top_k(scores, min(k, scores.shape[1]))
+    return model.item_map_.decode(ranked.ravel()).reshape(ranked.shape)
