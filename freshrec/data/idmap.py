@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from freshrec.data.batch import ids_array
 from freshrec.persist import atomic_write_text
@@ -15,6 +16,7 @@ from freshrec.persist import atomic_write_text
 __all__ = ["IdMap"]
 
 _SMALL = 32  # below this many ids, dict lookups beat np.unique
+_DENSE_MAX = 1 << 26  # largest integer id served by the dense lookup table (512 MiB at most)
 
 
 class IdMap:
@@ -43,6 +45,7 @@ class IdMap:
         self._ids: list[Any] = []
         self._index: dict[Any, int] = {}
         self._free: list[int] = []
+        self._dense: np.ndarray | None = None  # dense[k] = index of int id k, or -1
         self.grow(ids)
 
     def __len__(self) -> int:
@@ -62,6 +65,8 @@ class IdMap:
         arr = ids_array(ids) if not isinstance(ids, np.ndarray) else ids
         if len(arr) <= _SMALL:
             return np.array([self.encode_one(v, grow=grow) for v in arr], dtype=np.int64)
+        if arr.dtype.kind in "iu" and self._dense_covers(arr):
+            return self._encode_dense(arr, grow)
         try:
             uniques, first, inverse = np.unique(arr, return_index=True, return_inverse=True)
         except TypeError:  # mixed int and str ids cannot be sorted: encode one by one
@@ -74,6 +79,31 @@ class IdMap:
         get = self._index.get
         codes = np.fromiter((get(_key(u), -1) for u in uniques), dtype=np.int64, count=len(uniques))
         return codes[inverse.ravel()]
+
+    def _dense_covers(self, arr: np.ndarray) -> bool:
+        """Whether the dense table can serve ``arr`` (non-negative, not too large ints)."""
+        low, high = int(arr.min()), int(arr.max())
+        limit = min(_DENSE_MAX, 8 * (len(arr) + len(self._index)) + 1024)
+        if low < 0 or high >= limit:
+            return False
+        if self._dense is None or len(self._dense) <= high:
+            size = max(high + 1, 2 * len(self._dense) if self._dense is not None else 0)
+            dense = np.full(min(size, limit), -1, dtype=np.int64)
+            for key, index in self._index.items():
+                if type(key) is int and 0 <= key < len(dense):
+                    dense[key] = index
+            self._dense = dense
+        return True
+
+    def _encode_dense(self, arr: np.ndarray, grow: bool) -> np.ndarray:
+        dense = self._dense
+        if dense is None:  # _dense_covers built it
+            raise RuntimeError("the dense id table is missing")
+        codes: np.ndarray = dense[arr]
+        if grow and (codes < 0).any():
+            self.grow(_first_appearances(arr[codes < 0], len(dense)).tolist())
+            codes = dense[arr]
+        return codes
 
     def encode_one(self, external_id: Any, *, grow: bool = False) -> int:
         """Index of one id (``-1`` if unknown and not grown)."""
@@ -115,8 +145,18 @@ class IdMap:
                 index = len(self._ids)
                 self._ids.append(key)
             self._index[key] = index
+            self._note(key, index)
             added.append(index)
         return np.asarray(added, dtype=np.int64)
+
+    def _note(self, key: Any, index: int) -> None:
+        """Keep the dense table in step with ``key -> index`` (-1: unmapped)."""
+        if self._dense is None or type(key) is not int or key < 0:
+            return
+        if key < len(self._dense):
+            self._dense[key] = index
+        elif index >= 0:
+            self._dense = None  # rebuilt, larger, at the next encode that needs it
 
     def evict(self, ids: Iterable[Any]) -> np.ndarray:
         """Unmap ``ids`` and return their freed indices.
@@ -126,8 +166,10 @@ class IdMap:
         """
         freed = []
         for external_id in ids:
-            idx = self._index.pop(_key(external_id), None)
+            key = _key(external_id)
+            idx = self._index.pop(key, None)
             if idx is not None:
+                self._note(key, -1)
                 self._ids[idx] = None
                 self._free.append(idx)
                 freed.append(idx)
@@ -173,3 +215,17 @@ def _key(external_id: Any) -> Any:
     if isinstance(external_id, np.generic):
         return external_id.item()
     return external_id
+
+
+@njit(cache=True)
+def _first_appearances(values: np.ndarray, size: int) -> np.ndarray:
+    """The distinct ``values`` (ints in ``[0, size)``) in order of first appearance."""
+    seen = np.zeros(size, dtype=np.bool_)
+    out = np.empty(len(values), dtype=np.int64)
+    n = 0
+    for value in values:
+        if not seen[value]:
+            seen[value] = True
+            out[n] = value
+            n += 1
+    return out[:n]
