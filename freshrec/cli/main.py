@@ -230,6 +230,7 @@ def arena(
             warm_fraction=warm_fraction,
             k=k,
             on_step=advance,
+            on_seed=lambda done, runs: write_arena(out, done, runs),
         )
     console.print(rich_table(results))
     console.print(f"wrote {', '.join(str(p) for p in write_arena(out, results, runs))}")

@@ -31,8 +31,12 @@ def run_arena_job(
     warm_fraction: float = 0.5,
     k: int = 10,
     on_step: Callable[[str], None] | None = None,
+    on_seed: Callable[[Results, list[ArenaRun]], object] | None = None,
 ) -> tuple[Results, list[ArenaRun]]:
     """Run the arena for every seed (fresh strategies each time); return summary and runs.
+
+    ``on_seed(results, runs)`` gets the summary of the seeds done so far after each seed
+    (the command writes its report then, so a stopped run keeps what it measured).
 
     Examples
     --------
@@ -46,11 +50,12 @@ def run_arena_job(
 
     if model not in REGISTRY:
         raise ValueError(f"unknown model {model!r}; choose from {sorted(REGISTRY)}")
+    if not seeds:
+        raise ValueError("give at least one seed")
     if len(set(strategies)) != len(strategies):
         raise ValueError(f"each strategy once, please: got {list(strategies)}")
     overrides = overrides or {}
     runs: list[ArenaRun] = []
-    params: dict[str, Any] = {}
     for seed in seeds:
         prototype = REGISTRY[model](**model_params(model, REGISTRY[model], overrides))
         chosen = {
@@ -69,11 +74,15 @@ def run_arena_job(
                 on_step=on_step,
             )
         )
-        params = {model: {n: v for n, v in prototype.get_params().items() if n != "seed"}}
+        params: dict[str, Any] = {
+            model: {n: v for n, v in prototype.get_params().items() if n != "seed"}
+        }
         params.update({name: overrides.get(name, {}) for name in strategies})
-    results = arena_results(runs, list(seeds), dataset=data.name, params=params, k=k)
-    results.params["windows"] = n_windows
-    results.params["warm_fraction"] = warm_fraction
+        params.update(windows=n_windows, warm_fraction=warm_fraction)
+        done = list(seeds)[: len(runs)]
+        results = arena_results(runs, done, dataset=data.name, params=dict(params), k=k)
+        if on_seed:
+            on_seed(results, runs)
     return results, runs
 
 
