@@ -1,4 +1,14 @@
-"""Keeping fitted models up to date: initial vectors for new items (:mod:`.item_init`)."""
+"""Keeping fitted models up to date.
+
+- :mod:`.strategies`: update strategies (frozen, full retrain, fine-tune with or without
+  replay, EWC or distillation, streaming, hybrid) and :func:`~.strategies.make_strategy`;
+- :mod:`.replay`: the retained history (all or a sliding window) and the reservoir replay buffer;
+- :mod:`.forgetting`: EWC and self-distillation;
+- :mod:`.ids`: id admission, eviction under a row budget and reuse of freed rows;
+- :mod:`.structure`: quantization, pruning, widening and migration of trained models;
+- :mod:`.transfer`: fine-tuning a target-domain model from a source-domain one;
+- :mod:`.item_init`: initial vectors for new items (mean, category average, content).
+"""
 
 from __future__ import annotations
 
