@@ -30,6 +30,8 @@ import numpy as np
 import scipy.sparse as sp
 
 __all__ = [
+    "auc",
+    "gauc",
     "gini_index",
     "hit_rate_at_k",
     "hits_at_k",
@@ -39,6 +41,7 @@ __all__ = [
     "impression_ndcg_at_k",
     "intra_list_diversity",
     "item_coverage",
+    "log_loss",
     "mae",
     "map_at_k",
     "mrr_at_k",
@@ -555,3 +558,61 @@ def impression_metrics(
     }
     out["n_impressions"] = len(per["auc"])
     return out
+
+
+# -- click prediction ---------------------------------------------------------------------------
+
+
+def auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve of click predictions over all events.
+
+    The same rule as :func:`impression_auc`, applied to the whole set (``nan`` without both
+    a click and a non-click).
+
+    Examples
+    --------
+    >>> auc(np.array([1, 0, 1, 0]), np.array([0.9, 0.8, 0.3, 0.1]))
+    0.75
+    """
+    return impression_auc(labels, scores)
+
+
+def gauc(groups: np.ndarray, labels: np.ndarray, scores: np.ndarray) -> float:
+    """Group AUC: the AUC of each group (user), averaged with weights = the group's events.
+
+    Groups with only clicks or only non-clicks have no AUC and are left out, as in the
+    DIN paper (Zhou et al., KDD 2018). ``nan`` when no group has an AUC.
+
+    Examples
+    --------
+    >>> groups = np.array(["a", "a", "b", "b", "b", "c"])
+    >>> labels = np.array([1, 0, 1, 0, 0, 1])
+    >>> scores = np.array([0.9, 0.1, 0.2, 0.5, 0.1, 0.3])
+    >>> gauc(groups, labels, scores)  # a: 1.0 (2 events), b: 0.5 (3 events), c: none
+    0.7
+    """
+    groups, labels, scores = np.asarray(groups), np.asarray(labels), np.asarray(scores)
+    if not len(groups) == len(labels) == len(scores):
+        raise ValueError("groups, labels and scores must have one entry per event")
+    order = np.argsort(groups, kind="stable")
+    _, starts = np.unique(groups[order], return_index=True)
+    total = weight = 0.0
+    for rows in np.split(order, starts[1:]):
+        value = impression_auc(labels[rows], scores[rows])
+        if np.isfinite(value):
+            total += value * len(rows)
+            weight += len(rows)
+    return total / weight if weight else float("nan")
+
+
+def log_loss(labels: np.ndarray, probabilities: np.ndarray, eps: float = 1e-15) -> float:
+    """Mean binary cross-entropy of predicted click probabilities (clipped to [eps, 1 - eps]).
+
+    Examples
+    --------
+    >>> round(log_loss(np.array([1, 0]), np.array([0.8, 0.4])), 4)  # -(ln 0.8 + ln 0.6) / 2
+    0.3670
+    """
+    y, p = _pair(np.asarray(labels, dtype=float), np.asarray(probabilities, dtype=float))
+    p = np.clip(p, eps, 1.0 - eps)
+    return float(-np.mean(y * np.log(p) + (1.0 - y) * np.log(1.0 - p)))

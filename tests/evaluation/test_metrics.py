@@ -317,3 +317,37 @@ def test_impression_metrics_average_counted_impressions() -> None:
     assert result["ndcg@1"] == 0.5
     empty = impression_metrics(np.array([1]), np.array([0.3]), np.array([5]))
     assert empty["n_impressions"] == 0 and math.isnan(empty["auc"])
+
+
+# -- click prediction ---------------------------------------------------------------------------
+
+
+def test_click_metrics_match_scikit_learn():
+    from sklearn.metrics import log_loss as sk_log_loss
+    from sklearn.metrics import roc_auc_score
+
+    from freshrec.evaluation.metrics import auc, gauc, log_loss
+
+    rng = np.random.default_rng(0)
+    labels = rng.random(2000) < 0.3
+    scores = np.round(rng.random(2000) + 0.3 * labels, 2)  # rounded: ties occur
+    assert auc(labels, scores) == pytest.approx(roc_auc_score(labels, scores))
+    probabilities = np.clip(scores / scores.max(), 0.01, 0.99)
+    assert log_loss(labels, probabilities) == pytest.approx(sk_log_loss(labels, probabilities))
+    groups = rng.integers(0, 50, 2000)
+    expected, weight = 0.0, 0
+    for group in np.unique(groups):
+        rows = groups == group
+        if labels[rows].any() and not labels[rows].all():
+            expected += roc_auc_score(labels[rows], scores[rows]) * rows.sum()
+            weight += rows.sum()
+    assert gauc(groups, labels, scores) == pytest.approx(expected / weight)
+
+
+def test_click_metrics_without_both_classes_are_nan():
+    from freshrec.evaluation.metrics import auc, gauc
+
+    assert np.isnan(auc(np.ones(3), np.arange(3.0)))
+    assert np.isnan(gauc(np.array([1, 1, 2]), np.array([1, 1, 0]), np.array([0.1, 0.2, 0.3])))
+    with pytest.raises(ValueError, match="one entry per event"):
+        gauc(np.array([1]), np.array([1, 0]), np.array([0.1, 0.2]))
