@@ -25,6 +25,7 @@ from freshrec.data.dataset import Dataset, LoadReport
 from freshrec.data.lastfm import load_lastfm
 from freshrec.data.mind import load_mind
 from freshrec.data.movielens import load_movielens_1m, load_movielens_100k
+from freshrec.data.obd import OBD_CAMPAIGNS, OBD_POLICIES, load_open_bandit
 from freshrec.data.parsing import Mode, check_mode
 from freshrec.data.recbole import load_recbole
 from freshrec.data.synthetic import synthetic_stream
@@ -61,6 +62,38 @@ _LASTFM_TERMS = (
     "HetRec 2011 Last.fm 2K: non-commercial use only (readme.txt); cite the HetRec 2011 "
     "workshop (Cantador, Brusilovsky, Kuflik, RecSys 2011)."
 )
+
+
+_OBD_TERMS = (
+    "Open Bandit Dataset (ZOZO, Inc.), shipped in the Apache-2.0 obp package; cite Saito, "
+    "Aihara, Matsutani and Narita (NeurIPS Datasets and Benchmarks 2021)."
+)
+_OBD_SHA256 = {
+    "bts/all/all.csv": ("0ad874e4dbf6902f0845dd478ad8dde5ef6903583d3ffaace78411bdad064106"),
+    "bts/all/item_context.csv": (
+        "5d4359ba1cfa3ae88f0f1bae66bd633859fe6323817183632ee57b83539d9153"
+    ),
+    "bts/men/item_context.csv": (
+        "3b411ed6b0471316321a6b93f4f756bb25888eac6218cd71d0b603d41d85732d"
+    ),
+    "bts/men/men.csv": ("db6d1f7ed2d591ba521533e45286d4c1fba7fe57a8ad2e80342210335f43c527"),
+    "bts/women/item_context.csv": (
+        "a56295bad066a558eb783055afd9279f5f4e209a4776eafc22151c53f0ac89d4"
+    ),
+    "bts/women/women.csv": ("e5d1b49a39b608585a2f3014a3f54970430cd37a495c1b73fceb85cdf428a5b8"),
+    "random/all/all.csv": ("7168295b6e0a9eabcf3392320a5dd434e542b68e705d5cd9491499af589812f1"),
+    "random/all/item_context.csv": (
+        "eba04cc23d5f130a93ff174c5392986882b94c3839433cb8143870eaa6221358"
+    ),
+    "random/men/item_context.csv": (
+        "6d855c2b7e917d0448d71bbe62c023147495882c0fdc8c41e86fef86abf9fe09"
+    ),
+    "random/men/men.csv": ("ede6d08c6877f99cd3770f7d09e26c738e6aa6de4445ccccfb1356ba5d06b1eb"),
+    "random/women/item_context.csv": (
+        "b1ca4905f97703d196004f2ad4552c1e90c2afad8b50688d333b0d2dc0b33147"
+    ),
+    "random/women/women.csv": ("e65f3bd3beb17664fa69cc129bf7bf852a775f8ffa630506e505fc905315bb34"),
+}
 
 
 @dataclass(frozen=True)
@@ -103,6 +136,23 @@ class DatasetInfo:
     archive_folder: str | None
     description: str
     license: str
+
+
+def _obd_info(policy: str, campaign: str) -> DatasetInfo:
+    files = [f"{policy}/{campaign}/{campaign}.csv", f"{policy}/{campaign}/item_context.csv"]
+    logging = "uniform random" if policy == "random" else "Bernoulli Thompson sampling"
+    return DatasetInfo(
+        name=f"obd-{policy}-{campaign}",
+        folder="open-bandit-dataset",
+        loader=partial(load_open_bandit, policy=policy, campaign=campaign),
+        files={name: _OBD_SHA256[name] for name in files},
+        url=None,
+        archive_sha256=None,
+        archive_folder=None,
+        description=f"Open Bandit Dataset (small), {campaign} campaign logged by {logging}: "
+        "10,000 rounds with clicks, propensities, positions, user and item features.",
+        license=_OBD_TERMS,
+    )
 
 
 CATALOGUE: dict[str, DatasetInfo] = {
@@ -349,6 +399,7 @@ CATALOGUE: dict[str, DatasetInfo] = {
             "17,632 artists (no timestamps); artist names; friend graph and tags beside.",
             license=_LASTFM_TERMS,
         ),
+        *(_obd_info(policy, campaign) for policy in OBD_POLICIES for campaign in OBD_CAMPAIGNS),
     )
 }
 
