@@ -89,7 +89,15 @@ def drifting_stream(
     n_factors: int = 8,
     seed: int = 0,
 ) -> DriftingStream:
-    """A rating stream with ``drifts`` injected (see the module doc)."""
+    """A rating stream with ``drifts`` injected (see the module doc).
+
+    Examples
+    --------
+    >>> stream = drifting_stream(n_users=20, n_items=10, n_events=300,
+    ...                          drifts=[Drift("popularity", at=150)])
+    >>> len(stream.events), stream.drifts[0].kind
+    (300, 'popularity')
+    """
     if min(n_users, n_items, n_factors) < 1 or n_events < 0:
         raise ValueError("n_users, n_items and n_factors must be >= 1 and n_events >= 0")
     for drift in drifts:

@@ -46,6 +46,11 @@ def score_alarms(alarms: np.ndarray, drifts: Sequence[int], n_events: int) -> De
 
     The drift-free events are those before the first drift plus, for each detected
     drift, those after its detection up to the next drift.
+
+    Examples
+    --------
+    >>> score_alarms(np.array([120, 900]), [100, 800], n_events=1000).delays
+    (20, 100)
     """
     alarms = np.sort(np.asarray(alarms, dtype=np.int64))
     starts = sorted(int(d) for d in drifts)

@@ -157,6 +157,14 @@ def run_prequential(
     """Test then train ``model`` on each window of the stream (module doc); return the measures.
 
     ``on_window(done, total)`` is called after each window (for a progress bar).
+
+    Examples
+    --------
+    >>> from freshrec.data.synthetic import synthetic_stream
+    >>> from freshrec.models.popular import MostPopular
+    >>> events = synthetic_stream(n_users=50, n_items=30, n_events=1000).events
+    >>> run_prequential(MostPopular(), events, window=300).metric
+    'ndcg@10'
     """
     if window < 1:
         raise ValueError(f"window must be >= 1, got {window}")

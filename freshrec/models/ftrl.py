@@ -32,6 +32,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from itertools import combinations
+from typing import ClassVar
 
 import numpy as np
 from numba import njit
@@ -111,12 +112,11 @@ class FTRLFM(Estimator):
         Hash space: ``2**n_bits`` buckets (shared by all fields).
     n_factors
         Width of the factor vectors; 0 makes plain FTRL logistic regression.
-    alpha, beta, l1, l2
-        FTRL-Proximal's per-coordinate step ``alpha / (beta + sqrt(n))`` and penalties.
+    alpha, l1, l2
+        FTRL-Proximal's per-coordinate step ``alpha / (beta + sqrt(n))`` (``beta`` = 1, as
+        in McMahan et al.) and its L1 and L2 penalties.
     factor_lr, factor_l2
-        AdaGrad step size and L2 penalty of the factor vectors.
-    init_std
-        Standard deviation of the initial factors.
+        AdaGrad step size and L2 penalty of the factor vectors (drawn from N(0, 0.01^2)).
     seed
         Seed of the factor initialisation.
 
@@ -126,7 +126,18 @@ class FTRLFM(Estimator):
         FTRL state of the linear weights (bucket 0..2**n_bits-1, then the bias).
     factors_, factor_sq_
         Factor vectors and their AdaGrad accumulators, shape (2**n_bits, n_factors).
+
+    Examples
+    --------
+    >>> from freshrec.data.batch import EventBatch
+    >>> model = FTRLFM(fields=("user", "item"), n_bits=12, n_factors=2)
+    >>> events = EventBatch(np.array([1, 1, 2]), np.array([5, 6, 5]), np.array([1.0, 0.0, 1.0]))
+    >>> model.partial_fit(events).predict_proba(events).shape
+    (3,)
     """
+
+    beta: ClassVar[float] = 1.0
+    init_std: ClassVar[float] = 0.01
 
     def __init__(
         self,
@@ -135,12 +146,10 @@ class FTRLFM(Estimator):
         n_bits: int = 18,
         n_factors: int = 8,
         alpha: float = 0.05,
-        beta: float = 1.0,
         l1: float = 1.0,
         l2: float = 1.0,
         factor_lr: float = 0.05,
         factor_l2: float = 1e-4,
-        init_std: float = 0.01,
         seed: int | None = 0,
     ) -> None:
         self.fields = fields
@@ -148,12 +157,10 @@ class FTRLFM(Estimator):
         self.n_bits = n_bits
         self.n_factors = n_factors
         self.alpha = alpha
-        self.beta = beta
         self.l1 = l1
         self.l2 = l2
         self.factor_lr = factor_lr
         self.factor_l2 = factor_l2
-        self.init_std = init_std
         self.seed = seed
 
     def learn_predict(self, events: Events, items: SideTable | None = None) -> np.ndarray:
