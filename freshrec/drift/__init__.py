@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from freshrec.drift.detectors import DETECTORS, DriftDetector, RiverDetector, alarms
 from freshrec.drift.scoring import DetectionScore, score_alarms
-from freshrec.drift.signals import error_stream, new_id_rate, popularity_shift
+from freshrec.drift.signals import error_stream, miss_stream, new_id_rate, popularity_shift
 
 __all__ = [
     "DETECTORS",
@@ -20,6 +20,7 @@ __all__ = [
     "RiverDetector",
     "alarms",
     "error_stream",
+    "miss_stream",
     "new_id_rate",
     "popularity_shift",
     "score_alarms",

@@ -1,4 +1,5 @@
-"""Signals a drift detector watches: model error per event, popularity shift, new-id rate."""
+"""Signals a drift detector watches: per-event model error or top-k miss, popularity shift,
+new-id rate."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 from freshrec.base import RecommenderBase
 from freshrec.data.batch import Events, as_batch
 
-__all__ = ["error_stream", "new_id_rate", "popularity_shift"]
+__all__ = ["error_stream", "miss_stream", "new_id_rate", "popularity_shift"]
 
 
 def error_stream(model: RecommenderBase, events: Events) -> np.ndarray:
@@ -74,3 +75,37 @@ def new_id_rate(events: Events, window: int, *, column: str = "user") -> np.ndar
     return np.asarray(
         [is_new[start : start + window].mean() for start in range(0, len(ids), window)]
     )
+
+
+def miss_stream(model: RecommenderBase, events: Events, k: int = 10) -> np.ndarray:
+    """Per positive event (``value >= model.threshold``): 1 if its item is not in the user's top-k.
+
+    The ranking is the model's as it stands (test before learning), over all items, with
+    the items the user already has in the model's log masked. Unknown users are ranked by
+    the model's fallback; an unknown item is always a miss. The events' order is kept.
+
+    Examples
+    --------
+    >>> from freshrec.data.batch import EventBatch
+    >>> from freshrec.models.popular import MostPopular
+    >>> model = MostPopular().fit(EventBatch(np.array([1, 2, 2]), np.array([7, 7, 8]), np.ones(3)))
+    >>> miss_stream(model, EventBatch(np.array([3, 3]), np.array([7, 9]), np.ones(2)), k=1).tolist()
+    [0.0, 1.0]
+    """
+    batch = as_batch(events).positives(model.threshold)
+    if not len(batch):
+        return np.zeros(0)
+    encoded = model.encode(batch)
+    user_idx, item_idx = encoded.indices()
+    users, rows = np.unique(user_idx, return_inverse=True)
+    scores = model.score_batch(users)
+    known = users >= 0
+    if known.any():
+        seen = model.positives_csr()[users[known]]
+        seen_rows, seen_cols = seen.nonzero()
+        scores[np.flatnonzero(known)[seen_rows], seen_cols] = -np.inf
+    top = np.argpartition(-scores, min(k, scores.shape[1]) - 1, axis=1)[:, :k]
+    hit = np.array(
+        [item >= 0 and item in top[row] for row, item in zip(rows.ravel(), item_idx, strict=True)]
+    )
+    return (~hit).astype(np.float64)

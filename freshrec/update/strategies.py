@@ -15,6 +15,8 @@ place). The names are those of the command line:
   :class:`~freshrec.update.forgetting.EWC` / :class:`~freshrec.update.forgetting.Distillation`.
 - ``streaming`` (:class:`Streaming`): ``partial_fit`` on micro-batches as events arrive.
 - ``hybrid`` (:class:`Hybrid`): streaming, plus a full retrain every few windows.
+- ``on-drift`` (:class:`OnDrift`): a full retrain (or fine-tune) only when a drift detector
+  fires on the model's own top-k misses.
 
 Examples
 --------
@@ -52,6 +54,7 @@ __all__ = [
     "Frozen",
     "FullRetrain",
     "Hybrid",
+    "OnDrift",
     "Streaming",
     "UpdateReport",
     "UpdateStrategy",
@@ -334,6 +337,101 @@ class Streaming(_Tracked):
         )
 
 
+class OnDrift(_Tracked):
+    """Update only when a drift detector fires on the model's own misses.
+
+    Before each window is learned, the model ranks items for the window's positive events
+    as it stands and each event counts 1 when its item misses the user's top-``k``
+    (:func:`~freshrec.drift.signals.miss_stream`); a detector reads the means of blocks of
+    ``block`` of these. When it alarms during the window, the model is refitted from
+    scratch on the history (``action="full"``) or fine-tuned on every event since its last
+    update (``action="finetune"``), and a fresh detector starts; otherwise it learns
+    nothing (a sequential model still observes). ``detector`` builds a detector (default:
+    Page-Hinkley on increases, threshold 1, delta 0.02, which needs the extra
+    ``[online]``).
+
+    Examples
+    --------
+    >>> from freshrec.checks import checkerboard_events
+    >>> from freshrec.data.batch import as_batch
+    >>> from freshrec.models.popular import MostPopular
+    >>> events = as_batch(checkerboard_events())
+    >>> model = MostPopular().fit(events[:100])
+    >>> strategy = OnDrift(detector=lambda: _AlwaysAlarm())
+    >>> strategy.prime(events[:100])
+    >>> strategy.step(model, events[100:]).trained, model.n_events_ == len(events)
+    (True, True)
+    """
+
+    def __init__(
+        self,
+        action: str = "full",
+        detector: Callable[[], Any] | None = None,
+        block: int = 50,
+        k: int = 10,
+        window: int | None = None,
+    ) -> None:
+        super().__init__()
+        if action not in ("full", "finetune"):
+            raise ValueError(f"action must be 'full' or 'finetune', got {action!r}")
+        self.action = action
+        self.detector = detector or _default_detector
+        self.block = block
+        self.k = k
+        self.history = EventHistory(window)
+        self._watch = self.detector()
+        self._backlog: list[EventBatch] = []
+        self.alarms = 0
+
+    def prime(self, events: EventBatch) -> None:
+        super().prime(events)
+        self.history = EventHistory(self.history.max_events)
+        self.history.add(events)
+        self._watch = self.detector()
+        self._backlog = []
+
+    def step(self, model: RecommenderBase, batch: EventBatch) -> UpdateReport:
+        from freshrec.drift.detectors import alarms
+        from freshrec.drift.signals import miss_stream
+
+        self._arrive(batch)
+        self.history.add(batch)
+        self._backlog.append(batch)
+        misses = miss_stream(model, batch, self.k)
+        if not len(alarms(self._watch, misses, block=self.block)):
+            _observe(model, batch)
+            return UpdateReport(False, 0, 0.0, 0, 0, None)
+        self.alarms += 1
+        start = time.perf_counter()
+        if self.action == "full":
+            events = self.history.events()
+            model.fit(events)
+        else:
+            events = EventBatch.concat(self._backlog)
+            model.partial_fit(events)
+        seconds = time.perf_counter() - start
+        self._backlog = []
+        self._watch = self.detector()
+        return UpdateReport(True, len(events), seconds, 1, *self._learn_pending())
+
+
+class _AlwaysAlarm:
+    """A detector that alarms on every value (for examples and tests)."""
+
+    def update(self, x: float) -> None:
+        pass
+
+    @property
+    def drift_detected(self) -> bool:
+        return True
+
+
+def _default_detector() -> Any:
+    from freshrec.drift.detectors import RiverDetector
+
+    return RiverDetector("page-hinkley", threshold=1.0, delta=0.02, mode="up")
+
+
 class Hybrid:
     """:class:`Streaming` on every window plus a :class:`FullRetrain` every ``every`` windows.
 
@@ -436,6 +534,7 @@ STRATEGIES: dict[str, Callable[..., UpdateStrategy]] = {
     "finetune-distill": _finetune_distill,
     "streaming": Streaming,
     "hybrid": _hybrid,
+    "on-drift": OnDrift,
 }
 
 
@@ -450,7 +549,7 @@ def make_strategy(name: str, params: Mapping[str, Any] | None = None) -> UpdateS
     Traceback (most recent call last):
     ...
     ValueError: unknown update strategy 'nightly'; choose from frozen, full, finetune, \
-finetune-replay, finetune-ewc, finetune-distill, streaming, hybrid
+finetune-replay, finetune-ewc, finetune-distill, streaming, hybrid, on-drift
     """
     if name not in STRATEGIES:
         raise ValueError(f"unknown update strategy {name!r}; choose from {', '.join(STRATEGIES)}")

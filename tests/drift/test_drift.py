@@ -97,3 +97,14 @@ def test_signals_check_their_inputs():
     events = drifting_stream(n_users=50, n_events=2000).events
     rates = new_id_rate(events, 500)
     assert rates[0] > rates[-1] and np.all((rates >= 0) & (rates <= 1))
+
+
+def test_miss_stream_counts_items_outside_the_top_k():
+    from freshrec.data.batch import EventBatch
+    from freshrec.drift import miss_stream
+
+    # item 1 is the most popular, then 2; user 9 has seen 1, so its top-1 is 2
+    train = EventBatch(np.array([1, 2, 3, 9, 4]), np.array([1, 1, 1, 1, 2]), np.ones(5))
+    model = MostPopular().fit(train)
+    probe = EventBatch(np.array([9, 9, 5, 5]), np.array([2, 3, 1, 99]), np.ones(4))
+    assert miss_stream(model, probe, k=1).tolist() == [0.0, 1.0, 0.0, 1.0]

@@ -179,3 +179,41 @@ def test_frozen_sequential_model_observes_without_learning():
     assert model.user_sequence(user)[-1] in set(events[150:].take(events[150:].user == user).item)
     after = {k: v for k, v in model._arrays().items() if k.startswith("module.")}
     assert weights and all(np.array_equal(after[k], weights[k]) for k in weights)
+
+
+class _Never:
+    def update(self, x: float) -> None:
+        pass
+
+    @property
+    def drift_detected(self) -> bool:
+        return False
+
+
+def test_on_drift_learns_only_when_its_detector_fires(stream):
+    from freshrec.update.strategies import OnDrift, _AlwaysAlarm
+
+    warm, windows = _split(stream)
+    quiet, model = OnDrift(detector=_Never), BPR(n_factors=8, n_epochs=2).fit(warm)
+    quiet.prime(warm)
+    report = quiet.step(model, windows[0])
+    assert not report.trained and model.n_events_ == len(warm) and quiet.alarms == 0
+    eager = OnDrift(action="finetune", detector=_AlwaysAlarm)
+    eager.prime(warm)
+    eager.step(model, windows[0])
+    report = eager.step(model, windows[1])
+    assert report.trained and report.n_events == 400 and eager.alarms == 2
+    assert model.n_events_ == len(warm) + 800  # both windows learned once each
+
+
+def test_on_drift_full_retrain_refits_the_history(stream):
+    from freshrec.update.strategies import OnDrift, _AlwaysAlarm
+
+    warm, windows = _split(stream)
+    model = BPR(n_factors=8, n_epochs=2).fit(warm)
+    strategy = OnDrift(action="full", detector=_AlwaysAlarm)
+    strategy.prime(warm)
+    report = strategy.step(model, windows[0])
+    assert report.n_events == len(warm) + 400 and model.n_events_ == len(warm) + 400
+    with pytest.raises(ValueError, match="action"):
+        OnDrift(action="nightly")
