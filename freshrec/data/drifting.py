@@ -8,8 +8,9 @@ Three kinds of :class:`Drift`:
 
 The generative process (one ``np.random.Generator(seed)``): item factors ``q_i ~ N(0, I/f)``,
 user tastes ``p_u ~ N(0, I)``, user activity ``LogNormal(0, 0.6)``, item appeal
-``N(0, 1)``. Event ``t`` draws its user by activity and its item by ``softmax(appeal)``
-(repeats allowed: a stream of ratings, not a set), and its rating is
+``N(0, 1)``. Event ``t`` draws its user by activity and its item by ``softmax(appeal)``,
+or with ``taste_choice`` > 0 by ``softmax(appeal + taste_choice * z)`` so that tastes also
+steer what users pick (repeats allowed: a stream of ratings, not a set), and its rating is
 ``clip(rint(3 + 1.2 z + N(0, 0.5^2)), 1, 5)`` with ``z = p_u(t) . q_i`` scaled to unit
 variance. Timestamps are the event indices (seconds).
 
@@ -87,6 +88,7 @@ def drifting_stream(
     n_events: int = 100_000,
     drifts: Sequence[Drift] = (),
     n_factors: int = 8,
+    taste_choice: float = 0.0,
     seed: int = 0,
 ) -> DriftingStream:
     """A rating stream with ``drifts`` injected (see the module doc).
@@ -134,8 +136,15 @@ def drifting_stream(
     current = appeals[0]
     for start, stop in zip(cuts[:-1], cuts[1:], strict=True):
         current = appeals.get(start, current)
-        chance = np.exp(current - current.max())
-        items[start:stop] = rng.choice(n_items, size=stop - start, p=chance / chance.sum())
+        if taste_choice:  # Gumbel-max over appeal + taste_choice * z, in chunks
+            for lo in range(start, stop, 8192):
+                hi = min(lo + 8192, stop)
+                logits = current + taste_choice * (event_tastes[lo:hi] @ item_factors.T)
+                logits += rng.gumbel(size=logits.shape)
+                items[lo:hi] = logits.argmax(axis=1)
+        else:
+            chance = np.exp(current - current.max())
+            items[start:stop] = rng.choice(n_items, size=stop - start, p=chance / chance.sum())
     z = np.einsum("nf,nf->n", event_tastes, item_factors[items])
     noise = rng.normal(scale=0.5, size=n_events)
     values = np.clip(np.rint(3.0 + 1.2 * z + noise), 1, 5).astype(np.float32)

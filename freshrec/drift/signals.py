@@ -77,12 +77,15 @@ def new_id_rate(events: Events, window: int, *, column: str = "user") -> np.ndar
     )
 
 
-def miss_stream(model: RecommenderBase, events: Events, k: int = 10) -> np.ndarray:
+def miss_stream(
+    model: RecommenderBase, events: Events, k: int = 10, *, exclude_seen: bool = False
+) -> np.ndarray:
     """Per positive event (``value >= model.threshold``): 1 if its item is not in the user's top-k.
 
-    The ranking is the model's as it stands (test before learning), over all items, with
-    the items the user already has in the model's log masked. Unknown users are ranked by
-    the model's fallback; an unknown item is always a miss. The events' order is kept.
+    The ranking is the model's as it stands (test before learning), over all items; with
+    ``exclude_seen`` the items the user already has in the model's log are masked (for
+    streams where users do not come back to an item). Unknown users are ranked by the
+    model's fallback; an unknown item is always a miss. The events' order is kept.
 
     Examples
     --------
@@ -100,7 +103,7 @@ def miss_stream(model: RecommenderBase, events: Events, k: int = 10) -> np.ndarr
     users, rows = np.unique(user_idx, return_inverse=True)
     scores = model.score_batch(users)
     known = users >= 0
-    if known.any():
+    if exclude_seen and known.any():
         seen = model.positives_csr()[users[known]]
         seen_rows, seen_cols = seen.nonzero()
         scores[np.flatnonzero(known)[seen_rows], seen_cols] = -np.inf

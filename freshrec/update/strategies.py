@@ -342,7 +342,8 @@ class OnDrift(_Tracked):
 
     Before each window is learned, the model ranks items for the window's positive events
     as it stands and each event counts 1 when its item misses the user's top-``k``
-    (:func:`~freshrec.drift.signals.miss_stream`); a detector reads the means of blocks of
+    (:func:`~freshrec.drift.signals.miss_stream`, nothing masked: users may come back to
+    an item); a detector reads the means of blocks of
     ``block`` of these. When it alarms during the window, the model is refitted from
     scratch on the history (``action="full"``) or fine-tuned on every event since its last
     update (``action="finetune"``), and a fresh detector starts; otherwise it learns

@@ -107,4 +107,5 @@ def test_miss_stream_counts_items_outside_the_top_k():
     train = EventBatch(np.array([1, 2, 3, 9, 4]), np.array([1, 1, 1, 1, 2]), np.ones(5))
     model = MostPopular().fit(train)
     probe = EventBatch(np.array([9, 9, 5, 5]), np.array([2, 3, 1, 99]), np.ones(4))
-    assert miss_stream(model, probe, k=1).tolist() == [0.0, 1.0, 0.0, 1.0]
+    assert miss_stream(model, probe, k=1, exclude_seen=True).tolist() == [0.0, 1.0, 0.0, 1.0]
+    assert miss_stream(model, probe, k=1).tolist() == [1.0, 1.0, 0.0, 1.0]  # 9's top-1 is 1
