@@ -24,8 +24,9 @@ Protocol (one split per dataset, fixed with seed 0; model seeds vary):
    reaches its best validation NDCG@10, the first epoch at which (b) reaches that value, and
    their ratio (the bar: <= 50%).
 
-Results per seed and their means are written atomically to ``--out`` after each part; a
-Markdown summary goes to stdout. Threads are pinned with ``freshrec.threads.pin_threads``.
+Results per seed and their means are written atomically to ``--out`` after each part (the
+parts not run keep their earlier results there); a summary goes to stdout. Threads are
+pinned with ``freshrec.threads.pin_threads``.
 """
 
 from __future__ import annotations
@@ -73,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         "date": time.strftime("%Y-%m-%d"),
     }
     parts = args.parts.split(",")
+    if Path(args.out).is_file():  # keep the parts not run this time
+        previous = json.loads(Path(args.out).read_text())
+        report = {**previous, **report}
+        report["command"] = f"{previous['command']} ; {report['command']}"
     if {"quantize", "widen"} & set(parts):
         from freshrec.data.splits import random_split
 

@@ -10,9 +10,9 @@
   Linear layer (``torch.nn.utils.prune``, global L1, made permanent);
   :func:`prune_rows` zeroes the embedding rows with the smallest norms.
 - **Widening**: :func:`widen_factors` grows a BPR model's factor width function-preservingly
-  (Net2WiderNet for a dot product: a copied column keeps the user value and splits the item
-  value among its copies), so scores are unchanged until training moves the copies apart;
-  :func:`widen_hidden` does the same for a hidden layer of NeuMF's MLP tower.
+  (new item columns at zero, new user columns random), so scores are unchanged until
+  training uses the new columns; :func:`widen_hidden` grows a hidden layer of NeuMF's MLP
+  tower by Net2WiderNet (copied units, outgoing weights split among the copies).
 - **Migration**: :func:`migrate_embeddings` copies trained rows, matched by external id, from
   one model's tables into another's (e.g. BPR factors into NeuMF's GMF tables) before
   fine-tuning the target.
@@ -201,12 +201,14 @@ def prune_rows(model: RecommenderBase, fraction: float, *, side: str = "item") -
 
 
 def widen_factors(model: RecommenderBase, n_factors: int, *, seed: int = 0) -> RecommenderBase:
-    """Widen a BPR model to ``n_factors`` factors without changing any score (Net2Wider).
+    """Widen a BPR model to ``n_factors`` factors without changing any score.
 
-    Each new column copies a randomly chosen old column ``j``: the user table copies
-    ``p_j`` and the item table gives each of the ``c_j`` copies of column ``j`` (the
-    original included) ``q_j / c_j``, so ``sum p q`` is unchanged. Training then moves the
-    copies apart. ``model.n_factors`` is updated; returns the model.
+    The new item columns start at zero, so every ``p_u . q_i`` is unchanged; the new user
+    columns start random (normal, with the spread of the existing user columns), so the
+    first gradient steps move the new item columns and training can use the extra width.
+    (Net2Net's copying of old columns would also preserve the scores, but under SGD a
+    copied column and its original receive equal updates and never separate.)
+    ``model.n_factors`` is updated; returns the model.
 
     Examples
     --------
@@ -223,12 +225,12 @@ def widen_factors(model: RecommenderBase, n_factors: int, *, seed: int = 0) -> R
     width = users.shape[1]
     if n_factors < width:
         raise ValueError(f"n_factors must be >= the current {width}, got {n_factors}")
-    source = np.random.default_rng(seed).integers(0, width, n_factors - width)
-    columns = np.concatenate([np.arange(width), source])
-    copies = np.bincount(columns, minlength=width).astype(np.float32)
-    model.user_factors_ = np.ascontiguousarray(users[:, columns])  # type: ignore[attr-defined]
-    model.item_factors_ = np.ascontiguousarray(  # type: ignore[attr-defined]
-        items[:, columns] / copies[columns]
+    extra = n_factors - width
+    spread = float(users.std()) if users.size else 0.1
+    fresh = np.random.default_rng(seed).normal(0.0, spread, (len(users), extra))
+    model.user_factors_ = np.hstack([users, fresh.astype(users.dtype)])  # type: ignore[attr-defined]
+    model.item_factors_ = np.hstack(  # type: ignore[attr-defined]
+        [items, np.zeros((len(items), extra), items.dtype)]
     )
     model.set_params(n_factors=n_factors)
     return model
