@@ -194,7 +194,8 @@ def arena(
     strategies: Annotated[
         str,
         typer.Option(
-            help="Comma-separated: frozen, full, finetune, finetune-replay, streaming, hybrid."
+            help="Comma-separated: frozen, full, finetune, finetune-replay, finetune-ewc, "
+            "finetune-distill, streaming, hybrid, on-drift."
         ),
     ] = "frozen,full,finetune,finetune-replay,streaming",
     windows: Annotated[int, typer.Option(help="Windows after the warm start.")] = 20,
