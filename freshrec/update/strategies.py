@@ -347,7 +347,8 @@ class OnDrift(_Tracked):
     ``block`` of these. When it alarms during the window, the model is refitted from
     scratch on the history (``action="full"``) or fine-tuned on every event since its last
     update (``action="finetune"``), and a fresh detector starts; otherwise it learns
-    nothing (a sequential model still observes). ``detector`` builds a detector (default:
+    nothing (with ``action="full"`` a sequential model still observes the window; with
+    ``"finetune"`` it sees the backlog when it learns it). ``detector`` builds a detector (default:
     Page-Hinkley on increases, threshold 1, delta 0.02, which needs the extra
     ``[online]``).
 
@@ -400,7 +401,8 @@ class OnDrift(_Tracked):
         self._backlog.append(batch)
         misses = miss_stream(model, batch, self.k)
         if not len(alarms(self._watch, misses, block=self.block)):
-            _observe(model, batch)
+            if self.action == "full":  # a fine-tune will learn the backlog: no double entry
+                _observe(model, batch)
             return UpdateReport(False, 0, 0.0, 0, 0, None)
         self.alarms += 1
         start = time.perf_counter()
