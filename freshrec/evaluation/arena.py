@@ -56,7 +56,7 @@ from freshrec.evaluation.protocols import evaluate_ranking
 from freshrec.ranking import top_k
 from freshrec.update.strategies import UpdateStrategy
 
-__all__ = ["ArenaRun", "churn", "model_bytes", "run_arena"]
+__all__ = ["ArenaRun", "churn", "model_bytes", "run_arena", "top_item_lists"]
 
 
 @dataclass
@@ -177,9 +177,9 @@ def run_arena(
             record.update(_metrics(current, seen, targets, returning, k))
             record[f"probe_ndcg@{k}"] = _ndcg(current, probe_mask, probe_targets, k)
             record["forgetting"] = probe_start - record[f"probe_ndcg@{k}"]
-            lists_before = _top_lists(current, churn_users, k)
+            lists_before = top_item_lists(current, churn_users, k)
             report = strategy.step(current, window.batch)
-            record[f"churn@{k}"] = churn(lists_before, _top_lists(current, churn_users, k))
+            record[f"churn@{k}"] = churn(lists_before, top_item_lists(current, churn_users, k))
             record.update(
                 compute_s=report.seconds,
                 n_updates=report.n_updates,
@@ -277,8 +277,17 @@ def _ndcg(model: RecommenderBase, seen: EventBatch, targets: EventBatch, k: int)
     return float(evaluate_ranking(model, seen, targets, k=k, metrics=("ndcg",))[f"ndcg@{k}"])
 
 
-def _top_lists(model: RecommenderBase, users: np.ndarray, k: int) -> np.ndarray:
-    """Each user's top-k items (external ids, nothing masked), shape (len(users), k)."""
+def top_item_lists(model: RecommenderBase, users: np.ndarray, k: int) -> np.ndarray:
+    """Each user's top-k items (external ids, nothing masked), shape (len(users), k).
+
+    Examples
+    --------
+    >>> from freshrec.checks import checkerboard_events
+    >>> from freshrec.models.popular import MostPopular
+    >>> model = MostPopular().fit(checkerboard_events())
+    >>> top_item_lists(model, np.array(["u0", "u1"]), 3).shape
+    (2, 3)
+    """
     if not len(users):
         return np.zeros((0, k), np.int64)
     scores = model.score_batch(model.user_map_.encode(users))

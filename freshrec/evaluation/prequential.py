@@ -36,16 +36,14 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from freshrec.base import RecommenderBase
 from freshrec.data.batch import EventBatch, Events, as_batch
 from freshrec.data.stream import time_ordered
-from freshrec.evaluation.arena import churn
+from freshrec.evaluation.arena import churn, top_item_lists
 from freshrec.evaluation.protocols import evaluate_ranking
-from freshrec.ranking import top_k
 
 __all__ = ["PrequentialResult", "convergence_events", "run_prequential"]
 
@@ -201,7 +199,7 @@ def run_prequential(
             if lists is None:
                 users = np.unique(seen.user)
                 sample = rng.permutation(users)[:n_churn_users]
-            current = _top_lists(model, sample, k)
+            current = top_item_lists(model, sample, k)
             if lists is not None:
                 change = churn(lists, current)
             lists = current
@@ -256,9 +254,3 @@ def _fading(values: np.ndarray, factor: float) -> np.ndarray:
         if weight:
             out[index] = total / weight
     return out
-
-
-def _top_lists(model: RecommenderBase, users: np.ndarray, k: int) -> Any:
-    scores = model.score_batch(model.user_map_.encode(users))
-    ranked = top_k(scores, min(k, scores.shape[1]))
-    return model.item_map_.decode(ranked.ravel()).reshape(ranked.shape)

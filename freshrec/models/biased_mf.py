@@ -285,23 +285,26 @@ def _sgd_pass(
     update_mean: bool,
 ) -> tuple[float, float]:
     """One SGD pass over ``order``, in place; returns the new ``(mean, count)``."""
-    n_factors = user_factors.shape[1]
     for t in order:
         u, i, r = users[t], items[t], ratings[t]
         if update_mean:
             count += 1.0
             mean += (1.0 / count) * (r - mean)
-        dot = 0.0
-        for f in range(n_factors):
-            dot += user_factors[u, f] * item_factors[i, f]
-        grad = 2.0 * (mean + user_bias[u] + item_bias[i] + dot - r)
-        b_u, b_i = user_bias[u], item_bias[i]
-        user_bias[u] = b_u - bias_lr * (grad + l2 * b_u)
-        item_bias[i] = b_i - bias_lr * (grad + l2 * b_i)
-        for f in range(n_factors):
-            p, q = user_factors[u, f], item_factors[i, f]
-            user_factors[u, f] = p - lr * (grad * q + l2_latent * p)
-            item_factors[i, f] = q - lr * (grad * p + l2_latent * q)
+        _sgd_step(
+            u,
+            i,
+            r,
+            user_bias,
+            item_bias,
+            user_factors,
+            item_factors,
+            mean,
+            lr,
+            bias_lr,
+            l2,
+            l2_latent,
+            _dot(user_factors, item_factors, u, i),
+        )
     return mean, count
 
 
@@ -325,22 +328,61 @@ def _prequential_pass(
     predictions: np.ndarray,
 ) -> tuple[float, float]:
     """Predict (clipped to [low, high]) then learn each event in order; river's update."""
-    n_factors = user_factors.shape[1]
     for t in range(len(ratings)):
         u, i, r = users[t], items[t], ratings[t]
-        dot = 0.0
-        for f in range(n_factors):
-            dot += user_factors[u, f] * item_factors[i, f]
+        dot = _dot(user_factors, item_factors, u, i)
         guess = mean + user_bias[u] + item_bias[i] + dot
         predictions[t] = min(max(guess, low), high)
         count += 1.0
         mean += (1.0 / count) * (r - mean)
-        grad = 2.0 * (mean + user_bias[u] + item_bias[i] + dot - r)
-        b_u, b_i = user_bias[u], item_bias[i]
-        user_bias[u] = b_u - bias_lr * (grad + l2 * b_u)
-        item_bias[i] = b_i - bias_lr * (grad + l2 * b_i)
-        for f in range(n_factors):
-            p, q = user_factors[u, f], item_factors[i, f]
-            user_factors[u, f] = p - lr * (grad * q + l2_latent * p)
-            item_factors[i, f] = q - lr * (grad * p + l2_latent * q)
+        _sgd_step(
+            u,
+            i,
+            r,
+            user_bias,
+            item_bias,
+            user_factors,
+            item_factors,
+            mean,
+            lr,
+            bias_lr,
+            l2,
+            l2_latent,
+            dot,
+        )
     return mean, count
+
+
+@njit(cache=True)
+def _dot(user_factors: np.ndarray, item_factors: np.ndarray, u: int, i: int) -> float:
+    total = 0.0
+    for f in range(user_factors.shape[1]):
+        total += user_factors[u, f] * item_factors[i, f]
+    return total
+
+
+@njit(cache=True)
+def _sgd_step(
+    u: int,
+    i: int,
+    r: float,
+    user_bias: np.ndarray,
+    item_bias: np.ndarray,
+    user_factors: np.ndarray,
+    item_factors: np.ndarray,
+    mean: float,
+    lr: float,
+    bias_lr: float,
+    l2: float,
+    l2_latent: float,
+    dot: float,
+) -> None:
+    """One event's update from the old weights (``dot`` = p_u . q_i before the step)."""
+    grad = 2.0 * (mean + user_bias[u] + item_bias[i] + dot - r)
+    b_u, b_i = user_bias[u], item_bias[i]
+    user_bias[u] = b_u - bias_lr * (grad + l2 * b_u)
+    item_bias[i] = b_i - bias_lr * (grad + l2 * b_i)
+    for f in range(user_factors.shape[1]):
+        p, q = user_factors[u, f], item_factors[i, f]
+        user_factors[u, f] = p - lr * (grad * q + l2_latent * p)
+        item_factors[i, f] = q - lr * (grad * p + l2_latent * q)

@@ -382,9 +382,7 @@ def _sgd_epoch(
         start, stop = indptr[u], indptr[u + 1]
         if stop - start >= n_items:
             continue  # the user likes every item: no negative exists
-        j = np.random.randint(n_items)
-        while _contains(indices, start, stop, j):
-            j = np.random.randint(n_items)
+        j = _draw_negative(indices, start, stop, n_items)
         x = _pair_score(user_factors, item_factors, item_bias, u, i, j)
         # d/dx ln sigmoid(x) = sigmoid(-x); the loss -ln sigmoid(x) computed stably
         if x > 0:
@@ -494,9 +492,7 @@ def _fisher_pass(
         start, stop = indptr[u], indptr[u + 1]
         if stop - start >= n_items:
             continue
-        j = np.random.randint(n_items)
-        while _contains(indices, start, stop, j):
-            j = np.random.randint(n_items)
+        j = _draw_negative(indices, start, stop, n_items)
         z = 1.0 - _sigmoid(_pair_score(user_factors, item_factors, item_bias, u, i, j))
         for f in range(n_factors):
             pu = user_factors[u, f]
@@ -505,6 +501,15 @@ def _fisher_pass(
             item_out[j, f] += (z * pu) ** 2
         bias_out[i] += z * z
         bias_out[j] += z * z
+
+
+@njit(cache=True)
+def _draw_negative(sorted_values: np.ndarray, start: int, stop: int, n_items: int) -> int:
+    """A uniform item not in ``sorted_values[start:stop]`` (the user's positives)."""
+    j = np.random.randint(n_items)
+    while _contains(sorted_values, start, stop, j):
+        j = np.random.randint(n_items)
+    return j
 
 
 @njit(cache=True)
