@@ -30,6 +30,7 @@ from freshrec.base import _plain
 from freshrec.data.batch import EventBatch, Events, as_batch
 from freshrec.data.interactions import InteractionLog
 from freshrec.models.distributed import shard, world
+from freshrec.models.losses import linear_cross_entropy
 from freshrec.models.nn import resolve_device, sample_uniform, train_step
 from freshrec.models.torch_base import TorchRecommender
 from freshrec.models.training import TrainingHistory, run_epochs
@@ -336,8 +337,10 @@ class SequentialRecommender(TorchRecommender):
             return out if bias is None else out + bias[items]
 
         if self.loss == "ce":
-            every = torch.arange(1, self.n_items + 1, device=h.device)
-            return F.cross_entropy(logits_of(every), positive - 1)
+            every = slice(1, self.n_items + 1)
+            return linear_cross_entropy(
+                h, vectors[every], positive - 1, bias[every] if bias is not None else None
+            )
         if self.loss in ("sampled-softmax", "bpr-max"):
             negatives = torch.randint(1, self.n_items + 1, (self.n_negatives,), generator=generator)
             negatives = negatives.to(h.device)
