@@ -214,8 +214,15 @@ class SampledTracker:
         trained_s = began - self.started - self.excluded_s
         copy = deepcopy(model).observe(self.split.valid)
         metrics = evaluate_ranking(
-            copy, self.split.train, self.split.test, k=(10,), exclude=[self.split.valid],
-            metrics=("hit", "ndcg"), protocol="sampled", n_negatives=100, seed=self.seed,
+            copy,
+            self.split.train,
+            self.split.test,
+            k=(10,),
+            exclude=[self.split.valid],
+            metrics=("hit", "ndcg"),
+            protocol="sampled",
+            n_negatives=100,
+            seed=self.seed,
         )
         self.epochs.append(
             {

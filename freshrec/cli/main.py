@@ -195,7 +195,7 @@ def arena(
         str,
         typer.Option(
             help="Comma-separated: frozen, full, finetune, finetune-replay, finetune-ewc, "
-            "finetune-distill, streaming, hybrid, on-drift."
+            "finetune-distill, streaming, hybrid, on-drift, adaptive."
         ),
     ] = "frozen,full,finetune,finetune-replay,streaming",
     windows: Annotated[int, typer.Option(help="Windows after the warm start.")] = 20,

@@ -88,6 +88,6 @@ def run_arena_job(
 
 def _strategy_params(name: str, overrides: dict[str, dict[str, Any]], seed: int) -> dict[str, Any]:
     params = dict(overrides.get(name, {}))
-    if name == "finetune-replay":
+    if name in ("finetune-replay", "adaptive"):
         params.setdefault("seed", seed)  # the replay buffer's draws follow the run's seed
     return params

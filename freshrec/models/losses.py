@@ -20,7 +20,7 @@ __all__ = ["linear_cross_entropy"]
 
 class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         hidden: torch.Tensor,
         weight: torch.Tensor,
@@ -57,7 +57,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
         return (total * scale).to(hidden.dtype)
 
     @staticmethod
-    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         grad_hidden, grad_weight = ctx.saved_tensors
         grad_bias = ctx.grad_bias * grad_output if ctx.grad_bias is not None else None
         return grad_hidden * grad_output, grad_weight * grad_output, grad_bias, None, None
@@ -86,4 +86,7 @@ def linear_cross_entropy(
     >>> torch.allclose(fused, F.cross_entropy(h @ w.T, t))
     True
     """
-    return _LinearCrossEntropy.apply(hidden, weight, bias, target, chunk)  # type: ignore[no-any-return]
+    loss: torch.Tensor = _LinearCrossEntropy.apply(  # type: ignore[no-untyped-call]
+        hidden, weight, bias, target, chunk
+    )
+    return loss

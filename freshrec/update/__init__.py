@@ -1,7 +1,9 @@
 """Keeping fitted models up to date.
 
 - :mod:`.strategies`: update strategies (frozen, full retrain, fine-tune with or without
-  replay, EWC or distillation, streaming, hybrid) and :func:`~.strategies.make_strategy`;
+  replay, EWC or distillation, streaming, hybrid, on-drift) and :func:`~.strategies.make_strategy`;
+- :mod:`.adaptive`: the controller that picks an update action per window (a bandit) and
+  rolls back a version that got worse;
 - :mod:`.replay`: the retained history (all or a sliding window) and the reservoir replay buffer;
 - :mod:`.forgetting`: EWC and self-distillation;
 - :mod:`.ids`: id admission, eviction under a row budget and reuse of freed rows;

@@ -17,6 +17,9 @@ place). The names are those of the command line:
 - ``hybrid`` (:class:`Hybrid`): streaming, plus a full retrain every few windows.
 - ``on-drift`` (:class:`OnDrift`): a full retrain (or fine-tune) only when a drift detector
   fires on the model's own top-k misses.
+- ``adaptive`` (:class:`~freshrec.update.adaptive.Adaptive`): a bandit chooses one of no-op,
+  streaming, fine-tune with replay and full retrain per window, and rolls back a version
+  that does worse on held-out events.
 
 Examples
 --------
@@ -528,6 +531,12 @@ def _hybrid(micro_batch: int = 1000, epochs: int | None = 1, **params: Any) -> H
     return Hybrid(Streaming(micro_batch, epochs), **params)
 
 
+def _adaptive(**params: Any) -> UpdateStrategy:
+    from freshrec.update.adaptive import Adaptive  # it builds on this module
+
+    return Adaptive(**params)
+
+
 STRATEGIES: dict[str, Callable[..., UpdateStrategy]] = {
     "frozen": Frozen,
     "full": FullRetrain,
@@ -538,6 +547,7 @@ STRATEGIES: dict[str, Callable[..., UpdateStrategy]] = {
     "streaming": Streaming,
     "hybrid": _hybrid,
     "on-drift": OnDrift,
+    "adaptive": _adaptive,
 }
 
 
@@ -552,7 +562,7 @@ def make_strategy(name: str, params: Mapping[str, Any] | None = None) -> UpdateS
     Traceback (most recent call last):
     ...
     ValueError: unknown update strategy 'nightly'; choose from frozen, full, finetune, \
-finetune-replay, finetune-ewc, finetune-distill, streaming, hybrid, on-drift
+finetune-replay, finetune-ewc, finetune-distill, streaming, hybrid, on-drift, adaptive
     """
     if name not in STRATEGIES:
         raise ValueError(f"unknown update strategy {name!r}; choose from {', '.join(STRATEGIES)}")

@@ -1,0 +1,321 @@
+"""The adaptive update controller: a bandit that chooses how to learn each window.
+
+Per window, :class:`Adaptive` picks one of four actions, ``noop`` (learn nothing),
+``streaming`` (micro-batch steps, one epoch), ``finetune-replay`` (a fine-tune with replayed
+older events) and ``full`` (refit from scratch on the history), then checks the new version
+and rolls it back when it got worse:
+
+1. The window's last ``holdout`` share (in time order) is held out; the rest, with the
+   previous window's held-out part, is what the action learns.
+2. Context: the model's top-``k`` misses on the held-out events, before the update, feed a
+   drift detector; the window is ``"drift"`` when it alarms, ``"calm"`` otherwise.
+3. Choice: a discounted UCB bandit per context (:class:`UpdateBandit`) over
+   ``expected gain - cost_weight * cost``. The gain of an action is the relative change of
+   hits on the held-out events it causes (measured after each update; exactly 0 for
+   ``noop``); its cost is known before it runs: the event-epochs it will train, over those
+   of a fine-tune with replay on this window (``noop`` 0, ``streaming`` about
+   ``1 / (2 * epochs)``, ``full`` the history over twice the window).
+4. Guard: if the update loses significantly more held-out hits than it gains (one-sided
+   sign test on the events whose hit changed, ``z`` standard errors), the previous
+   version is restored. The bandit is rewarded either way with the measured gain minus the
+   cost.
+
+Every second the controller spends (signals, checks, snapshots and training) counts in its
+:class:`~freshrec.update.strategies.UpdateReport`.
+
+Examples
+--------
+>>> from freshrec.checks import checkerboard_events
+>>> from freshrec.data.batch import as_batch
+>>> from freshrec.models.bpr import BPR
+>>> events = as_batch(checkerboard_events())
+>>> model = BPR(n_factors=4, n_epochs=5).fit(events[:100])
+>>> controller = Adaptive(seed=0)
+>>> controller.prime(events[:100])
+>>> report = controller.step(model, events[100:150])
+>>> controller.log[-1]["action"] in ACTIONS
+True
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from freshrec.base import RecommenderBase
+from freshrec.data.batch import EventBatch
+from freshrec.data.stream import iter_micro_batches
+from freshrec.update.replay import EventHistory, ReservoirReplay
+from freshrec.update.strategies import (
+    UpdateReport,
+    _default_detector,
+    _observe,
+    _Tracked,
+    overridden,
+)
+
+__all__ = ["ACTIONS", "Adaptive", "UpdateBandit"]
+
+ACTIONS = ("noop", "streaming", "finetune-replay", "full")
+CONTEXTS = ("calm", "drift")
+
+
+class UpdateBandit:
+    """Discounted UCB over update actions, one table per context, costs known in advance.
+
+    The index of a tried action is ``mean gain + exploration * sqrt(log(n) / n_a) - cost``
+    (discounted counts and sums, so old rewards fade); an untried action counts at
+    ``prior_gain`` plus the largest bonus. ``noop`` has gain 0 and cost 0, always.
+
+    Examples
+    --------
+    >>> bandit = UpdateBandit(["noop", "cheap", "dear"], prior_gain=0.05)
+    >>> bandit.choose("calm", {"noop": 0.0, "cheap": 0.01, "dear": 2.0})
+    'cheap'
+    >>> bandit.update("calm", "cheap", -0.5)
+    >>> bandit.choose("calm", {"noop": 0.0, "cheap": 0.01, "dear": 2.0})
+    'noop'
+    """
+
+    def __init__(
+        self,
+        actions: Sequence[str],
+        *,
+        prior_gain: float = 0.05,
+        exploration: float = 0.02,
+        discount: float = 0.95,
+    ) -> None:
+        if not 0.0 < discount <= 1.0:
+            raise ValueError(f"discount must be in (0, 1], got {discount}")
+        self.actions = list(actions)
+        self.prior_gain = prior_gain
+        self.exploration = exploration
+        self.discount = discount
+        self._counts: dict[str, dict[str, float]] = {}
+        self._sums: dict[str, dict[str, float]] = {}
+
+    def _table(self, context: str) -> tuple[dict[str, float], dict[str, float]]:
+        counts = self._counts.setdefault(context, dict.fromkeys(self.actions, 0.0))
+        sums = self._sums.setdefault(context, dict.fromkeys(self.actions, 0.0))
+        return counts, sums
+
+    def choose(self, context: str, costs: dict[str, float]) -> str:
+        """The action with the highest index in ``context`` (ties: the earlier action)."""
+        counts, sums = self._table(context)
+        total = sum(counts.values())
+        spread = math.log(max(total, 1.0) + 1.0)
+        best, best_index = self.actions[0], -math.inf
+        for action in self.actions:
+            if action == "noop":
+                index = 0.0
+            elif counts[action] > 1e-9:
+                bonus = self.exploration * math.sqrt(spread / counts[action])
+                index = sums[action] / counts[action] + bonus - costs[action]
+            else:
+                bonus = self.exploration * math.sqrt(spread)
+                index = self.prior_gain + bonus - costs[action]
+            if index > best_index:
+                best, best_index = action, index
+        return best
+
+    def update(self, context: str, action: str, gain: float) -> None:
+        """Record the measured ``gain`` (before the cost) of ``action`` in ``context``."""
+        counts, sums = self._table(context)
+        for name in self.actions:
+            counts[name] *= self.discount
+            sums[name] *= self.discount
+        counts[action] += 1.0
+        sums[action] += gain
+
+    def means(self, context: str) -> dict[str, float | None]:
+        """The discounted mean gain of each action in ``context`` (``None``: untried)."""
+        counts, sums = self._table(context)
+        return {a: (sums[a] / counts[a] if counts[a] > 1e-9 else None) for a in self.actions}
+
+
+class Adaptive(_Tracked):
+    """Choose, per window, no-op, streaming, fine-tune with replay or a full retrain.
+
+    See the module docstring for the protocol.
+
+    Parameters
+    ----------
+    actions
+        The actions to choose from (a subset of :data:`ACTIONS`; ``noop`` is always allowed).
+    cost_weight
+        Relative held-out gain that the compute of one fine-tune with replay is worth.
+    holdout
+        Share of each window held out to measure the update (learned with the next window).
+    k
+        Cut-off of the hit test.
+    z
+        Standard errors of lost-minus-gained hits that trigger a rollback.
+    micro_batch, streaming_epochs
+        The streaming action's micro-batch size and epochs per micro-batch.
+    finetune_epochs
+        Epochs of the fine-tune (``None``: the model's own).
+    replay_capacity, replay_ratio
+        The fine-tune's reservoir and replayed events per new event.
+    prior_gain, exploration, discount
+        The bandit's settings (:class:`UpdateBandit`).
+    detector
+        Builds the drift detector for the context (default: Page-Hinkley on increases of
+        the miss rate, as :class:`~freshrec.update.strategies.OnDrift`).
+    block
+        Misses averaged per detector input.
+    seed
+        Seed of the replay buffer.
+
+    Attributes
+    ----------
+    log
+        One dict per window: ``context``, ``action``, ``gain``, ``cost``, ``rolled_back``.
+    """
+
+    def __init__(
+        self,
+        actions: Sequence[str] = ACTIONS,
+        *,
+        cost_weight: float = 0.05,
+        holdout: float = 0.1,
+        k: int = 10,
+        z: float = 1.64,
+        micro_batch: int = 1000,
+        streaming_epochs: int = 1,
+        finetune_epochs: int | None = None,
+        replay_capacity: int = 100_000,
+        replay_ratio: float = 1.0,
+        prior_gain: float = 0.05,
+        exploration: float = 0.02,
+        discount: float = 0.95,
+        detector: Callable[[], Any] | None = None,
+        block: int = 50,
+        seed: int | None = 0,
+    ) -> None:
+        super().__init__()
+        unknown = sorted(set(actions) - set(ACTIONS))
+        if unknown:
+            raise ValueError(f"unknown actions {unknown}; choose from {', '.join(ACTIONS)}")
+        if not 0.0 < holdout < 1.0:
+            raise ValueError(f"holdout must be in (0, 1), got {holdout}")
+        self.actions = ["noop"] + [a for a in ACTIONS[1:] if a in actions]
+        self.cost_weight = cost_weight
+        self.holdout = holdout
+        self.k = k
+        self.z = z
+        self.micro_batch = micro_batch
+        self.streaming_epochs = streaming_epochs
+        self.finetune_epochs = finetune_epochs
+        self.replay_ratio = replay_ratio
+        self.replay = ReservoirReplay(replay_capacity, seed)
+        self.bandit = UpdateBandit(
+            self.actions, prior_gain=prior_gain, exploration=exploration, discount=discount
+        )
+        self.detector = detector or _default_detector
+        self.block = block
+        self.history = EventHistory()
+        self.log: list[dict[str, Any]] = []
+        self._watch = self.detector()
+        self._held = EventBatch.empty()
+
+    def prime(self, events: EventBatch) -> None:
+        super().prime(events)
+        self.history = EventHistory()
+        self.history.add(events)
+        self.replay.add(events)
+        self._watch = self.detector()
+        self._held = EventBatch.empty()
+        self.log = []
+
+    # -- one window ---------------------------------------------------------------------
+    def step(self, model: RecommenderBase, batch: EventBatch) -> UpdateReport:
+        from freshrec.drift.detectors import alarms
+
+        start = time.perf_counter()
+        cut = len(batch) - max(1, int(round(self.holdout * len(batch))))
+        learn = EventBatch.concat([self._held, batch[:cut]])
+        held = batch[cut:]
+        self._arrive(learn)
+        hits_before = self._hits(model, held)
+        drifted = len(alarms(self._watch, 1.0 - hits_before, block=self.block)) > 0
+        context = CONTEXTS[drifted]
+        costs = self._costs(model, len(learn))
+        action = self.bandit.choose(context, costs)
+
+        self.history.add(learn)
+        snapshot = copy.deepcopy(model) if action != "noop" else None
+        n_events = self._apply(action, model, learn)
+        hits_after = self._hits(model, held) if snapshot is not None else hits_before
+        lost = int((hits_before & ~hits_after).sum())
+        gained = int((hits_after & ~hits_before).sum())
+        gain = (gained - lost) / max(int(hits_before.sum()), 1)
+        rolled_back = lost - gained > self.z * math.sqrt(lost + gained)
+        if rolled_back and snapshot is not None:
+            model.__dict__.clear()
+            model.__dict__.update(snapshot.__dict__)
+        if action != "noop":
+            self.bandit.update(context, action, gain)
+        if drifted:
+            self._watch = self.detector()
+        self.replay.add(learn)
+        self._held = held
+        seconds = time.perf_counter() - start
+        self.log.append(
+            {
+                "context": context,
+                "action": action,
+                "gain": gain,
+                "cost": costs[action],
+                "rolled_back": bool(rolled_back),
+            }
+        )
+        trained = action != "noop" and not rolled_back
+        if not trained:  # these events stay unlearned until a full retrain
+            self._pending.clear()
+            if action == "noop":
+                _observe(model, learn)
+            return UpdateReport(False, n_events, seconds, 0, 0, None)
+        return UpdateReport(True, n_events, seconds, 1, *self._learn_pending())
+
+    def _hits(self, model: RecommenderBase, events: EventBatch) -> np.ndarray:
+        from freshrec.drift.signals import miss_stream
+
+        hits: np.ndarray = miss_stream(model, events, self.k) == 0.0
+        return hits
+
+    def _costs(self, model: RecommenderBase, n_new: int) -> dict[str, float]:
+        """Event-epochs of each action over those of a fine-tune with replay on ``n_new``."""
+        epochs = float(self.finetune_epochs or getattr(model, "n_epochs", 1) or 1)
+        full_epochs = float(getattr(model, "n_epochs", 1) or 1)
+        reference = max(n_new * (1.0 + self.replay_ratio) * epochs, 1.0)
+        event_epochs = {
+            "noop": 0.0,
+            "streaming": n_new * float(self.streaming_epochs),
+            "finetune-replay": reference,
+            "full": len(self.history) * full_epochs,
+        }
+        return {a: self.cost_weight * event_epochs[a] / reference for a in self.actions}
+
+    def _apply(self, action: str, model: RecommenderBase, learn: EventBatch) -> int:
+        """Run ``action`` on ``model`` with the events ``learn``; the events trained on."""
+        if action == "noop" or not len(learn):
+            return 0
+        has_epochs = "n_epochs" in model.get_params()
+        if action == "streaming":
+            with overridden(model, n_epochs=self.streaming_epochs if has_epochs else None):
+                for part in iter_micro_batches(learn, self.micro_batch):
+                    model.partial_fit(part)
+            return len(learn)
+        if action == "finetune-replay":
+            replayed = self.replay.sample(int(round(self.replay_ratio * len(learn))))
+            with overridden(model, n_epochs=self.finetune_epochs if has_epochs else None):
+                model.partial_fit(learn, replay=replayed)
+            return len(learn) + len(replayed)
+        events = self.history.events()
+        model.fit(events)
+        return len(events)

@@ -1,0 +1,119 @@
+"""The adaptive controller: its bandit, its cost penalty, its rollback, and the arena name."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from freshrec.data.batch import EventBatch, as_batch
+from freshrec.data.synthetic import synthetic_stream
+from freshrec.evaluation.arena_job import run_arena_job
+from freshrec.models import BPR, MostPopular
+from freshrec.update.adaptive import Adaptive, UpdateBandit
+from freshrec.update.strategies import make_strategy
+
+
+def _events(users: list[str], items: list[str], start: float = 0.0) -> EventBatch:
+    n = len(users)
+    return EventBatch(
+        np.array(users, dtype=object),
+        np.array(items, dtype=object),
+        np.ones(n),
+        timestamp=start + np.arange(n, dtype=np.float64),
+    )
+
+
+class _NeverAlarms:
+    drift_detected = False
+
+    def update(self, x: float) -> None:
+        pass
+
+
+def test_bandit_prefers_cheap_gains_and_forgets_old_rewards() -> None:
+    bandit = UpdateBandit(["noop", "a", "b"], prior_gain=0.0, exploration=0.0, discount=0.5)
+    costs = {"noop": 0.0, "a": 0.1, "b": 0.1}
+    bandit.update("calm", "a", 0.5)
+    bandit.update("calm", "b", 0.3)
+    assert bandit.choose("calm", costs) == "a"
+    for _ in range(4):  # a's good reward fades under discounting once b keeps doing well
+        bandit.update("calm", "b", 0.3)
+    bandit.update("calm", "a", -0.2)
+    assert bandit.choose("calm", costs) == "b"
+    assert bandit.choose("drift", costs) == "noop"  # a context of its own, nothing tried
+    with pytest.raises(ValueError, match="discount"):
+        UpdateBandit(["noop"], discount=0.0)
+
+
+def test_a_harmful_update_is_rolled_back_in_place() -> None:
+    prime = _events([f"old{i}" for i in range(30)], ["b"] * 30)
+    model = MostPopular().fit(prime)
+    # the learned part makes "a" the most popular item; the held-out users all take "b"
+    window = _events([f"new{i}" for i in range(50)], ["a"] * 40 + ["b"] * 10, start=100.0)
+    controller = Adaptive(["streaming"], cost_weight=0.0, holdout=0.2, k=1, detector=_NeverAlarms)
+    controller.prime(prime)
+    report = controller.step(model, window)
+    entry = controller.log[-1]
+    assert entry["action"] == "streaming" and entry["rolled_back"]
+    assert entry["gain"] == -1.0  # every held-out hit lost
+    assert not report.trained
+    assert model.n_events_ == 30 and model.recommend("anyone", k=1)[0].item == "b"
+
+
+def test_a_helpful_update_is_kept() -> None:
+    prime = _events([f"old{i}" for i in range(30)], ["b"] * 30)
+    model = MostPopular().fit(prime)
+    window = _events([f"new{i}" for i in range(50)], ["a"] * 50, start=100.0)
+    controller = Adaptive(["streaming"], cost_weight=0.0, holdout=0.2, k=1, detector=_NeverAlarms)
+    controller.prime(prime)
+    report = controller.step(model, window)
+    assert report.trained and not controller.log[-1]["rolled_back"]
+    assert controller.log[-1]["gain"] > 0
+    assert model.n_events_ == 30 + 40  # the held-out 10 wait for the next window
+
+
+def test_expensive_actions_are_not_taken_when_their_cost_outweighs_any_gain() -> None:
+    stream = as_batch(synthetic_stream(n_users=60, n_items=50, n_events=2400, seed=1).events)
+    ordered = stream.sort_by_time()
+    model = BPR(n_factors=8, n_epochs=5, seed=0).fit(ordered[:1200])
+    controller = Adaptive(cost_weight=100.0, detector=_NeverAlarms)
+    controller.prime(ordered[:1200])
+    for start in range(1200, 2400, 400):
+        report = controller.step(model, ordered[start : start + 400])
+        assert not report.trained
+    assert {entry["action"] for entry in controller.log} == {"noop"}
+    assert model.n_events_ == 1200
+
+
+def test_cheap_updates_are_learned_and_counted() -> None:
+    stream = as_batch(synthetic_stream(n_users=60, n_items=50, n_events=2400, seed=1).events)
+    ordered = stream.sort_by_time()
+    model = BPR(n_factors=8, n_epochs=5, seed=0).fit(ordered[:1200])
+    controller = Adaptive(cost_weight=0.01, detector=_NeverAlarms)
+    controller.prime(ordered[:1200])
+    reports = [controller.step(model, ordered[s : s + 400]) for s in range(1200, 2400, 400)]
+    assert controller.log[0]["action"] == "streaming"  # the cheapest untried action
+    assert all(r.seconds > 0 for r in reports)
+    assert "full" not in {entry["action"] for entry in controller.log}
+    assert model.n_events_ > 1200
+
+
+def test_unknown_actions_and_bad_holdout_are_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown actions"):
+        Adaptive(["nightly"])
+    with pytest.raises(ValueError, match="holdout"):
+        Adaptive(holdout=1.0)
+
+
+def test_arena_runs_the_adaptive_strategy_by_name() -> None:
+    assert isinstance(make_strategy("adaptive", {"cost_weight": 0.1}), Adaptive)
+    data = synthetic_stream(n_users=80, n_items=60, n_events=3000, seed=0)
+    results, runs = run_arena_job(
+        data,
+        "bpr",
+        ["adaptive", "frozen"],
+        n_windows=3,
+        overrides={"bpr": {"n_epochs": 3}, "adaptive": {"cost_weight": 0.01}},
+    )
+    assert {r["strategy"] for r in runs[0].windows} == {"adaptive", "frozen"}
+    assert results.row("adaptive", "ndcg@10").value >= 0.0
