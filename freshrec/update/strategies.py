@@ -169,6 +169,8 @@ class FullRetrain(_Tracked):
         Retrain after every ``every``-th window (1: after each one).
     window
         Retrain on the latest ``window`` events only (a sliding window); ``None``: on all.
+    offset
+        Shifts the schedule: the first retrain follows window ``every - offset``.
 
     Examples
     --------
@@ -185,11 +187,14 @@ class FullRetrain(_Tracked):
     True
     """
 
-    def __init__(self, every: int = 1, window: int | None = None) -> None:
+    def __init__(self, every: int = 1, window: int | None = None, offset: int = 0) -> None:
         super().__init__()
         if every < 1:
             raise ValueError(f"every must be >= 1, got {every}")
+        if not 0 <= offset < every:
+            raise ValueError(f"offset must be in [0, every), got {offset}")
         self.every = every
+        self.offset = offset
         self.history = EventHistory(window)
         self._windows = 0
 
@@ -203,7 +208,7 @@ class FullRetrain(_Tracked):
         self._arrive(batch)
         self.history.add(batch)
         self._windows += 1
-        if self._windows % self.every:
+        if (self._windows + self.offset) % self.every:
             _observe(model, batch)
             return UpdateReport(False, 0, 0.0, 0, 0, None)
         events = self.history.events()
@@ -228,6 +233,11 @@ class FineTune(_Tracked):
     forgetting
         A :class:`~freshrec.update.forgetting.ForgettingControl` (EWC, distillation)
         attached for each update, with the previously learned window as "the past".
+    every
+        Update after every ``every``-th window, on the windows gathered since the last one.
+    max_events
+        Learn only the latest ``max_events`` of those (``None``: all), which bounds the cost
+        of an update; the others are skipped.
 
     Examples
     --------
@@ -249,24 +259,39 @@ class FineTune(_Tracked):
         replay: ReservoirReplay | None = None,
         replay_ratio: float = 1.0,
         forgetting: ForgettingControl | None = None,
+        every: int = 1,
+        max_events: int | None = None,
     ) -> None:
         super().__init__()
         if replay_ratio < 0:
             raise ValueError(f"replay_ratio must be >= 0, got {replay_ratio}")
+        if every < 1:
+            raise ValueError(f"every must be >= 1, got {every}")
+        if max_events is not None and max_events < 1:
+            raise ValueError(f"max_events must be >= 1 or None, got {max_events}")
         self.epochs = epochs
         self.lr = lr
         self.replay = replay
         self.replay_ratio = replay_ratio
         self.forgetting = forgetting
+        self.every = every
+        self.max_events = max_events
         self._previous = EventBatch.empty()
+        self._gathered: list[EventBatch] = []
 
     def prime(self, events: EventBatch) -> None:
         super().prime(events)
         self._previous = events
+        self._gathered = []
         if self.replay is not None:
             self.replay.add(events)
 
     def step(self, model: RecommenderBase, batch: EventBatch) -> UpdateReport:
+        self._gathered.append(batch)
+        if len(self._gathered) < self.every:  # the update will learn it: not observed now
+            return UpdateReport(False, 0, 0.0, 0, 0, None)
+        batch = _latest(EventBatch.concat(self._gathered), self.max_events)
+        self._gathered = []
         self._arrive(batch)
         replayed = None
         if self.replay is not None:
@@ -353,7 +378,10 @@ class OnDrift(_Tracked):
     nothing (with ``action="full"`` a sequential model still observes the window; with
     ``"finetune"`` it sees the backlog when it learns it). ``detector`` builds a detector (default:
     Page-Hinkley on increases, threshold 1, delta 0.02, which needs the extra
-    ``[online]``).
+    ``[online]``). With ``burst`` > 1, an alarm starts ``burst`` updates, ``spacing``
+    windows apart, the first at once (a changed world takes more than one update to
+    learn: with a sliding ``window``, a follow-up once the window holds only events after
+    the change); ``max_events`` bounds a fine-tune to the latest events of its backlog.
 
     Examples
     --------
@@ -375,17 +403,27 @@ class OnDrift(_Tracked):
         block: int = 50,
         k: int = 10,
         window: int | None = None,
+        burst: int = 1,
+        spacing: int = 1,
+        max_events: int | None = None,
     ) -> None:
         super().__init__()
         if action not in ("full", "finetune"):
             raise ValueError(f"action must be 'full' or 'finetune', got {action!r}")
+        if burst < 1 or spacing < 1:
+            raise ValueError(f"burst and spacing must be >= 1, got {burst} and {spacing}")
         self.action = action
         self.detector = detector or _default_detector
         self.block = block
         self.k = k
         self.history = EventHistory(window)
+        self.burst = burst
+        self.spacing = spacing
+        self.max_events = max_events
         self._watch = self.detector()
         self._backlog: list[EventBatch] = []
+        self._left = 0  # updates still due in the current burst
+        self._since = 0  # windows since the last alarm
         self.alarms = 0
 
     def prime(self, events: EventBatch) -> None:
@@ -394,30 +432,37 @@ class OnDrift(_Tracked):
         self.history.add(events)
         self._watch = self.detector()
         self._backlog = []
+        self._left = 0
 
     def step(self, model: RecommenderBase, batch: EventBatch) -> UpdateReport:
         from freshrec.drift.detectors import alarms
         from freshrec.drift.signals import miss_stream
 
-        self._arrive(batch)
         self.history.add(batch)
         self._backlog.append(batch)
         misses = miss_stream(model, batch, self.k)
-        if not len(alarms(self._watch, misses, block=self.block)):
+        if len(alarms(self._watch, misses, block=self.block)):
+            self.alarms += 1
+            self._left, self._since = self.burst, 0
+            self._watch = self.detector()
+        else:
+            self._since += 1
+        if not self._left or self._since % self.spacing:
             if self.action == "full":  # a fine-tune will learn the backlog: no double entry
                 _observe(model, batch)
             return UpdateReport(False, 0, 0.0, 0, 0, None)
-        self.alarms += 1
+        self._left -= 1
         start = time.perf_counter()
         if self.action == "full":
+            self._arrive(EventBatch.concat(self._backlog))
             events = self.history.events()
             model.fit(events)
         else:
-            events = EventBatch.concat(self._backlog)
+            events = _latest(EventBatch.concat(self._backlog), self.max_events)
+            self._arrive(events)
             model.partial_fit(events)
         seconds = time.perf_counter() - start
         self._backlog = []
-        self._watch = self.detector()
         return UpdateReport(True, len(events), seconds, 1, *self._learn_pending())
 
 
@@ -475,6 +520,13 @@ class Hybrid:
             streamed.n_learned,
             streamed.lag_s,
         )
+
+
+def _latest(events: EventBatch, max_events: int | None) -> EventBatch:
+    """The latest ``max_events`` of ``events`` (all of them for ``None``)."""
+    if max_events is None or len(events) <= max_events:
+        return events
+    return events[len(events) - max_events :]
 
 
 def _observe(model: RecommenderBase | None, batch: EventBatch) -> None:

@@ -217,3 +217,69 @@ def test_on_drift_full_retrain_refits_the_history(stream):
     assert report.n_events == len(warm) + 400 and model.n_events_ == len(warm) + 400
     with pytest.raises(ValueError, match="action"):
         OnDrift(action="nightly")
+
+
+class _AlarmOnce:
+    """Alarms on the first value it reads, never again (a fresh one per alarm)."""
+
+    fired = False
+
+    def __init__(self) -> None:
+        self.drift_detected = False
+
+    def update(self, x: float) -> None:
+        self.drift_detected = not _AlarmOnce.fired
+        _AlarmOnce.fired = True
+
+
+def test_on_drift_burst_keeps_updating_after_an_alarm_on_the_latest_events(stream):
+    from freshrec.update.strategies import OnDrift
+
+    warm, windows = _split(stream)
+    model = BPR(n_factors=8, n_epochs=2).fit(warm)
+    _AlarmOnce.fired = False
+    strategy = OnDrift(action="finetune", detector=_AlarmOnce, burst=2, max_events=300)
+    strategy.prime(warm)
+    reports = [strategy.step(model, window) for window in windows]
+    assert [r.trained for r in reports] == [True, True, False]
+    assert [r.n_events for r in reports[:2]] == [300, 300]  # the latest 300 of each backlog
+    assert strategy.alarms == 1 and model.n_events_ == len(warm) + 600
+    with pytest.raises(ValueError, match="burst"):
+        OnDrift(burst=0)
+
+
+def test_on_drift_spaces_the_updates_of_a_burst(stream):
+    from freshrec.update.strategies import OnDrift
+
+    warm, windows = _split(stream)
+    model = MostPopular().fit(warm)
+    _AlarmOnce.fired = False
+    strategy = OnDrift(action="full", detector=_AlarmOnce, burst=2, spacing=2)
+    strategy.prime(warm)
+    reports = [strategy.step(model, window) for window in windows]
+    assert [r.trained for r in reports] == [True, False, True]
+    assert model.n_events_ == len(warm) + 1200
+
+
+def test_full_retrain_offset_shifts_its_schedule(stream):
+    warm, windows = _split(stream)
+    strategy = FullRetrain(every=3, offset=1)
+    model = MostPopular().fit(warm)
+    strategy.prime(warm)
+    assert [strategy.step(model, w).trained for w in windows] == [False, True, False]
+    with pytest.raises(ValueError, match="offset"):
+        FullRetrain(every=3, offset=3)
+
+
+def test_finetune_on_a_schedule_learns_the_latest_gathered_events(stream):
+    warm, windows = _split(stream)
+    model = BPR(n_factors=8, n_epochs=2).fit(warm)
+    strategy = FineTune(every=2, max_events=500)
+    strategy.prime(warm)
+    reports = [strategy.step(model, window) for window in windows]
+    assert [r.trained for r in reports] == [False, True, False]
+    assert reports[1].n_events == 500 and model.n_events_ == len(warm) + 500
+    with pytest.raises(ValueError, match="every"):
+        FineTune(every=0)
+    with pytest.raises(ValueError, match="max_events"):
+        FineTune(max_events=0)
