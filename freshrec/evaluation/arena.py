@@ -187,6 +187,8 @@ def run_arena(
                 lag_h=None if report.lag_s is None else report.lag_s / 3600.0,
                 model_mb=model_bytes(current) / 1e6,
             )
+            if report.action is not None:
+                record["action"] = report.action
             run.windows.append(record)
             if on_step:
                 on_step(f"window {window.index + 1}/{n_windows}: {name}")

@@ -7,8 +7,9 @@ and rolls it back when it got worse:
 
 1. The window's last ``holdout`` share (in time order) is held out; the rest, with the
    previous window's held-out part, is what the action learns.
-2. Context: the model's top-``k`` misses on the held-out events, before the update, feed a
-   drift detector; the window is ``"drift"`` when it alarms, ``"calm"`` otherwise.
+2. Context: the model's top-``k`` misses on the held-out events (each user's earlier items
+   masked), before the update, feed a drift detector; the window is ``"drift"`` when it
+   alarms, ``"calm"`` otherwise.
 3. Choice: a discounted UCB bandit per context (:class:`UpdateBandit`) over
    ``expected gain - cost_weight * cost``. The gain of an action is the relative change of
    hits on the held-out events it causes (measured after each update; exactly 0 for
@@ -153,6 +154,9 @@ class Adaptive(_Tracked):
         Share of each window held out to measure the update (learned with the next window).
     k
         Cut-off of the hit test.
+    exclude_seen
+        Mask, in the hit test, the items each user took before the held-out event (as the
+        arena does; turn it off for streams where users come back to items).
     z
         Standard errors of lost-minus-gained hits that trigger a rollback.
     micro_batch, streaming_epochs
@@ -184,6 +188,7 @@ class Adaptive(_Tracked):
         cost_weight: float = 0.05,
         holdout: float = 0.1,
         k: int = 10,
+        exclude_seen: bool = True,
         z: float = 1.64,
         micro_batch: int = 1000,
         streaming_epochs: int = 1,
@@ -207,6 +212,7 @@ class Adaptive(_Tracked):
         self.cost_weight = cost_weight
         self.holdout = holdout
         self.k = k
+        self.exclude_seen = exclude_seen
         self.z = z
         self.micro_batch = micro_batch
         self.streaming_epochs = streaming_epochs
@@ -241,16 +247,17 @@ class Adaptive(_Tracked):
         learn = EventBatch.concat([self._held, batch[:cut]])
         held = batch[cut:]
         self._arrive(learn)
-        hits_before = self._hits(model, held)
+        self.history.add(learn)
+        seen = self._seen(held) if self.exclude_seen else None
+        hits_before = self._hits(model, held, seen)
         drifted = len(alarms(self._watch, 1.0 - hits_before, block=self.block)) > 0
         context = CONTEXTS[drifted]
         costs = self._costs(model, len(learn))
         action = self.bandit.choose(context, costs)
 
-        self.history.add(learn)
         snapshot = copy.deepcopy(model) if action != "noop" else None
         n_events = self._apply(action, model, learn)
-        hits_after = self._hits(model, held) if snapshot is not None else hits_before
+        hits_after = self._hits(model, held, seen) if snapshot is not None else hits_before
         lost = int((hits_before & ~hits_after).sum())
         gained = int((hits_after & ~hits_before).sum())
         gain = (gained - lost) / max(int(hits_before.sum()), 1)
@@ -274,18 +281,37 @@ class Adaptive(_Tracked):
                 "rolled_back": bool(rolled_back),
             }
         )
-        trained = action != "noop" and not rolled_back
-        if not trained:  # these events stay unlearned until a full retrain
+        if action == "noop" or rolled_back:  # these events stay unlearned until a full retrain
             self._pending.clear()
             if action == "noop":
                 _observe(model, learn)
-            return UpdateReport(False, n_events, seconds, 0, 0, None)
-        return UpdateReport(True, n_events, seconds, 1, *self._learn_pending())
+            done = action + (" (rolled back)" if rolled_back else "")
+            return UpdateReport(False, n_events, seconds, 0, 0, None, action=done)
+        return UpdateReport(True, n_events, seconds, 1, *self._learn_pending(), action=action)
 
-    def _hits(self, model: RecommenderBase, events: EventBatch) -> np.ndarray:
-        from freshrec.drift.signals import miss_stream
+    def _seen(self, held: EventBatch) -> EventBatch:
+        """Every earlier event of the held-out events' users (their items get masked)."""
+        events = self.history.events()
+        return events.take(np.isin(events.user, np.unique(held.user)))
 
-        hits: np.ndarray = miss_stream(model, events, self.k) == 0.0
+    def _hits(
+        self, model: RecommenderBase, events: EventBatch, seen: EventBatch | None
+    ) -> np.ndarray:
+        """Per positive event: whether its item is in the user's top-k, ``seen`` masked."""
+        events = events.positives(model.threshold)
+        if not len(events):
+            return np.zeros(0, dtype=bool)
+        users, first, rows = np.unique(events.user, return_index=True, return_inverse=True)
+        user_idx, item_idx = model.encode(events).indices()
+        scores = model.score_batch(user_idx[first])  # one row per user, unknown ones too
+        if seen is not None and len(seen):
+            _, seen_items = model.encode(seen).indices()
+            keep = (seen_items >= 0) & np.isin(seen.user, users)
+            seen_rows = np.searchsorted(users, seen.user[keep])
+            scores[seen_rows, seen_items[keep]] = -np.inf
+        k = min(self.k, scores.shape[1])
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        hits: np.ndarray = (top[rows.ravel()] == item_idx[:, None]).any(axis=1) & (item_idx >= 0)
         return hits
 
     def _costs(self, model: RecommenderBase, n_new: int) -> dict[str, float]:

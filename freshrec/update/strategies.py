@@ -85,6 +85,8 @@ class UpdateReport:
         Mean time from those events' timestamps to the version that learned them (the
         latest timestamp the strategy had seen when it trained); ``None`` when no event was
         learned or the events have no timestamps.
+    action
+        What a strategy that chooses among actions did (``None`` for the others).
 
     Examples
     --------
@@ -98,6 +100,7 @@ class UpdateReport:
     n_updates: int
     n_learned: int
     lag_s: float | None
+    action: str | None = None
 
 
 @runtime_checkable

@@ -117,3 +117,14 @@ def test_arena_runs_the_adaptive_strategy_by_name() -> None:
     )
     assert {r["strategy"] for r in runs[0].windows} == {"adaptive", "frozen"}
     assert results.row("adaptive", "ndcg@10").value >= 0.0
+
+
+def test_the_hit_test_masks_what_each_user_took_before() -> None:
+    prime = _events(["x", "y", "u", "z"], ["a", "a", "a", "b"])
+    model = MostPopular().fit(prime)
+    held = _events(["u", "v"], ["b", "b"], start=10.0)
+    controller = Adaptive(k=1, detector=_NeverAlarms)
+    controller.prime(prime)
+    seen = controller._seen(held)
+    assert controller._hits(model, held, seen).tolist() == [True, False]  # only u had "a"
+    assert controller._hits(model, held, None).tolist() == [False, False]
