@@ -7,6 +7,8 @@ import pytest
 
 from freshrec.checks import checkerboard_events, yield_checks
 from freshrec.data import EventBatch
+from freshrec.data.batch import as_batch
+from freshrec.data.synthetic import synthetic_stream
 from freshrec.models.bpr import BPR
 from freshrec.models.training import EarlyStopping, ValidationNDCG, run_epochs
 
@@ -119,3 +121,59 @@ def test_run_epochs_restores_best_state():
     assert len(history.loss) == 4  # the three noisy epochs after the best one exhaust patience
     assert history.best_epoch == int(np.argmax(history.valid_ndcg)) + 1 == 1
     np.testing.assert_array_equal(model.user_factors_, states[0])
+
+
+# -- learn_rank: online BPR, test-then-train per event ---------------------------------------
+
+
+def _brute_force_ranks(model: BPR, events: EventBatch, exclude_seen: bool) -> list[int]:
+    """Ranks from the model's scores, each user's earlier positives masked by hand."""
+    earlier = {}
+    for user, item in zip(*model.log_.arrays()[:2], strict=True):
+        earlier.setdefault(int(user), set()).add(int(item))
+    known = set(range(model.n_items))
+    out = []
+    for user, item in zip(events.user, events.item, strict=True):
+        u, i = model.user_map_.encode([user])[0], model.item_map_.encode([item])[0]
+        if i < 0 or i not in known:
+            out.append(len(known))
+            continue
+        scores = model.score_batch(np.array([u]))[0]
+        mask = earlier.get(int(u), set()) if exclude_seen and u >= 0 else set()
+        out.append(sum(1 for j in known if j != i and j not in mask and scores[j] > scores[i]))
+        if u >= 0:
+            earlier.setdefault(int(u), set()).add(int(i))
+    return out
+
+
+@pytest.mark.parametrize("exclude_seen", [True, False])
+def test_learn_rank_without_steps_ranks_like_the_model_scores(exclude_seen: bool) -> None:
+    events = as_batch(checkerboard_events())
+    model = BPR(n_factors=8, n_epochs=20, seed=0).fit(events[:150])
+    window = events[150:]
+    known = np.isin(window.user, events[:150].user) & np.isin(window.item, events[:150].item)
+    window = window.take(known)
+    expected = _brute_force_ranks(model, window, exclude_seen)
+    ranks = model.learn_rank(window, steps=0, exclude_seen=exclude_seen)
+    assert ranks.tolist() == expected
+    assert model.n_events_ == 150 + len(window)
+
+
+def test_learn_rank_ranks_new_items_last_and_skips_non_positives() -> None:
+    model = BPR(n_factors=4, seed=0)
+    events = EventBatch(
+        np.array(["a", "a", "b", "b"]),
+        np.array(["x", "y", "x", "z"]),
+        np.array([5.0, 5.0, 0.0, 5.0]),
+    )
+    ranks = model.learn_rank(events)
+    assert ranks.tolist() == [0, 1, -1, 2]  # x, y, z first seen: behind every seen item
+    with pytest.raises(ValueError, match="steps"):
+        model.learn_rank(events, steps=-1)
+
+
+def test_learn_rank_learns_as_the_stream_goes() -> None:
+    stream = synthetic_stream(n_users=300, n_items=100, n_events=20000, seed=0).events
+    ranks = BPR(n_factors=16, lr=0.05, seed=0).learn_rank(stream, steps=3)
+    frozen = BPR(n_factors=16, lr=0.05, seed=0).learn_rank(stream, steps=0)
+    assert (ranks[-4000:] < 10).mean() > (frozen[-4000:] < 10).mean() + 0.1
