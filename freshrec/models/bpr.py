@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import scipy.sparse as sp
@@ -177,7 +177,7 @@ class BPR(RecommenderBase):
         if steps < 0:
             raise ValueError(f"steps must be >= 0, got {steps}")
         fitted = self.is_fitted
-        self._prequential = {
+        self._prequential: dict[str, Any] = {
             "before": self.positives_csr() if fitted else None,
             "n_known": len(self.item_map_) if fitted else 0,
             "free": self.item_map_.free_slots if fitted else np.zeros(0, np.int64),
