@@ -41,7 +41,7 @@ from freshrec.base import Estimator
 from freshrec.data.batch import EventBatch, Events, as_batch
 from freshrec.data.dataset import SideTable
 
-__all__ = ["FTRLFM", "FeatureHasher"]
+__all__ = ["FTRLFM", "FeatureHasher", "field_values"]
 
 
 class FeatureHasher:
@@ -75,27 +75,37 @@ class FeatureHasher:
         """Hashed indices, shape (len(batch), len(fields)), int64."""
         out = np.empty((len(batch), len(self.fields)), dtype=np.int64)
         for column, field in enumerate(self.fields):
-            values = self._values(batch, field)
+            values = field_values(batch, field, self.items)
             uniques, inverse = np.unique(values.astype(str), return_inverse=True)
             mask = (1 << self.n_bits) - 1
             codes = np.array([zlib.crc32(f"{field}={v}".encode()) & mask for v in uniques])
             out[:, column] = codes[inverse.ravel()] if len(uniques) else 0
         return out
 
-    def _values(self, batch: EventBatch, field: str) -> np.ndarray:
-        if field in ("user", "item"):
-            return np.asarray(getattr(batch, field))
-        kind, _, name = field.partition(".")
-        if kind == "context" and batch.context and name in batch.context:
-            return np.asarray(batch.context[name])
-        if kind == "item" and self.items is not None and name in self.items.columns:
-            column = self.items.columns[name].tolist()
-            lookup = dict(zip(self.items.ids.tolist(), column, strict=True))
-            return np.array([lookup.get(i) for i in batch.item.tolist()], dtype=object)
-        raise ValueError(
-            f"unknown field {field!r}: use user, item, context.<column> or item.<column> "
-            "(with an items table)"
-        )
+
+def field_values(batch: EventBatch, field: str, items: SideTable | None = None) -> np.ndarray:
+    """The values of ``field`` for each event of ``batch`` (see :class:`FeatureHasher`).
+
+    Examples
+    --------
+    >>> batch = EventBatch(np.array(["ann"]), np.array([7]), np.ones(1),
+    ...                    context={"position": np.array([2])})
+    >>> field_values(batch, "context.position").tolist(), field_values(batch, "item").tolist()
+    ([2], [7])
+    """
+    if field in ("user", "item"):
+        return np.asarray(getattr(batch, field))
+    kind, _, name = field.partition(".")
+    if kind == "context" and batch.context and name in batch.context:
+        return np.asarray(batch.context[name])
+    if kind == "item" and items is not None and name in items.columns:
+        column = items.columns[name].tolist()
+        lookup = dict(zip(items.ids.tolist(), column, strict=True))
+        return np.array([lookup.get(i) for i in batch.item.tolist()], dtype=object)
+    raise ValueError(
+        f"unknown field {field!r}: use user, item, context.<column> or item.<column> "
+        "(with an items table)"
+    )
 
 
 class FTRLFM(Estimator):
