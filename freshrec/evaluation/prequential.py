@@ -10,7 +10,9 @@ Protocol (:func:`run_prequential`):
    prediction; with a compiled ``learn_predict`` (BiasedMF) and no delay, each event is
    predicted then learned one at a time inside the window. Ranking models are scored by
    NDCG@k: each user of the window ranks all items, the items they interacted with before
-   masked, against their new positive items in the window.
+   masked, against their new positive items in the window; with a compiled ``learn_rank``
+   (online BPR) and no delay, by hit@k instead, each positive event ranked then learned one
+   at a time (the user's earlier items masked).
 3. After the stream, the model is tested on the held-out slice without learning.
 
 Measures: the *windowed* metric of each window; the *fading* metric (exponentially weighted
@@ -33,6 +35,7 @@ Examples
 
 from __future__ import annotations
 
+import copy
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -177,6 +180,7 @@ def run_prequential(
         raise ValueError(f"{len(stream)} stream events are fewer than one window of {window}")
     rating = bool(model.predicts_ratings)
     fast = rating and delay == 0 and hasattr(model, "learn_predict")
+    per_event_rank = not rating and delay == 0 and hasattr(model, "learn_rank")
     bounds = list(range(0, len(stream), window))
     rng = np.random.default_rng(seed)
     positions, windowed, churns = [], [], []
@@ -187,6 +191,8 @@ def run_prequential(
         part = stream.take(slice(start, min(start + window, len(stream))))
         if fast:
             windowed.append(_rmse(model.learn_predict(part), part.value))  # type: ignore[attr-defined]
+        elif per_event_rank:
+            windowed.append(_hit_rate(model.learn_rank(part), k))  # type: ignore[attr-defined]
         else:
             windowed.append(_test(model, part, seen, rating, k))
             pending.append(part)
@@ -206,10 +212,15 @@ def run_prequential(
         churns.append(change)
         if on_window:
             on_window(number + 1, len(bounds))
-    holdout = _test(model, held_out, seen, rating, k) if len(held_out) else float("nan")
+    if not len(held_out):
+        holdout = float("nan")
+    elif per_event_rank:  # ranked one by one with the parameters frozen, on a copy
+        holdout = _hit_rate(copy.deepcopy(model).learn_rank(held_out, steps=0), k)
+    else:
+        holdout = _test(model, held_out, seen, rating, k)
     values = np.asarray(windowed, dtype=float)
     return PrequentialResult(
-        metric="rmse" if rating else f"ndcg@{k}",
+        metric="rmse" if rating else (f"hit@{k}" if per_event_rank else f"ndcg@{k}"),
         positions=np.asarray(positions),
         windowed=values,
         fading=_fading(values, fading),
@@ -238,6 +249,12 @@ def _test(
     history = seen.take(np.isin(seen.user, users))
     result = evaluate_ranking(model, history, positives, k=k, metrics=("ndcg",))
     return float(result[f"ndcg@{k}"])
+
+
+def _hit_rate(ranks: np.ndarray, k: int) -> float:
+    """Share of the ranked events (rank >= 0) whose item was in the top ``k``."""
+    ranked = ranks[ranks >= 0]
+    return float(np.mean(ranked < k)) if len(ranked) else float("nan")
 
 
 def _rmse(predictions: np.ndarray, truth: np.ndarray) -> float:

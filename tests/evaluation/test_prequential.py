@@ -12,7 +12,7 @@ from freshrec.cli.main import main
 from freshrec.data.stream import time_ordered
 from freshrec.data.synthetic import synthetic_stream
 from freshrec.evaluation.prequential import convergence_events, run_prequential
-from freshrec.models import BPR, BiasedMF, MostPopular
+from freshrec.models import BPR, BiasedMF, ItemKNN, MostPopular
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def test_label_delay_leaves_the_last_windows_unlearned(events):
 
 
 def test_ranking_models_are_scored_by_ndcg_and_churn(events):
-    model = BPR(n_factors=8, n_epochs=3)
+    model = ItemKNN()
     result = run_prequential(model, events, window=600, holdout_fraction=0.1, n_churn_users=50)
     assert np.isnan(result.windowed[0]) and np.all(result.windowed[1:] <= 1)
     assert np.isnan(result.churn[0]) and np.all((result.churn[1:] >= 0) & (result.churn[1:] <= 1))
@@ -48,6 +48,16 @@ def test_ranking_models_are_scored_by_ndcg_and_churn(events):
     assert summary["generalization_gap"] == pytest.approx(
         summary["holdout"] - summary["prequential_recent"]
     )
+
+
+def test_online_bpr_is_ranked_then_learned_event_by_event(events):
+    model = BPR(n_factors=8, lr=0.05)
+    reference = copy.deepcopy(model)
+    result = run_prequential(model, events, window=600, holdout_fraction=0.1)
+    assert result.metric == "hit@10" and not result.lower_is_better
+    assert result.windowed[0] == pytest.approx(np.mean(reference.learn_rank(events[:600]) < 10))
+    assert model.n_events_ == 2700  # the held-out slice is ranked on a copy
+    assert 0.0 <= result.holdout <= 1.0
 
 
 def test_convergence_is_when_the_metric_settles_for_good():
