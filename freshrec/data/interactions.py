@@ -23,7 +23,8 @@ class InteractionLog:
 
     def __init__(self) -> None:
         self._chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        self._cache: dict[tuple[object, ...], sp.csr_matrix] = {}
+        # (threshold, how) -> (events covered, matrix); appends extend it, drops clear it
+        self._cache: dict[tuple[object, ...], tuple[int, sp.csr_matrix]] = {}
 
     def __len__(self) -> int:
         return sum(len(c[0]) for c in self._chunks)
@@ -38,7 +39,6 @@ class InteractionLog:
                     np.asarray(value, np.float32),
                 )
             )
-            self._cache.clear()
 
     def drop(self, *, users: np.ndarray | None = None, items: np.ndarray | None = None) -> int:
         """Remove every event of the given user and item indices; return how many went.
@@ -83,28 +83,68 @@ class InteractionLog:
         """User x item matrix of the log.
 
         ``how``: ``"binary"`` (1 where any event), ``"sum"`` of values, or ``"last"`` value.
-        With ``threshold``, only events with ``value >= threshold`` count.
+        With ``threshold``, only events with ``value >= threshold`` count. The matrix is
+        cached; after an append, a ``"binary"`` or ``"sum"`` matrix is extended by the new
+        events (and the new rows and columns) instead of being rebuilt.
         """
-        key = (n_users, n_items, threshold, how)
-        if key not in self._cache:
-            users, items, values = self.arrays()
-            if threshold is not None:
-                keep = values >= threshold
-                users, items, values = users[keep], items[keep], values[keep]
-            if how == "last":
-                flat = users * n_items + items
-                _, last = np.unique(flat[::-1], return_index=True)
-                last = len(flat) - 1 - last
-                users, items, values = users[last], items[last], values[last]
-            elif how == "binary":
-                values = np.ones(len(users), np.float32)
-            elif how != "sum":
-                raise ValueError(f"how must be 'binary', 'sum' or 'last', got {how!r}")
-            matrix = sp.csr_matrix(
-                (values, (users, items)), shape=(n_users, n_items), dtype=np.float32
-            )
-            matrix.sum_duplicates()
-            if how == "binary":
-                matrix.data[:] = 1.0
-            self._cache[key] = matrix
-        return self._cache[key]
+        if how not in ("binary", "sum", "last"):
+            raise ValueError(f"how must be 'binary', 'sum' or 'last', got {how!r}")
+        key = (threshold, how)
+        n_events = len(self)
+        covered, matrix = self._cache.get(key, (0, None))
+        if matrix is not None and covered == n_events and matrix.shape == (n_users, n_items):
+            return matrix
+        extendable = (
+            matrix is not None
+            and how != "last"
+            and covered <= n_events
+            and matrix.shape[0] <= n_users
+            and matrix.shape[1] <= n_items
+        )
+        if extendable:
+            start = covered
+            base = _resized(matrix, n_users, n_items)
+        else:
+            start, base = 0, None
+        users, items, values = self._events_from(start)
+        if threshold is not None:
+            keep = values >= threshold
+            users, items, values = users[keep], items[keep], values[keep]
+        if how == "last":
+            flat = users * n_items + items
+            _, last = np.unique(flat[::-1], return_index=True)
+            last = len(flat) - 1 - last
+            users, items, values = users[last], items[last], values[last]
+        elif how == "binary":
+            values = np.ones(len(users), np.float32)
+        built = sp.csr_matrix((values, (users, items)), shape=(n_users, n_items), dtype=np.float32)
+        built.sum_duplicates()
+        if base is not None:
+            built = base + built
+        if how == "binary":
+            built.data[:] = 1.0
+        self._cache[key] = (n_events, built)
+        return built
+
+    def _events_from(self, start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The events from position ``start`` on, without joining the older chunks."""
+        parts, offset = [], 0
+        for chunk in self._chunks:
+            end = offset + len(chunk[0])
+            if end > start:
+                parts.append(tuple(column[max(start - offset, 0) :] for column in chunk))
+            offset = end
+        if not parts:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+        if len(parts) == 1:
+            return parts[0]  # type: ignore[return-value]
+        users, items, values = (np.concatenate(columns) for columns in zip(*parts, strict=True))
+        return users, items, values
+
+
+def _resized(matrix: sp.csr_matrix, n_rows: int, n_cols: int) -> sp.csr_matrix:
+    """A copy-free view of ``matrix`` with empty rows and columns appended."""
+    indptr = np.concatenate(
+        [matrix.indptr, np.full(n_rows - matrix.shape[0], matrix.indptr[-1], matrix.indptr.dtype)]
+    )
+    return sp.csr_matrix((matrix.data, matrix.indices, indptr), shape=(n_rows, n_cols))

@@ -39,6 +39,7 @@ import copy
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -215,7 +216,8 @@ def run_prequential(
     if not len(held_out):
         holdout = float("nan")
     elif per_event_rank:  # ranked one by one with the parameters frozen, on a copy
-        holdout = _hit_rate(copy.deepcopy(model).learn_rank(held_out, steps=0), k)
+        frozen: Any = copy.deepcopy(model)
+        holdout = _hit_rate(frozen.learn_rank(held_out, steps=0), k)
     else:
         holdout = _test(model, held_out, seen, rating, k)
     values = np.asarray(windowed, dtype=float)
