@@ -113,6 +113,32 @@ def relative_table(results: Results) -> list[str]:
     return lines
 
 
+def action_table(runs: Sequence[ArenaRun]) -> list[str]:
+    """Markdown lines: how often each choosing strategy took each action (all seeds).
+
+    Empty when no strategy reports actions (only ``adaptive`` does).
+
+    Examples
+    --------
+    >>> run = ArenaRun(windows=[{"strategy": "adaptive", "action": "streaming"},
+    ...                         {"strategy": "adaptive", "action": "noop"},
+    ...                         {"strategy": "full"}])
+    >>> action_table([run])[-1]
+    '| adaptive | streaming | 1 |'
+    """
+    counts: dict[tuple[str, str], int] = {}
+    for run in runs:
+        for record in run.windows:
+            if "action" in record:
+                key = (record["strategy"], record["action"])
+                counts[key] = counts.get(key, 0) + 1
+    if not counts:
+        return []
+    lines = ["| strategy | action | windows |", "|---|---|---:|"]
+    lines += [f"| {s} | {a} | {n} |" for (s, a), n in sorted(counts.items())]
+    return lines
+
+
 def write_arena(
     out_dir: str | os.PathLike[str], results: Results, runs: Sequence[ArenaRun]
 ) -> list[Path]:
@@ -140,6 +166,9 @@ def write_arena(
     markdown = results.to_markdown().replace("![comparison](comparison.png)", "")
     markdown += "\n## Relative to full retraining and to the frozen model\n\n"
     markdown += "\n".join(relative_table(results)) + "\n"
+    chosen = action_table(runs)
+    if chosen:
+        markdown += "\n## Actions chosen per window\n\n" + "\n".join(chosen) + "\n"
     markdown += "\n![quality over time](quality_over_time.png)\n"
     markdown += "\n![quality vs compute](quality_vs_compute.png)\n"
     paths = [folder / name for name in ("results.json", "report.md")]
