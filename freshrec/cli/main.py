@@ -246,6 +246,10 @@ def prequential(
         0.1
     ),
     delay: Annotated[int, typer.Option(help="Windows between a test and its learning.")] = 0,
+    label_delay: Annotated[
+        float | None,
+        typer.Option(help="Seconds after its timestamp an event's label is known (not --delay)."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the model and the churn sample.")] = 0,
     threads: Annotated[int, typer.Option(help="Threads for numba/torch (pinned).")] = 1,
     min_rating: Annotated[float | None, typer.Option(help="Keep ratings >= this value.")] = None,
@@ -269,6 +273,7 @@ def prequential(
             window=window,
             holdout_fraction=holdout,
             delay=delay,
+            label_delay_s=label_delay,
             seed=seed,
             on_window=lambda done, total: status.update(f"window {done}/{total}"),
         )

@@ -15,8 +15,10 @@ import numpy as np
 from freshrec.data.batch import EventBatch
 
 __all__ = [
+    "LabelledWindow",
     "WarmStart",
     "Window",
+    "iter_labelled",
     "iter_micro_batches",
     "iter_windows",
     "time_ordered",
@@ -132,6 +134,56 @@ def iter_micro_batches(batch: EventBatch, size: int) -> Iterator[EventBatch]:
     [[0, 1], [2, 3], [4]]
     """
     return (window.batch for window in iter_windows(batch, size=size))
+
+
+@dataclass(frozen=True, eq=False)
+class LabelledWindow:
+    """A window of a stream whose labels arrive late (see :func:`iter_labelled`).
+
+    ``events``: the events that happened in the window (to serve, then score once their
+    labels are in); ``labels``: the earlier or current events whose labels became known
+    during the window (to learn from now).
+    """
+
+    index: int
+    events: EventBatch
+    labels: EventBatch
+
+
+def iter_labelled(batch: EventBatch, *, size: int, delay_s: float) -> Iterator[LabelledWindow]:
+    """Replay in windows of ``size`` events, each event's label known ``delay_s`` seconds later.
+
+    Window ``k`` releases the labels of the events with ``timestamp + delay_s`` at or before
+    the timestamp of its last event that no earlier window released, in time order; a last
+    window with no events releases the labels still pending when the stream ends (so every
+    label is released exactly once). ``delay_s=0`` releases each window's own labels.
+    Needs timestamps.
+
+    Examples
+    --------
+    >>> batch = EventBatch(np.zeros(4, np.int64), np.arange(4), np.ones(4),
+    ...                    timestamp=np.array([0.0, 10.0, 20.0, 30.0]))
+    >>> [(len(w.events), w.labels.item.tolist()) for w in iter_labelled(batch, size=2,
+    ...                                                                  delay_s=15.0)]
+    [(2, []), (2, [0, 1]), (0, [2, 3])]
+    """
+    if delay_s < 0:
+        raise ValueError(f"delay_s must be >= 0, got {delay_s}")
+    if batch.timestamp is None:
+        raise ValueError("label delays need timestamps; this batch has none")
+    ordered = time_ordered(batch)
+    ready = np.asarray(ordered.timestamp, dtype=np.float64) + delay_s
+    released = arrived = 0  # labels are released in time order: a prefix of ``ordered``
+    index = -1
+    for index, window in enumerate(iter_windows(ordered, size=size)):
+        arrived += len(window.batch)
+        now = float(window.end_time) if window.end_time is not None else -np.inf
+        due = int(np.searchsorted(ready, now, side="right"))
+        until = max(released, min(due, arrived))  # never an event of a later window
+        yield LabelledWindow(index, window.batch, ordered.take(slice(released, until)))
+        released = until
+    if released < len(ordered):
+        yield LabelledWindow(index + 1, EventBatch.empty(), ordered.take(slice(released, None)))
 
 
 def warm_start_split(batch: EventBatch, fraction: float = 0.5) -> WarmStart:

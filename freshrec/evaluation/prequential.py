@@ -45,7 +45,7 @@ import numpy as np
 
 from freshrec.base import RecommenderBase
 from freshrec.data.batch import EventBatch, Events, as_batch
-from freshrec.data.stream import time_ordered
+from freshrec.data.stream import iter_labelled, time_ordered
 from freshrec.evaluation.arena import churn, top_item_lists
 from freshrec.evaluation.protocols import evaluate_ranking
 
@@ -149,6 +149,7 @@ def run_prequential(
     window: int = 1000,
     holdout_fraction: float = 0.1,
     delay: int = 0,
+    label_delay_s: float | None = None,
     fading: float = 0.9,
     k: int = 10,
     n_churn_users: int = 500,
@@ -158,7 +159,11 @@ def run_prequential(
 ) -> PrequentialResult:
     """Test then train ``model`` on each window of the stream (module doc); return the measures.
 
-    ``on_window(done, total)`` is called after each window (for a progress bar).
+    ``label_delay_s`` (instead of ``delay``) makes each event's label known that many
+    seconds after its timestamp: each window learns the labels released during it
+    (:func:`~freshrec.data.stream.iter_labelled`); labels still pending when the stream
+    ends are not learned. ``on_window(done, total)`` is called after each window (for a
+    progress bar).
 
     Examples
     --------
@@ -179,28 +184,28 @@ def run_prequential(
     stream, held_out = ordered.take(slice(0, cut)), ordered.take(slice(cut, None))
     if len(stream) < window:
         raise ValueError(f"{len(stream)} stream events are fewer than one window of {window}")
+    if label_delay_s is not None and delay:
+        raise ValueError("give delay (windows) or label_delay_s (seconds), not both")
     rating = bool(model.predicts_ratings)
-    fast = rating and delay == 0 and hasattr(model, "learn_predict")
-    per_event_rank = not rating and delay == 0 and hasattr(model, "learn_rank")
-    bounds = list(range(0, len(stream), window))
+    immediate = delay == 0 and label_delay_s is None
+    fast = rating and immediate and hasattr(model, "learn_predict")
+    per_event_rank = not rating and immediate and hasattr(model, "learn_rank")
+    parts, learned = _schedule(stream, window, delay, label_delay_s)
     rng = np.random.default_rng(seed)
     positions, windowed, churns = [], [], []
-    pending: list[EventBatch] = []
     seen = EventBatch.empty()
     lists = None
-    for number, start in enumerate(bounds):
-        part = stream.take(slice(start, min(start + window, len(stream))))
+    for number, (part, labels) in enumerate(zip(parts, learned, strict=True)):
         if fast:
             windowed.append(_rmse(model.learn_predict(part), part.value))  # type: ignore[attr-defined]
         elif per_event_rank:
             windowed.append(_hit_rate(model.learn_rank(part), k))  # type: ignore[attr-defined]
         else:
             windowed.append(_test(model, part, seen, rating, k))
-            pending.append(part)
-            if len(pending) > delay:
-                model.partial_fit(pending.pop(0))
+            if len(labels):
+                model.partial_fit(labels)
         seen = EventBatch.concat([seen, part])
-        positions.append(start + len(part))
+        positions.append(len(seen))
         change = float("nan")
         if model.is_fitted:
             if lists is None:
@@ -212,7 +217,7 @@ def run_prequential(
             lists = current
         churns.append(change)
         if on_window:
-            on_window(number + 1, len(bounds))
+            on_window(number + 1, len(parts))
     if not len(held_out):
         holdout = float("nan")
     elif per_event_rank:  # ranked one by one with the parameters frozen, on a copy
@@ -231,6 +236,21 @@ def run_prequential(
         tail=tail,
         lower_is_better=rating,
     )
+
+
+def _schedule(
+    stream: EventBatch, window: int, delay: int, label_delay_s: float | None
+) -> tuple[list[EventBatch], list[EventBatch]]:
+    """The windows to test, and what is learned after each (late labels)."""
+    if label_delay_s is not None:
+        labelled = list(iter_labelled(stream, size=window, delay_s=label_delay_s))
+        kept = [w for w in labelled if len(w.events)]  # the last, label-only one is dropped
+        return [w.events for w in kept], [w.labels for w in kept]
+    parts = [
+        stream.take(slice(s, min(s + window, len(stream)))) for s in range(0, len(stream), window)
+    ]
+    learned = [parts[i - delay] if i >= delay else EventBatch.empty() for i in range(len(parts))]
+    return parts, learned
 
 
 def _test(

@@ -41,6 +41,7 @@ def run_prequential_job(
     window: int = 1000,
     holdout_fraction: float = 0.1,
     delay: int = 0,
+    label_delay_s: float | None = None,
     seed: int = 0,
     on_window: Callable[[int, int], None] | None = None,
 ) -> tuple[Results, PrequentialResult]:
@@ -66,6 +67,7 @@ def run_prequential_job(
         window=window,
         holdout_fraction=holdout_fraction,
         delay=delay,
+        label_delay_s=label_delay_s,
         seed=seed,
         on_window=on_window,
     )
@@ -76,10 +78,17 @@ def run_prequential_job(
     results = Results(
         "prequential",
         data.name,
-        f"prequential ({run.metric}, window {window}, delay {delay})",
+        f"prequential ({run.metric}, window {window}, "
+        + (f"labels {label_delay_s:g} s late)" if label_delay_s is not None else f"delay {delay})"),
         [seed],
         rows,
-        params={model: params, "window": window, "holdout_fraction": holdout_fraction},
+        params={
+            model: params,
+            "window": window,
+            "holdout_fraction": holdout_fraction,
+            "delay": delay,
+            "label_delay_s": label_delay_s,
+        },
     )
     return results, run
 

@@ -140,3 +140,38 @@ def test_replay_never_mutates_the_input() -> None:
     warm_start_split(batch)
     assert np.array_equal(batch.timestamp, before)
     assert batch.event_id.tolist() == list(range(len(batch)))
+
+
+# -- labels that arrive late ---------------------------------------------------------------
+
+
+def test_every_label_is_released_once_and_never_before_its_event() -> None:
+    from freshrec.data.stream import iter_labelled
+
+    rng = np.random.default_rng(0)
+    times = np.sort(rng.integers(0, 500, 300)).astype(float)  # ties across windows
+    batch = EventBatch(np.zeros(300, np.int64), np.arange(300), np.ones(300), timestamp=times)
+    for delay in (0.0, 7.0, 1000.0):
+        windows = list(iter_labelled(batch, size=32, delay_s=delay))
+        released = np.concatenate([w.labels.item for w in windows])
+        assert sorted(released.tolist()) == list(range(300))
+        happened = 0
+        for window in windows:
+            happened += len(window.events)
+            assert np.all(window.labels.item < happened)  # items are row numbers here
+            if len(window.events) and len(window.labels):
+                now = window.events.timestamp.max()
+                assert np.all(window.labels.timestamp + delay <= now)
+    zero = list(iter_labelled(batch, size=32, delay_s=0.0))
+    assert all(len(w.labels) == len(w.events) for w in zero[:-1] if len(w.events))
+
+
+def test_label_delay_needs_timestamps_and_a_non_negative_delay() -> None:
+    from freshrec.data.stream import iter_labelled
+
+    batch = EventBatch(np.zeros(3, np.int64), np.arange(3), np.ones(3))
+    with pytest.raises(ValueError, match="timestamps"):
+        list(iter_labelled(batch, size=2, delay_s=1.0))
+    timed = EventBatch(np.zeros(3, np.int64), np.arange(3), np.ones(3), timestamp=np.ones(3))
+    with pytest.raises(ValueError, match="delay_s"):
+        list(iter_labelled(timed, size=2, delay_s=-1.0))

@@ -39,6 +39,19 @@ def test_label_delay_leaves_the_last_windows_unlearned(events):
     assert result.metric == "ndcg@10"
 
 
+def test_labels_that_arrive_late_are_learned_when_they_arrive(events):
+    span = float(events.timestamp[-1] - events.timestamp[0])
+    model = MostPopular()
+    result = run_prequential(
+        model, events, window=500, holdout_fraction=0.0, label_delay_s=span / 3
+    )
+    released = events.take(events.timestamp + span / 3 <= events.timestamp[-1])
+    assert model.n_events_ == len(released)  # the labels still pending at the end are not
+    assert np.isnan(result.windowed[0]) and result.metric == "ndcg@10"
+    with pytest.raises(ValueError, match="not both"):
+        run_prequential(MostPopular(), events, window=500, delay=1, label_delay_s=1.0)
+
+
 def test_ranking_models_are_scored_by_ndcg_and_churn(events):
     model = ItemKNN()
     result = run_prequential(model, events, window=600, holdout_fraction=0.1, n_churn_users=50)
