@@ -23,7 +23,7 @@ from freshrec.progress import step_progress
 __all__ = ["DEMO_MODELS", "DEMO_STRATEGIES", "DEMO_WINDOWS", "run_demo"]
 
 DEMO_MODELS = ("popular", "item-knn", "user-knn", "biased-mf", "bpr", "als")
-DEMO_STRATEGIES = ("frozen", "full", "finetune-replay", "streaming")
+DEMO_STRATEGIES = ("frozen", "full", "finetune-replay", "streaming", "adaptive")
 DEMO_WINDOWS = 5
 
 

@@ -101,6 +101,9 @@ def test_demo_runs_offline_on_the_synthetic_stream(tmp_path):
     results = json.loads((out / "results.json").read_text())
     assert results["command"] == "demo" and results["dataset"] == "synthetic"
     assert {r["model"] for r in results["rows"]} >= {"popular"}
+    arena = json.loads((out / "arena" / "results.json").read_text())
+    assert {r["model"] for r in arena["rows"]} >= {"frozen", "streaming", "adaptive"}
+    assert "Actions chosen per window" in (out / "arena" / "report.md").read_text()
 
 
 def test_evaluate_with_folds_reports_every_fold(tmp_path):
