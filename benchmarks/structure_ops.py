@@ -17,7 +17,9 @@ Protocol (one split per dataset, fixed with seed 0; model seeds vary):
    Then both the narrow and the widened model continue on the training events for 20 more
    epochs (``partial_fit`` with ``replay=train``), each with the step size of
    ``FINETUNE_LRS`` that gives it the best validation NDCG@10 (the same grid, so the same
-   tuning budget, for both); test NDCG@10 of each at its chosen step.
+   tuning budget, for both); test NDCG@10 of each at its chosen step. ``--widen-epochs``
+   and ``--widen-lrs`` change the budget and the grid (results under
+   ``widen_<epochs>_epochs`` when the epochs differ from 20).
 3. **migrate** (ML-100K, temporal-user split with the last 20% of each user's training events
    as validation): NeuMF (32 factors, hidden (64, 32), the library defaults otherwise) for a
    fixed budget of ``MIGRATE_EPOCHS`` epochs, validation NDCG@10 after each, from (a) random
@@ -47,6 +49,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "benchmarks" / "results" / "structure_ops.json"
 MIGRATE_EPOCHS = 30
 
+FINETUNE_LRS = (0.03, 0.01, 0.003)
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -54,6 +58,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--parts", default="quantize,widen,migrate")
+    parser.add_argument("--widen-epochs", type=int, default=20)
+    parser.add_argument("--widen-lrs", default=",".join(str(lr) for lr in FINETUNE_LRS))
     parser.add_argument("--out", default=str(DEFAULT_OUT))
     return parser.parse_args(argv)
 
@@ -89,7 +95,10 @@ def main(argv: list[str] | None = None) -> int:
             report["quantize"] = summarize([quantize_run(split, seed) for seed in seeds])
             _write(atomic_write_text, args.out, report)
         if "widen" in parts:
-            report["widen"] = summarize([widen_run(split, seed) for seed in seeds])
+            lrs = tuple(float(lr) for lr in args.widen_lrs.split(","))
+            runs = [widen_run(split, seed, args.widen_epochs, lrs) for seed in seeds]
+            key = "widen" if args.widen_epochs == 20 else f"widen_{args.widen_epochs}_epochs"
+            report[key] = summarize(runs)
             _write(atomic_write_text, args.out, report)
     if "migrate" in parts:
         from freshrec.data.splits import temporal_user_split
@@ -133,10 +142,9 @@ def quantize_run(split: Any, seed: int) -> dict[str, float]:
     }
 
 
-FINETUNE_LRS = (0.03, 0.01, 0.003)
-
-
-def widen_run(split: Any, seed: int, more_epochs: int = 20) -> dict[str, Any]:
+def widen_run(
+    split: Any, seed: int, more_epochs: int = 20, lrs: tuple[float, ...] = FINETUNE_LRS
+) -> dict[str, Any]:
     from freshrec.models.bpr import BPR
     from freshrec.models.training import ValidationNDCG
     from freshrec.update.structure import widen_factors
@@ -150,7 +158,7 @@ def widen_run(split: Any, seed: int, more_epochs: int = 20) -> dict[str, Any]:
     out["ndcg_before"] = test_ndcg(narrow, split)
     for name, start in (("narrow", narrow), ("widened", widened)):
         tried = {}
-        for lr in FINETUNE_LRS:
+        for lr in lrs:
             model = copy.deepcopy(start).set_params(n_epochs=more_epochs, lr=lr)
             model.partial_fit(split.train[:0], replay=split.train)
             tried[lr] = (ValidationNDCG(model, split.valid)(), model)
