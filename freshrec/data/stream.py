@@ -143,6 +143,12 @@ class LabelledWindow:
     ``events``: the events that happened in the window (to serve, then score once their
     labels are in); ``labels``: the earlier or current events whose labels became known
     during the window (to learn from now).
+
+    Examples
+    --------
+    >>> window = LabelledWindow(0, EventBatch.empty(), EventBatch.empty())
+    >>> window.index, len(window.events), len(window.labels)
+    (0, 0, 0)
     """
 
     index: int

@@ -57,6 +57,13 @@ class OnlineBoosting(Estimator):
     ----------
     model_
         The river ensemble (after the first event).
+
+    Examples
+    --------
+    >>> from freshrec.data.batch import EventBatch
+    >>> events = EventBatch(np.zeros(4, int), np.array([1, 2, 1, 2]), np.array([1.0, 0, 1, 0]))
+    >>> OnlineBoosting(n_models=2).partial_fit(events).predict_proba(events).shape
+    (4,)
     """
 
     def __init__(

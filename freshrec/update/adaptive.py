@@ -5,7 +5,7 @@ Per window, :class:`Adaptive` picks one of four actions, ``noop`` (learn nothing
 older events) and ``full`` (refit from scratch on the history), then checks the new version
 and rolls it back when it got worse:
 
-1. The window's last ``holdout`` share (in time order) is held out; the rest, with the
+1. The window's last ``check.share`` (in time order) is held out; the rest, with the
    previous window's held-out part, is what the action learns.
 2. Context: the model's top-``k`` misses on the held-out events (each user's earlier items
    masked), before the update, feed a drift detector; the window is ``"drift"`` when it
@@ -17,7 +17,7 @@ and rolls it back when it got worse:
    of a fine-tune with replay on this window (``noop`` 0, ``streaming`` about
    ``1 / (2 * epochs)``, ``full`` the history over twice the window).
 4. Guard: if the update loses significantly more held-out hits than it gains (one-sided
-   sign test on the events whose hit changed, ``z`` standard errors), the previous
+   sign test on the events whose hit changed, ``check.z`` standard errors), the previous
    version is restored. The bandit is rewarded either way with the measured gain minus the
    cost.
 
@@ -44,6 +44,7 @@ import copy
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -60,7 +61,7 @@ from freshrec.update.strategies import (
     overridden,
 )
 
-__all__ = ["ACTIONS", "Adaptive", "UpdateBandit"]
+__all__ = ["ACTIONS", "ActionSettings", "Adaptive", "HeldOutCheck", "UpdateBandit"]
 
 ACTIONS = ("noop", "streaming", "finetune-replay", "full")
 CONTEXTS = ("calm", "drift")
@@ -139,6 +140,64 @@ class UpdateBandit:
         return {a: (sums[a] / counts[a] if counts[a] > 1e-9 else None) for a in self.actions}
 
 
+@dataclass(frozen=True)
+class HeldOutCheck:
+    """How :class:`Adaptive` measures an update on held-out events and when it rolls back.
+
+    Attributes
+    ----------
+    share
+        Share of each window held out (in time order, its end); learned with the next one.
+    k
+        Cut-off of the hit test.
+    exclude_seen
+        Mask the items each user took before the held-out event (as the arena does; turn it
+        off for streams where users come back to items).
+    z
+        Standard errors of lost-minus-gained hits that trigger a rollback.
+
+    Examples
+    --------
+    >>> HeldOutCheck(share=0.2).k
+    10
+    """
+
+    share: float = 0.1
+    k: int = 10
+    exclude_seen: bool = True
+    z: float = 1.64
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.share < 1.0:
+            raise ValueError(f"the held-out share must be in (0, 1), got {self.share}")
+
+
+@dataclass(frozen=True)
+class ActionSettings:
+    """How :class:`Adaptive` runs its actions.
+
+    Attributes
+    ----------
+    micro_batch, streaming_epochs
+        The streaming action's micro-batch size and epochs per micro-batch.
+    finetune_epochs
+        Epochs of the fine-tune (``None``: the model's own).
+    replay_capacity, replay_ratio
+        The fine-tune's reservoir and replayed events per new event.
+
+    Examples
+    --------
+    >>> ActionSettings(micro_batch=500).replay_ratio
+    1.0
+    """
+
+    micro_batch: int = 1000
+    streaming_epochs: int = 1
+    finetune_epochs: int | None = None
+    replay_capacity: int = 100_000
+    replay_ratio: float = 1.0
+
+
 class Adaptive(_Tracked):
     """Choose, per window, no-op, streaming, fine-tune with replay or a full retrain.
 
@@ -150,23 +209,12 @@ class Adaptive(_Tracked):
         The actions to choose from (a subset of :data:`ACTIONS`; ``noop`` is always allowed).
     cost_weight
         Relative held-out gain that the compute of one fine-tune with replay is worth.
-    holdout
-        Share of each window held out to measure the update (learned with the next window).
-    k
-        Cut-off of the hit test.
-    exclude_seen
-        Mask, in the hit test, the items each user took before the held-out event (as the
-        arena does; turn it off for streams where users come back to items).
-    z
-        Standard errors of lost-minus-gained hits that trigger a rollback.
-    micro_batch, streaming_epochs
-        The streaming action's micro-batch size and epochs per micro-batch.
-    finetune_epochs
-        Epochs of the fine-tune (``None``: the model's own).
-    replay_capacity, replay_ratio
-        The fine-tune's reservoir and replayed events per new event.
-    prior_gain, exploration, discount
-        The bandit's settings (:class:`UpdateBandit`).
+    check
+        The held-out measurement and rollback rule (:class:`HeldOutCheck`).
+    settings
+        How the actions run (:class:`ActionSettings`).
+    bandit
+        The bandit (default: :class:`UpdateBandit` with its defaults, over ``actions``).
     detector
         Builds the drift detector for the context (default: Page-Hinkley on increases of
         the miss rate, as :class:`~freshrec.update.strategies.OnDrift`).
@@ -179,6 +227,12 @@ class Adaptive(_Tracked):
     ----------
     log
         One dict per window: ``context``, ``action``, ``gain``, ``cost``, ``rolled_back``.
+
+    Examples
+    --------
+    >>> controller = Adaptive(["streaming"], cost_weight=0.1, check=HeldOutCheck(k=5))
+    >>> controller.actions, controller.check.k
+    (['noop', 'streaming'], 5)
     """
 
     def __init__(
@@ -186,18 +240,9 @@ class Adaptive(_Tracked):
         actions: Sequence[str] = ACTIONS,
         *,
         cost_weight: float = 0.05,
-        holdout: float = 0.1,
-        k: int = 10,
-        exclude_seen: bool = True,
-        z: float = 1.64,
-        micro_batch: int = 1000,
-        streaming_epochs: int = 1,
-        finetune_epochs: int | None = None,
-        replay_capacity: int = 100_000,
-        replay_ratio: float = 1.0,
-        prior_gain: float = 0.05,
-        exploration: float = 0.02,
-        discount: float = 0.95,
+        check: HeldOutCheck | None = None,
+        settings: ActionSettings | None = None,
+        bandit: UpdateBandit | None = None,
         detector: Callable[[], Any] | None = None,
         block: int = 50,
         seed: int | None = 0,
@@ -206,22 +251,12 @@ class Adaptive(_Tracked):
         unknown = sorted(set(actions) - set(ACTIONS))
         if unknown:
             raise ValueError(f"unknown actions {unknown}; choose from {', '.join(ACTIONS)}")
-        if not 0.0 < holdout < 1.0:
-            raise ValueError(f"holdout must be in (0, 1), got {holdout}")
         self.actions = ["noop"] + [a for a in ACTIONS[1:] if a in actions]
         self.cost_weight = cost_weight
-        self.holdout = holdout
-        self.k = k
-        self.exclude_seen = exclude_seen
-        self.z = z
-        self.micro_batch = micro_batch
-        self.streaming_epochs = streaming_epochs
-        self.finetune_epochs = finetune_epochs
-        self.replay_ratio = replay_ratio
-        self.replay = ReservoirReplay(replay_capacity, seed)
-        self.bandit = UpdateBandit(
-            self.actions, prior_gain=prior_gain, exploration=exploration, discount=discount
-        )
+        self.check = check or HeldOutCheck()
+        self.settings = settings or ActionSettings()
+        self.replay = ReservoirReplay(self.settings.replay_capacity, seed)
+        self.bandit = bandit or UpdateBandit(self.actions)
         self.detector = detector or _default_detector
         self.block = block
         self.history = EventHistory()
@@ -243,12 +278,12 @@ class Adaptive(_Tracked):
         from freshrec.drift.detectors import alarms
 
         start = time.perf_counter()
-        cut = len(batch) - max(1, int(round(self.holdout * len(batch))))
+        cut = len(batch) - max(1, int(round(self.check.share * len(batch))))
         learn = EventBatch.concat([self._held, batch[:cut]])
         held = batch[cut:]
         self._arrive(learn)
         self.history.add(learn)
-        seen = self._seen(held) if self.exclude_seen else None
+        seen = self._seen(held) if self.check.exclude_seen else None
         hits_before = self._hits(model, held, seen)
         drifted = len(alarms(self._watch, 1.0 - hits_before, block=self.block)) > 0
         context = CONTEXTS[drifted]
@@ -261,7 +296,7 @@ class Adaptive(_Tracked):
         lost = int((hits_before & ~hits_after).sum())
         gained = int((hits_after & ~hits_before).sum())
         gain = (gained - lost) / max(int(hits_before.sum()), 1)
-        rolled_back = lost - gained > self.z * math.sqrt(lost + gained)
+        rolled_back = lost - gained > self.check.z * math.sqrt(lost + gained)
         if rolled_back and snapshot is not None:
             model.__dict__.clear()
             model.__dict__.update(snapshot.__dict__)
@@ -309,19 +344,19 @@ class Adaptive(_Tracked):
             keep = (seen_items >= 0) & np.isin(seen.user, users)
             seen_rows = np.searchsorted(users, seen.user[keep])
             scores[seen_rows, seen_items[keep]] = -np.inf
-        k = min(self.k, scores.shape[1])
+        k = min(self.check.k, scores.shape[1])
         top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
         hits: np.ndarray = (top[rows.ravel()] == item_idx[:, None]).any(axis=1) & (item_idx >= 0)
         return hits
 
     def _costs(self, model: RecommenderBase, n_new: int) -> dict[str, float]:
         """Event-epochs of each action over those of a fine-tune with replay on ``n_new``."""
-        epochs = float(self.finetune_epochs or getattr(model, "n_epochs", 1) or 1)
+        epochs = float(self.settings.finetune_epochs or getattr(model, "n_epochs", 1) or 1)
         full_epochs = float(getattr(model, "n_epochs", 1) or 1)
-        reference = max(n_new * (1.0 + self.replay_ratio) * epochs, 1.0)
+        reference = max(n_new * (1.0 + self.settings.replay_ratio) * epochs, 1.0)
         event_epochs = {
             "noop": 0.0,
-            "streaming": n_new * float(self.streaming_epochs),
+            "streaming": n_new * float(self.settings.streaming_epochs),
             "finetune-replay": reference,
             "full": len(self.history) * full_epochs,
         }
@@ -332,14 +367,16 @@ class Adaptive(_Tracked):
         if action == "noop" or not len(learn):
             return 0
         has_epochs = "n_epochs" in model.get_params()
+        settings = self.settings
         if action == "streaming":
-            with overridden(model, n_epochs=self.streaming_epochs if has_epochs else None):
-                for part in iter_micro_batches(learn, self.micro_batch):
+            epochs = settings.streaming_epochs if has_epochs else None
+            with overridden(model, n_epochs=epochs):
+                for part in iter_micro_batches(learn, settings.micro_batch):
                     model.partial_fit(part)
             return len(learn)
         if action == "finetune-replay":
-            replayed = self.replay.sample(int(round(self.replay_ratio * len(learn))))
-            with overridden(model, n_epochs=self.finetune_epochs if has_epochs else None):
+            replayed = self.replay.sample(int(round(settings.replay_ratio * len(learn))))
+            with overridden(model, n_epochs=settings.finetune_epochs if has_epochs else None):
                 model.partial_fit(learn, replay=replayed)
             return len(learn) + len(replayed)
         events = self.history.events()

@@ -9,7 +9,7 @@ from freshrec.data.batch import EventBatch, as_batch
 from freshrec.data.synthetic import synthetic_stream
 from freshrec.evaluation.arena_job import run_arena_job
 from freshrec.models import BPR, MostPopular
-from freshrec.update.adaptive import Adaptive, UpdateBandit
+from freshrec.update.adaptive import Adaptive, HeldOutCheck, UpdateBandit
 from freshrec.update.strategies import make_strategy
 
 
@@ -50,7 +50,9 @@ def test_a_harmful_update_is_rolled_back_in_place() -> None:
     model = MostPopular().fit(prime)
     # the learned part makes "a" the most popular item; the held-out users all take "b"
     window = _events([f"new{i}" for i in range(50)], ["a"] * 40 + ["b"] * 10, start=100.0)
-    controller = Adaptive(["streaming"], cost_weight=0.0, holdout=0.2, k=1, detector=_NeverAlarms)
+    controller = Adaptive(
+        ["streaming"], cost_weight=0.0, check=HeldOutCheck(share=0.2, k=1), detector=_NeverAlarms
+    )
     controller.prime(prime)
     report = controller.step(model, window)
     entry = controller.log[-1]
@@ -64,7 +66,9 @@ def test_a_helpful_update_is_kept() -> None:
     prime = _events([f"old{i}" for i in range(30)], ["b"] * 30)
     model = MostPopular().fit(prime)
     window = _events([f"new{i}" for i in range(50)], ["a"] * 50, start=100.0)
-    controller = Adaptive(["streaming"], cost_weight=0.0, holdout=0.2, k=1, detector=_NeverAlarms)
+    controller = Adaptive(
+        ["streaming"], cost_weight=0.0, check=HeldOutCheck(share=0.2, k=1), detector=_NeverAlarms
+    )
     controller.prime(prime)
     report = controller.step(model, window)
     assert report.trained and not controller.log[-1]["rolled_back"]
@@ -98,11 +102,11 @@ def test_cheap_updates_are_learned_and_counted() -> None:
     assert model.n_events_ > 1200
 
 
-def test_unknown_actions_and_bad_holdout_are_rejected() -> None:
+def test_unknown_actions_and_bad_held_out_shares_are_rejected() -> None:
     with pytest.raises(ValueError, match="unknown actions"):
         Adaptive(["nightly"])
-    with pytest.raises(ValueError, match="holdout"):
-        Adaptive(holdout=1.0)
+    with pytest.raises(ValueError, match="share"):
+        HeldOutCheck(share=1.0)
 
 
 def test_arena_runs_the_adaptive_strategy_by_name() -> None:
@@ -123,7 +127,7 @@ def test_the_hit_test_masks_what_each_user_took_before() -> None:
     prime = _events(["x", "y", "u", "z"], ["a", "a", "a", "b"])
     model = MostPopular().fit(prime)
     held = _events(["u", "v"], ["b", "b"], start=10.0)
-    controller = Adaptive(k=1, detector=_NeverAlarms)
+    controller = Adaptive(check=HeldOutCheck(k=1), detector=_NeverAlarms)
     controller.prime(prime)
     seen = controller._seen(held)
     assert controller._hits(model, held, seen).tolist() == [True, False]  # only u had "a"
