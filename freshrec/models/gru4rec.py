@@ -121,7 +121,9 @@ class GRU4Rec(SequentialRecommender):
     n_negatives
         Negatives of ``"sampled-softmax"`` and ``"bpr-max"``, shared by a mini-batch.
     n_epochs, lr, l2, batch_size, patience
-        Training (Adam) settings; see :class:`~freshrec.models.sasrec.SASRec`.
+        Training (Adam) settings; see :class:`~freshrec.models.sasrec.SASRec`. The default
+        step 5e-3 is five times SASRec's: at 1e-3 the GRU learned ML-1M about three times
+        slower (validation NDCG@10 0.021 after 4 epochs, against 0.059 after 3 at 5e-3).
     threshold
         Events with ``value >= threshold`` enter the sequences.
     device
@@ -157,7 +159,7 @@ class GRU4Rec(SequentialRecommender):
         loss: str = "ce",
         n_negatives: int = 256,
         n_epochs: int = 100,
-        lr: float = 0.001,
+        lr: float = 0.005,
         l2: float = 0.0,
         batch_size: int = 128,
         patience: int = 10,
