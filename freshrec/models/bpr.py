@@ -158,12 +158,12 @@ class BPR(RecommenderBase):
 
         Each positive event's item is first ranked for its user among the items seen so far
         by the model as it stands (0 = top; the user's earlier positives masked unless
-        ``exclude_seen=False``; an item seen for the first time ranks last, a miss at any
-        cut-off), then learned with ``steps`` SGD steps at the constant rate ``lr``, each
-        against a uniform negative among the seen items the user has no positive for (the
-        step of the class doc; ``n_epochs`` is not used). Events below ``threshold`` rank
-        ``-1`` and only enter the log. One compiled loop does both, so ``ranks < k`` is the
-        prequential hit@k stream of online BPR.
+        ``exclude_seen=False``; an item seen for the first time gets a rank larger than any
+        catalogue, a miss at every cut-off), then learned with ``steps`` SGD steps at the
+        constant rate ``lr``, each against a uniform negative among the seen items the user
+        has no positive for (the step of the class doc; ``n_epochs`` is not used). Events
+        below ``threshold`` rank ``-1`` and only enter the log. One compiled loop does both,
+        so ``ranks < k`` is the prequential hit@k stream of online BPR.
 
         Examples
         --------

@@ -13,7 +13,9 @@ from numba import njit
 
 from freshrec.models.bpr import _pair_score, _pair_step
 
-__all__ = ["prequential_rank_pass"]
+__all__ = ["UNSEEN_RANK", "prequential_rank_pass"]
+
+UNSEEN_RANK = 2**62  # the rank of an item no one had taken yet: a miss at any cut-off
 
 
 @njit(cache=True)
@@ -40,8 +42,9 @@ def prequential_rank_pass(
     ``ranks[t]``: how many items seen before event ``t`` outscore its item for its user,
     not counting the user's earlier positives when ``exclude_seen`` (from the CSR
     ``indptr``/``indices`` of the positives learned before this pass, and from this pass's
-    earlier events); an item seen for the first time ranks last (the number of items seen
-    so far); ``-1`` for events that are not positives (not ranked, not learned).
+    earlier events); an item seen for the first time gets :data:`UNSEEN_RANK` (it could not
+    have been recommended); ``-1`` for events that are not positives (not ranked, not
+    learned).
     ``item_seen`` (bool per item row) is updated as items appear. Each positive then takes
     ``steps`` BPR steps, each against a negative drawn uniformly from the seen items the
     user has no positive for.
@@ -74,7 +77,7 @@ def prequential_rank_pass(
                 masked[items[s]] = True
             s = previous[s]
         if not item_seen[i]:
-            ranks[t] = n_seen
+            ranks[t] = UNSEEN_RANK
             item_seen[i] = True
             seen_list[n_seen] = i
             n_seen += 1
