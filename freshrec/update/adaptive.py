@@ -18,8 +18,9 @@ and rolls it back when it got worse:
    ``1 / (2 * epochs)``, ``full`` the history over twice the window).
 4. Guard: if the update loses significantly more held-out hits than it gains (one-sided
    sign test on the events whose hit changed, ``check.z`` standard errors), the previous
-   version is restored. The bandit is rewarded either way with the measured gain minus the
-   cost.
+   version is restored. The bandit records the measured gain either way (the held-out
+   events come after the learned ones, so it is the quality of the next events; the
+   known cost is subtracted when choosing).
 
 Every second the controller spends (signals, checks, snapshots and training) counts in its
 :class:`~freshrec.update.strategies.UpdateReport`.
