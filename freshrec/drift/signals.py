@@ -78,14 +78,20 @@ def new_id_rate(events: Events, window: int, *, column: str = "user") -> np.ndar
 
 
 def miss_stream(
-    model: RecommenderBase, events: Events, k: int = 10, *, exclude_seen: bool = False
+    model: RecommenderBase,
+    events: Events,
+    k: int = 10,
+    *,
+    exclude_seen: bool = False,
+    seen: Events | None = None,
 ) -> np.ndarray:
     """Per positive event (``value >= model.threshold``): 1 if its item is not in the user's top-k.
 
     The ranking is the model's as it stands (test before learning), over all items; with
-    ``exclude_seen`` the items the user already has in the model's log are masked (for
-    streams where users do not come back to an item). Unknown users are ranked by the
-    model's fallback; an unknown item is always a miss. The events' order is kept.
+    ``exclude_seen`` the items the user already has in the model's log are masked, and with
+    ``seen`` the items each user has in those events (for streams where users do not come
+    back to an item). Unknown users are ranked by the model's fallback, each with their own
+    mask; an unknown item is always a miss. The events' order is kept.
 
     Examples
     --------
@@ -94,21 +100,29 @@ def miss_stream(
     >>> model = MostPopular().fit(EventBatch(np.array([1, 2, 2]), np.array([7, 7, 8]), np.ones(3)))
     >>> miss_stream(model, EventBatch(np.array([3, 3]), np.array([7, 9]), np.ones(2)), k=1).tolist()
     [0.0, 1.0]
+    >>> earlier = EventBatch(np.array([3]), np.array([7]), np.ones(1))
+    >>> probe = EventBatch(np.array([3]), np.array([8]), np.ones(1))
+    >>> miss_stream(model, probe, k=1, seen=earlier).tolist()  # 7 masked: 8 is user 3's top-1
+    [0.0]
     """
     batch = as_batch(events).positives(model.threshold)
     if not len(batch):
         return np.zeros(0)
-    encoded = model.encode(batch)
-    user_idx, item_idx = encoded.indices()
-    users, rows = np.unique(user_idx, return_inverse=True)
-    scores = model.score_batch(users)
-    known = users >= 0
-    if exclude_seen and known.any():
-        seen = model.positives_csr()[users[known]]
-        seen_rows, seen_cols = seen.nonzero()
-        scores[np.flatnonzero(known)[seen_rows], seen_cols] = -np.inf
-    top = np.argpartition(-scores, min(k, scores.shape[1]) - 1, axis=1)[:, :k]
-    hit = np.array(
-        [item >= 0 and item in top[row] for row, item in zip(rows.ravel(), item_idx, strict=True)]
-    )
-    return (~hit).astype(np.float64)
+    users, first, rows = np.unique(batch.user, return_index=True, return_inverse=True)
+    rows = rows.ravel()
+    user_idx, item_idx = model.encode(batch).indices()
+    scores = model.score_batch(user_idx[first])  # one row per user, unknown ones too
+    known = np.flatnonzero(user_idx[first] >= 0)
+    if exclude_seen and len(known):
+        seen_rows, seen_cols = model.positives_csr()[user_idx[first][known]].nonzero()
+        scores[known[seen_rows], seen_cols] = -np.inf
+    if seen is not None:
+        earlier = as_batch(seen)
+        _, earlier_items = model.encode(earlier).indices()
+        keep = (earlier_items >= 0) & np.isin(earlier.user, users)
+        scores[np.searchsorted(users, earlier.user[keep]), earlier_items[keep]] = -np.inf
+    cut = min(k, scores.shape[1])
+    top = np.argpartition(-scores, cut - 1, axis=1)[:, :cut]
+    hit = (top[rows] == item_idx[:, None]).any(axis=1) & (item_idx >= 0)
+    misses: np.ndarray = (~hit).astype(np.float64)
+    return misses

@@ -32,7 +32,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from itertools import combinations
-from typing import ClassVar
+from typing import ClassVar, Self
 
 import numpy as np
 from numba import njit
@@ -41,7 +41,7 @@ from freshrec.base import Estimator
 from freshrec.data.batch import EventBatch, Events, as_batch
 from freshrec.data.dataset import SideTable
 
-__all__ = ["FTRLFM", "FeatureHasher", "field_values"]
+__all__ = ["FTRLFM", "ClickModel", "FeatureHasher", "field_values"]
 
 
 class FeatureHasher:
@@ -108,7 +108,40 @@ def field_values(batch: EventBatch, field: str, items: SideTable | None = None) 
     )
 
 
-class FTRLFM(Estimator):
+class ClickModel(Estimator):
+    """The API of the per-event click models: test-then-train, learn, and predict.
+
+    A subclass implements ``_run(events, items, learn=...)``: the click probability of each
+    event before it is learned, learning it too when ``learn``.
+
+    Examples
+    --------
+    >>> class Constant(ClickModel):
+    ...     def _run(self, events, items, *, learn):
+    ...         return np.full(len(as_batch(events)), 0.5)
+    >>> events = EventBatch(np.zeros(2, int), np.zeros(2, int), np.ones(2))
+    >>> Constant().predict_proba(events).tolist()
+    [0.5, 0.5]
+    """
+
+    def learn_predict(self, events: Events, items: SideTable | None = None) -> np.ndarray:
+        """Predict each event's click probability, then learn its label, in the order given."""
+        return self._run(events, items, learn=True)
+
+    def partial_fit(self, events: Events, items: SideTable | None = None) -> Self:
+        """Learn from ``events`` (labels: ``value > 0`` is a click)."""
+        self._run(events, items, learn=True)
+        return self
+
+    def predict_proba(self, events: Events, items: SideTable | None = None) -> np.ndarray:
+        """Click probabilities of ``events`` without learning."""
+        return self._run(events, items, learn=False)
+
+    def _run(self, events: Events, items: SideTable | None, *, learn: bool) -> np.ndarray:
+        raise NotImplementedError
+
+
+class FTRLFM(ClickModel):
     """Click probability from hashed fields: FTRL-Proximal linear part plus pairwise factors.
 
     Parameters
@@ -172,19 +205,6 @@ class FTRLFM(Estimator):
         self.factor_lr = factor_lr
         self.factor_l2 = factor_l2
         self.seed = seed
-
-    def learn_predict(self, events: Events, items: SideTable | None = None) -> np.ndarray:
-        """Predict each event's click probability, then learn its label, in the order given."""
-        return self._run(events, items, learn=True)
-
-    def partial_fit(self, events: Events, items: SideTable | None = None) -> FTRLFM:
-        """Learn from ``events`` (labels: ``value > 0`` is a click)."""
-        self._run(events, items, learn=True)
-        return self
-
-    def predict_proba(self, events: Events, items: SideTable | None = None) -> np.ndarray:
-        """Click probabilities of ``events`` without learning."""
-        return self._run(events, items, learn=False)
 
     def _run(self, events: Events, items: SideTable | None, *, learn: bool) -> np.ndarray:
         batch = as_batch(events)

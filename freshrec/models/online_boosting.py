@@ -29,16 +29,18 @@ from typing import Any
 
 import numpy as np
 
-from freshrec.base import Estimator
 from freshrec.data.batch import Events, as_batch
 from freshrec.data.dataset import SideTable
-from freshrec.models.ftrl import field_values
+from freshrec.models.ftrl import ClickModel, field_values
 
 __all__ = ["OnlineBoosting"]
 
 
-class OnlineBoosting(Estimator):
+class OnlineBoosting(ClickModel):
     """Click probability from online boosting of Hoeffding trees (river).
+
+    ``learn_predict``, ``partial_fit`` and ``predict_proba`` come from
+    :class:`~freshrec.models.ftrl.ClickModel`.
 
     Parameters
     ----------
@@ -79,19 +81,6 @@ class OnlineBoosting(Estimator):
         self.grace_period = grace_period
         self.delta = delta
         self.seed = seed
-
-    def learn_predict(self, events: Events, items: SideTable | None = None) -> np.ndarray:
-        """Predict each event's click probability, then learn its label, in the order given."""
-        return self._run(events, items, learn=True)
-
-    def partial_fit(self, events: Events, items: SideTable | None = None) -> OnlineBoosting:
-        """Learn from ``events`` (labels: ``value > 0`` is a click)."""
-        self._run(events, items, learn=True)
-        return self
-
-    def predict_proba(self, events: Events, items: SideTable | None = None) -> np.ndarray:
-        """Click probabilities of ``events`` without learning."""
-        return self._run(events, items, learn=False)
 
     def _run(self, events: Events, items: SideTable | None, *, learn: bool) -> np.ndarray:
         batch = as_batch(events)

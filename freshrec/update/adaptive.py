@@ -334,20 +334,9 @@ class Adaptive(_Tracked):
         self, model: RecommenderBase, events: EventBatch, seen: EventBatch | None
     ) -> np.ndarray:
         """Per positive event: whether its item is in the user's top-k, ``seen`` masked."""
-        events = events.positives(model.threshold)
-        if not len(events):
-            return np.zeros(0, dtype=bool)
-        users, first, rows = np.unique(events.user, return_index=True, return_inverse=True)
-        user_idx, item_idx = model.encode(events).indices()
-        scores = model.score_batch(user_idx[first])  # one row per user, unknown ones too
-        if seen is not None and len(seen):
-            _, seen_items = model.encode(seen).indices()
-            keep = (seen_items >= 0) & np.isin(seen.user, users)
-            seen_rows = np.searchsorted(users, seen.user[keep])
-            scores[seen_rows, seen_items[keep]] = -np.inf
-        k = min(self.check.k, scores.shape[1])
-        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        hits: np.ndarray = (top[rows.ravel()] == item_idx[:, None]).any(axis=1) & (item_idx >= 0)
+        from freshrec.drift.signals import miss_stream
+
+        hits: np.ndarray = miss_stream(model, events, self.check.k, seen=seen) == 0.0
         return hits
 
     def _costs(self, model: RecommenderBase, n_new: int) -> dict[str, float]:

@@ -76,26 +76,31 @@ def test_a_helpful_update_is_kept() -> None:
     assert model.n_events_ == 30 + 40  # the held-out 10 wait for the next window
 
 
-def test_expensive_actions_are_not_taken_when_their_cost_outweighs_any_gain() -> None:
+@pytest.fixture()
+def warm_bpr() -> tuple[BPR, EventBatch, list[EventBatch]]:
+    """BPR fitted on the first half of a synthetic stream, and the rest in three windows."""
     stream = as_batch(synthetic_stream(n_users=60, n_items=50, n_events=2400, seed=1).events)
     ordered = stream.sort_by_time()
-    model = BPR(n_factors=8, n_epochs=5, seed=0).fit(ordered[:1200])
+    windows = [ordered[start : start + 400] for start in range(1200, 2400, 400)]
+    return BPR(n_factors=8, n_epochs=5, seed=0).fit(ordered[:1200]), ordered[:1200], windows
+
+
+def test_expensive_actions_are_not_taken_when_their_cost_outweighs_any_gain(warm_bpr) -> None:
+    model, warm, windows = warm_bpr
     controller = Adaptive(cost_weight=100.0, detector=_NeverAlarms)
-    controller.prime(ordered[:1200])
-    for start in range(1200, 2400, 400):
-        report = controller.step(model, ordered[start : start + 400])
+    controller.prime(warm)
+    for window in windows:
+        report = controller.step(model, window)
         assert not report.trained
     assert {entry["action"] for entry in controller.log} == {"noop"}
     assert model.n_events_ == 1200
 
 
-def test_cheap_updates_are_learned_and_counted() -> None:
-    stream = as_batch(synthetic_stream(n_users=60, n_items=50, n_events=2400, seed=1).events)
-    ordered = stream.sort_by_time()
-    model = BPR(n_factors=8, n_epochs=5, seed=0).fit(ordered[:1200])
+def test_cheap_updates_are_learned_and_counted(warm_bpr) -> None:
+    model, warm, windows = warm_bpr
     controller = Adaptive(cost_weight=0.01, detector=_NeverAlarms)
-    controller.prime(ordered[:1200])
-    reports = [controller.step(model, ordered[s : s + 400]) for s in range(1200, 2400, 400)]
+    controller.prime(warm)
+    reports = [controller.step(model, window) for window in windows]
     assert controller.log[0]["action"] == "streaming"  # the cheapest untried action
     assert all(r.seconds > 0 for r in reports)
     assert "full" not in {entry["action"] for entry in controller.log}
