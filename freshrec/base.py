@@ -228,7 +228,7 @@ class RecommenderBase(Estimator):
             rehearsed = self.encode(as_batch(replay))
             replay_users, replay_items = rehearsed.indices()
             known = (replay_users >= 0) & (replay_items >= 0)
-            self._learn(EventBatch.concat([batch, rehearsed.take(known)]), valid)
+            self._rehearse(batch, rehearsed.take(known), valid)
         else:
             self._learn(batch, valid)
         self.n_events_ = getattr(self, "n_events_", 0) + len(batch)
@@ -341,6 +341,10 @@ class RecommenderBase(Estimator):
 
     def _score(self, user_idx: np.ndarray, item_idx: np.ndarray | None) -> np.ndarray:
         raise NotImplementedError
+
+    def _rehearse(self, batch: EventBatch, replayed: EventBatch, valid: EventBatch | None) -> None:
+        """Learn ``batch`` together with ``replayed`` (earlier events of known ids)."""
+        self._learn(EventBatch.concat([batch, replayed]), valid)
 
     def _fallback_scores(self, item_idx: np.ndarray | None) -> np.ndarray:
         """Scores for an unknown user: item popularity, shape (n_items,)."""

@@ -99,6 +99,7 @@ class SequentialRecommender(TorchRecommender):
     """
 
     _item_offset: ClassVar[int] = 1
+    rehearses: ClassVar[bool] = True
     _min_width: ClassVar[int] = 1  # inputs are never trimmed below this many positions
     max_len: int
     loss: str
@@ -121,8 +122,10 @@ class SequentialRecommender(TorchRecommender):
     ) -> Self:
         """Continue learning from ``events`` (sorted by timestamp first); see the class doc.
 
-        ``replay`` is refused: a sequence model's history holds each event once, and its
-        windows over the new targets already read the older ones as context.
+        ``replay`` (earlier events, e.g. a replay buffer's sample) are learned again *where
+        they stand in their users' histories*: the positions of the history holding those
+        (user, item) pairs become targets too, with the items before them as context. They
+        are not appended to the histories a second time; pairs the history lacks are skipped.
         """
         return super().partial_fit(as_batch(events).sort_by_time(), valid=valid, replay=replay)
 
@@ -163,12 +166,29 @@ class SequentialRecommender(TorchRecommender):
 
     # -- RecommenderBase hooks ----------------------------------------------------------
     def _learn(self, batch: EventBatch, valid: EventBatch | None) -> None:
+        start = self._append_positives(batch)
+        self._train(np.arange(len(self._history())) >= start, valid)
+
+    def _rehearse(self, batch: EventBatch, replayed: EventBatch, valid: EventBatch | None) -> None:
+        start = self._append_positives(batch)
+        users, items, _ = self._history().arrays()
+        pairs = users * self.n_items + items
+        replay_users, replay_items = replayed.indices()
+        again = np.isin(pairs, replay_users * self.n_items + replay_items)
+        self._train((np.arange(len(pairs)) >= start) | again, valid)
+
+    def _append_positives(self, batch: EventBatch) -> int:
+        """Append ``batch``'s positives to the histories; return the first new position."""
         history = self._history()
         start = len(history)
         positive = batch.value >= self.threshold
         user_idx, item_idx = batch.indices()
         history.append(user_idx[positive], item_idx[positive], batch.value[positive])
-        users, inputs, targets = self._windows(start)
+        return start
+
+    def _train(self, learnable: np.ndarray, valid: EventBatch | None) -> None:
+        """Train on the history positions flagged in ``learnable`` (bool per position)."""
+        users, inputs, targets = self._windows(learnable)
         if not len(users) or self.n_epochs < 1:
             self.history_ = TrainingHistory((), (), 0)
             return
@@ -285,33 +305,37 @@ class SequentialRecommender(TorchRecommender):
             out[row, self.max_len - len(tail) :] = tail + 1
         return torch.from_numpy(out)
 
-    def _windows(self, start: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Training windows over the targets at history positions ``>= start``.
+    def _windows(self, learnable: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Training windows over the targets at the history positions flagged ``learnable``.
 
+        Each user's sequence is cut from its end backwards into windows of ``max_len``
+        targets, down to the first learnable position; windows without one are skipped.
         Returns ``(users (W,), inputs (W, L), targets (W, L))``, items shifted by one, 0 for
-        padding and for targets learned before.
+        padding and for the targets not to learn (e.g. learned before).
         """
         indptr, items, positions = self._sequences()
+        flags = learnable[positions]  # per sequence slot
+        flags[indptr[:-1][np.diff(indptr) > 0]] = False  # a first item has no context
         length = self.max_len
-        spans: list[tuple[int, int, int, int]] = []  # (user, lo, first target, end)
+        spans: list[tuple[int, int, int]] = []  # (user, lo, end)
         for user in np.flatnonzero(np.diff(indptr) >= 2).tolist():
             lo, hi = int(indptr[user]), int(indptr[user + 1])
-            new = np.flatnonzero(positions[lo:hi] >= start)
-            if not len(new):
+            flagged = np.flatnonzero(flags[lo:hi])
+            if not len(flagged):
                 continue
-            first = lo + max(int(new[0]), 1)
+            first = lo + int(flagged[0])
             for end in range(hi, first, -length):
-                spans.append((user, lo, first, end))
+                if flags[max(end - length, first) : end].any():
+                    spans.append((user, lo, end))
         users = np.empty(len(spans), dtype=np.int64)
         inputs = np.zeros((len(spans), length), dtype=np.int64)
         targets = np.zeros((len(spans), length), dtype=np.int64)
-        for row, (u, lo, first, end) in enumerate(spans):
+        for row, (u, lo, end) in enumerate(spans):
             users[row] = u
             begin = max(end - length, lo + 1)  # first target of the window
             n = end - begin
             inputs[row, length - n :] = items[begin - 1 : end - 1] + 1
-            learn = max(begin, first)
-            targets[row, length - (end - learn) :] = items[learn:end] + 1
+            targets[row, length - n :] = np.where(flags[begin:end], items[begin:end] + 1, 0)
         return torch.from_numpy(users), torch.from_numpy(inputs), torch.from_numpy(targets)
 
     # -- loss -----------------------------------------------------------------------------

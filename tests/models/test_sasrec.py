@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from freshrec.checks import checkerboard_events, yield_checks
-from freshrec.data import Event, EventBatch
+from freshrec.data import Event, EventBatch, as_batch
 from freshrec.models.sasrec import SASRec, SASRecModule
 
 SMALL = {"dim": 16, "max_len": 8, "n_epochs": 30, "lr": 0.005, "batch_size": 8, "dropout": 0.1}
@@ -47,7 +47,7 @@ def test_sequences_follow_timestamps_not_rows():
 
 def test_windows_cover_every_target_once_with_context():
     model = small(n_epochs=1, max_len=3).fit(ordered("u", list("abcdefg")))
-    users, inputs, targets = model._windows(0)
+    users, inputs, targets = model._windows(np.ones(len(model.sequence_log_), bool))
     # 6 targets (b..g) in windows of 3 from the end: [e f g] and [b c d]
     shifted = {name: model.item_map_.encode_one(name) + 1 for name in "abcdefg"}
     as_names = {v: k for k, v in shifted.items()}
@@ -66,10 +66,55 @@ def test_partial_fit_trains_only_new_targets_with_old_context():
     model = small(n_epochs=1, max_len=4).fit(ordered("u", list("abc")))
     start = len(model.sequence_log_)
     model.partial_fit(ordered("u", list("de"), start=10.0))
-    _, inputs, targets = model._windows(start)
+    _, inputs, targets = model._windows(np.arange(len(model.sequence_log_)) >= start)
     names = {model.item_map_.encode_one(n) + 1: n for n in "abcde"}
     assert [names.get(v, "-") for v in inputs[0].tolist()] == ["a", "b", "c", "d"]
     assert [names.get(v, "-") for v in targets[0].tolist()] == ["-", "-", "d", "e"]
+
+
+def test_windows_skip_spans_without_a_flagged_target():
+    model = small(n_epochs=0, max_len=2).fit(ordered("u", list("abcdefg")))
+    flagged = np.zeros(len(model.sequence_log_), bool)
+    flagged[[2, 6]] = True  # c and g
+    _, inputs, targets = model._windows(flagged)
+    names = {model.item_map_.encode_one(n) + 1: n for n in "abcdefg"}
+    assert [[names.get(v, "-") for v in row] for row in targets.tolist()] == [
+        ["-", "g"],
+        ["-", "c"],
+    ]  # windows [f g], [d e] (no flagged target: skipped), [b c]
+    assert [[names.get(v, "-") for v in row] for row in inputs.tolist()] == [
+        ["e", "f"],
+        ["a", "b"],
+    ]
+
+
+def test_replay_relearns_old_positions_without_growing_the_history():
+    model = small(n_epochs=1, max_len=4).fit(ordered("u", list("abc")) + ordered("v", list("xy")))
+    before = len(model.sequence_log_)
+    seen = {}
+
+    def spy(learnable, valid):
+        seen["flags"] = learnable.copy()
+
+    model._train = spy
+    model.partial_fit(
+        ordered("u", ["d"], start=10.0),
+        replay=[Event("u", "b"), Event("v", "y"), Event("v", "nope")],
+    )
+    assert len(model.sequence_log_) == before + 1  # the replayed events are not appended
+    users, items, _ = model.sequence_log_.arrays()
+    names = [model.item_map_.decode(np.array([i]))[0] for i in items[seen["flags"]]]
+    assert sorted(names) == ["b", "d", "y"]
+
+
+def test_finetune_with_replay_runs_on_a_sequential_model():
+    from freshrec.update.strategies import make_strategy
+
+    model = small(n_epochs=1).fit(checkerboard_events())
+    strategy = make_strategy("finetune-replay", {"seed": 0})
+    strategy.prime(as_batch(checkerboard_events()))
+    report = strategy.step(model, as_batch(checkerboard_events(seed=5, offset=50)))
+    assert report.n_events > len(checkerboard_events(seed=5, offset=50))  # replay included
 
 
 def test_growth_keeps_old_rows_and_adam_moments_and_the_padding_row():
