@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from freshrec.models.anchoring import Anchorable
 from freshrec.models.nn import GrowableEmbedding
 from freshrec.models.torch_base import TorchRecommender
 
@@ -71,7 +72,7 @@ class NeuMFModule(nn.Module):
         return self.head(torch.cat([gmf, mlp], dim=-1)).squeeze(-1)  # type: ignore[no-any-return]
 
 
-class NeuMF(TorchRecommender):
+class NeuMF(Anchorable, TorchRecommender):
     """Neural matrix factorization (He et al., WWW 2017), trained with sampled negatives.
 
     The score of item ``i`` for user ``u`` is the logit of :class:`NeuMFModule`: a GMF branch

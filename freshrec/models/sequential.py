@@ -19,7 +19,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import ClassVar, Self
 
 import numpy as np
@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from freshrec.base import _plain
 from freshrec.data.batch import EventBatch, Events, as_batch
 from freshrec.data.interactions import InteractionLog
+from freshrec.models.anchoring import Anchorable
 from freshrec.models.distributed import shard, world
 from freshrec.models.losses import linear_cross_entropy
 from freshrec.models.nn import resolve_device, sample_uniform, train_step
@@ -48,7 +49,7 @@ _SEED_BOUND = 2**63
 _HISTORY = "history."
 
 
-class SequentialRecommender(TorchRecommender):
+class SequentialRecommender(Anchorable, TorchRecommender):
     """Base of the recommenders that read a user's item sequence.
 
     **Histories.** Every positive event (``value >= threshold``) that the model learns or
@@ -171,11 +172,27 @@ class SequentialRecommender(TorchRecommender):
 
     def _rehearse(self, batch: EventBatch, replayed: EventBatch, valid: EventBatch | None) -> None:
         start = self._append_positives(batch)
+        again = self._positions_of(replayed)
+        self._train((np.arange(len(again)) >= start) | again, valid)
+
+    def _positions_of(self, batch: EventBatch) -> np.ndarray:
+        """Flags of the history positions holding one of ``batch``'s (user, item) pairs."""
         users, items, _ = self._history().arrays()
-        pairs = users * self.n_items + items
-        replay_users, replay_items = replayed.indices()
-        again = np.isin(pairs, replay_users * self.n_items + replay_items)
-        self._train((np.arange(len(pairs)) >= start) | again, valid)
+        batch_users, batch_items = batch.indices()
+        wanted = batch_users * self.n_items + batch_items
+        return np.isin(users * self.n_items + items, wanted)
+
+    def _loss_terms(self, batch: EventBatch) -> Iterator[tuple[torch.Tensor, int]]:
+        """Mean next-item losses over the history positions of ``batch``'s pairs."""
+        users, inputs, targets = self._windows(self._positions_of(batch))
+        generator = torch.Generator().manual_seed(int(self.rng_.integers(_SEED_BOUND)))
+        device = resolve_device(self.device)
+        for start in range(0, len(users), self.batch_size):
+            rows = slice(start, start + self.batch_size)
+            y = targets[rows]
+            hidden = self._encode(users[rows].to(device), inputs[rows].to(device))
+            loss = self._next_item_loss(hidden, y.to(device), users[rows], generator)
+            yield loss, int((y > 0).sum())
 
     def _append_positives(self, batch: EventBatch) -> int:
         """Append ``batch``'s positives to the histories; return the first new position."""
@@ -210,6 +227,7 @@ class SequentialRecommender(TorchRecommender):
                     hidden = self._encode(users[rows].to(device), x.to(device))
                     loss = self._next_item_loss(hidden, y.to(device), users[rows], generator)
                     loss = loss * (int((y > 0).sum()) * world()[1] / n_targets)  # batch mean
+                    loss = loss + self._anchor_penalty()
                 else:  # more processes than rows: take part in the averaging with zeros
                     loss = torch.zeros((), device=device, requires_grad=True)
                 total += train_step(self.module_, self.optimizer_, loss)

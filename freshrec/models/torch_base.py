@@ -17,7 +17,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import ClassVar
 
 import numpy as np
@@ -134,6 +134,38 @@ class TorchRecommender(RecommenderBase):
         """Loss of one mini-batch: ``users``/``positives`` (B,), ``negatives`` (B, n_negatives)."""
         raise NotImplementedError
 
+    # -- forgetting control (used by freshrec.models.anchoring) ----------------------------
+    def _anchor_penalty(self) -> torch.Tensor | float:
+        """``sum w * (theta - theta_anchor)^2 / 2`` over the anchored entries, or 0.
+
+        A table grown since the anchor was set is compared on its first rows only.
+        """
+        anchor = getattr(self, "anchor_", None)
+        if not anchor:
+            return 0.0
+        params = dict(self.module_.named_parameters())
+        total: torch.Tensor | float = 0.0
+        for name, (reference, weight) in anchor.items():
+            current = params[name][: len(reference)] if reference.ndim else params[name]
+            total = total + 0.5 * (weight * (current - reference) ** 2).sum()
+        return total
+
+    def _loss_terms(self, batch: EventBatch) -> Iterator[tuple[torch.Tensor, int]]:
+        """Mean losses of ``batch_size`` mini-batches of ``batch``'s positives, and sizes."""
+        positive = batch.value >= self.threshold
+        user_idx, item_idx = batch.indices()
+        users = torch.from_numpy(user_idx[positive].astype(np.int64))
+        items = torch.from_numpy(item_idx[positive].astype(np.int64))
+        generator = torch.Generator().manual_seed(int(self.rng_.integers(_SEED_BOUND)))
+        seen = self.positives_csr()
+        device = resolve_device(self.device)
+        for start in range(0, len(users), self.batch_size):
+            u, i = users[start : start + self.batch_size], items[start : start + self.batch_size]
+            j = sample_uniform(
+                self.n_items, (len(u), self.n_negatives), generator, exclude=seen, users=u
+            )
+            yield self._batch_loss(u.to(device), i.to(device), j.to(device)), len(u)
+
     # -- RecommenderBase hooks ----------------------------------------------------------
     def _grow(self, n_users: int, n_items: int) -> None:
         if not hasattr(self, "module_"):
@@ -179,6 +211,7 @@ class TorchRecommender(RecommenderBase):
                         u[mine].to(device), i[mine].to(device), j[mine].to(device)
                     )
                     loss = loss * (len(mine) * world()[1] / len(rows))  # the batch mean
+                    loss = loss + self._anchor_penalty()
                 else:  # more processes than rows: take part in the averaging with zeros
                     loss = torch.zeros((), device=device, requires_grad=True)
                 total += train_step(self.module_, self.optimizer_, loss) * len(rows)

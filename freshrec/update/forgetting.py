@@ -12,8 +12,8 @@ lose what older events taught (catastrophic forgetting). Besides replay
   the update is the teacher; each training step also matches the teacher's preference
   between two random items for a random known user.
 
-A control needs a model that offers ``fisher``/``anchor`` (EWC) or ``distil_from_self``
-(distillation); BPR does.
+A control needs a model that offers ``fisher``/``anchor`` (EWC: BPR, NeuMF and the sequential
+models) or ``distil_from_self`` (distillation: BPR).
 """
 
 from __future__ import annotations
