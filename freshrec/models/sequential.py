@@ -179,7 +179,8 @@ class SequentialRecommender(Anchorable, TorchRecommender):
         """Flags of the history positions holding one of ``batch``'s (user, item) pairs."""
         users, items, _ = self._history().arrays()
         batch_users, batch_items = batch.indices()
-        wanted = batch_users * self.n_items + batch_items
+        known = (batch_users >= 0) & (batch_items >= 0)
+        wanted = batch_users[known] * self.n_items + batch_items[known]
         return np.isin(users * self.n_items + items, wanted)
 
     def _loss_terms(self, batch: EventBatch) -> Iterator[tuple[torch.Tensor, int]]:
@@ -227,9 +228,9 @@ class SequentialRecommender(Anchorable, TorchRecommender):
                     hidden = self._encode(users[rows].to(device), x.to(device))
                     loss = self._next_item_loss(hidden, y.to(device), users[rows], generator)
                     loss = loss * (int((y > 0).sum()) * world()[1] / n_targets)  # batch mean
-                    loss = loss + self._anchor_penalty()
                 else:  # more processes than rows: take part in the averaging with zeros
                     loss = torch.zeros((), device=device, requires_grad=True)
+                loss = loss + self._anchor_penalty()
                 total += train_step(self.module_, self.optimizer_, loss)
             return total / len(batches)
 

@@ -65,7 +65,9 @@ class TorchRecommender(RecommenderBase):
     (:func:`~freshrec.models.training.run_epochs`). All randomness of one call comes from a
     ``torch.Generator`` seeded from ``rng_``, so a saved and loaded model continues exactly
     as the original would. Under ``torchrun`` each process takes its share of every
-    mini-batch and gradients are averaged (:mod:`freshrec.models.distributed`).
+    mini-batch and gradients are averaged (:mod:`freshrec.models.distributed`). While an EWC
+    anchor is set (:mod:`freshrec.models.anchoring`), every mini-batch loss also pays its
+    penalty (:meth:`_anchor_penalty`).
 
     **Persistence.** ``_arrays`` holds the module's ``state_dict`` (keys ``module.*``) and
     the optimizer's per-parameter state (``optimizer.<parameter>.<key>``: Adam's ``step``,
@@ -211,9 +213,9 @@ class TorchRecommender(RecommenderBase):
                         u[mine].to(device), i[mine].to(device), j[mine].to(device)
                     )
                     loss = loss * (len(mine) * world()[1] / len(rows))  # the batch mean
-                    loss = loss + self._anchor_penalty()
                 else:  # more processes than rows: take part in the averaging with zeros
                     loss = torch.zeros((), device=device, requires_grad=True)
+                loss = loss + self._anchor_penalty()
                 total += train_step(self.module_, self.optimizer_, loss) * len(rows)
             return total / len(users)
 
