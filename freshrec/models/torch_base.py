@@ -154,10 +154,7 @@ class TorchRecommender(RecommenderBase):
 
     def _loss_terms(self, batch: EventBatch) -> Iterator[tuple[torch.Tensor, int]]:
         """Mean losses of ``batch_size`` mini-batches of ``batch``'s positives, and sizes."""
-        positive = batch.value >= self.threshold
-        user_idx, item_idx = batch.indices()
-        users = torch.from_numpy(user_idx[positive].astype(np.int64))
-        items = torch.from_numpy(item_idx[positive].astype(np.int64))
+        users, items = self._positive_pairs(batch)
         generator = torch.Generator().manual_seed(int(self.rng_.integers(_SEED_BOUND)))
         seen = self.positives_csr()
         device = resolve_device(self.device)
@@ -185,11 +182,17 @@ class TorchRecommender(RecommenderBase):
             for name in names:
                 self._table(name).reset_rows(rows, init=init, optimizers=[self.optimizer_])
 
-    def _learn(self, batch: EventBatch, valid: EventBatch | None) -> None:
+    def _positive_pairs(self, batch: EventBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """The (user, item) indices of ``batch``'s positives, as two int64 tensors."""
         positive = batch.value >= self.threshold
         user_idx, item_idx = batch.indices()
-        users = torch.from_numpy(user_idx[positive].astype(np.int64))
-        items = torch.from_numpy(item_idx[positive].astype(np.int64))
+        return (
+            torch.from_numpy(user_idx[positive].astype(np.int64)),
+            torch.from_numpy(item_idx[positive].astype(np.int64)),
+        )
+
+    def _learn(self, batch: EventBatch, valid: EventBatch | None) -> None:
+        users, items = self._positive_pairs(batch)
         if not len(users):
             self.history_ = TrainingHistory((), (), 0)
             return
