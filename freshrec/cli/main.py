@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -317,14 +317,29 @@ def main(argv: list[str] | None = None) -> int:
         return int(exit_.exit_code)
     except SystemExit as exit_:
         return int(exit_.code or 0)
-    except Exception as err:  # click usage errors
+    except _usage_errors() as err:  # a bad option or argument: typer's parser says which
+        usage: Any = err  # a ClickException: show() and exit_code
+        usage.show()
+        return int(usage.exit_code)
+    return 0
+
+
+def _usage_errors() -> tuple[type[Exception], ...]:
+    """The parser's error classes: recent typer vendors click (typer._click), older uses it."""
+    found: list[type[Exception]] = []
+    try:
+        from typer._click.exceptions import ClickException as VendoredClickException
+
+        found.append(VendoredClickException)
+    except ImportError:
+        pass
+    try:
         from click.exceptions import ClickException
 
-        if isinstance(err, ClickException):
-            err.show()
-            return int(err.exit_code)
-        raise
-    return 0
+        found.append(ClickException)
+    except ImportError:
+        pass
+    return tuple(found)
 
 
 def run() -> None:
