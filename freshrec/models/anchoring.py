@@ -103,7 +103,7 @@ class Anchorable:
         >>> model = NeuMF(n_factors=4, hidden=(8,), n_epochs=10, lr=0.01).fit(events[:100])
         >>> before = model.module_.item_gmf.weight.detach().clone()
         >>> def moved(m):
-        ...     after = m.partial_fit(events[100:]).module_.item_gmf.weight[: len(before)]
+        ...     after = m.partial_fit(events[100:]).module_.item_gmf.weight[: len(before)].detach()
         ...     return float((after - before).abs().mean())
         >>> heavy = {k: np.full_like(v, 100.0) for k, v in model.fisher(events[:100]).items()}
         >>> moved(copy.deepcopy(model).anchor(heavy)) < moved(copy.deepcopy(model)) / 2
