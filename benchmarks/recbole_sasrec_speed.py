@@ -31,10 +31,11 @@ What it does, in one run:
    layer-norm eps 1e-8, initial std 0.02, training mode, float32, CPU. Architectures differ
    as the libraries do: RecBole is post-norm with a layer norm on the input embeddings and an
    additive float mask over explicit ``matmul``/``softmax`` attention; freshrec is pre-norm
-   (the SASRec authors' code, including a dropout on the feed-forward's inner activations,
-   which RecBole lacks), zeroes padding positions after every block, and calls
-   ``scaled_dot_product_attention`` with a boolean mask (on CPU with dropout > 0 that is
-   PyTorch's unfused "math" path; with dropout 0 its fused flash kernel).
+   (the SASRec authors' code, without the dropout on the feed-forward's inner activations,
+   as in RecBole), zeroes padding positions once at the output, and in training computes
+   attention by ``baddbmm`` (scale and additive ``-inf`` mask in one product), softmax,
+   dropout and ``bmm`` (with dropout > 0 PyTorch's CPU ``scaled_dot_product_attention`` has
+   no fused kernel, and its unfused path was slower; it serves freshrec's inference).
    Importing any RecBole model switches on ``torch.autograd.set_detect_anomaly(True)``
    (``recbole/model/sequential_recommender/sine.py`` does it at import time), which about
    doubles the time of every step of both libraries; the script switches it off again and

@@ -181,3 +181,18 @@ def test_left_padding_changes_no_output_and_is_zero():
     trimmed = module(torch.tensor([[4, 2, 7]]))
     torch.testing.assert_close(padded[:, 3:], trimmed)
     assert not padded[:, :3].any()
+
+
+def test_training_attention_products_match_scaled_dot_product_attention():
+    module = SASRecModule(9, max_len=6, dim=8, n_blocks=1, n_heads=2, inner=8, dropout=0.3, seed=0)
+    sequences = torch.tensor([[0, 0, 0, 4, 2, 7], [1, 5, 3, 8, 6, 2]])
+    module.eval()
+    reference = module(sequences)  # scaled_dot_product_attention, no dropout
+    module.train()
+    for layer in module.modules():  # training mode with nothing dropped: the explicit products
+        if isinstance(layer, torch.nn.Dropout):
+            layer.p = 0.0
+    module.blocks[0].attention.dropout = 0.0
+    module.dropout.p = 0.3  # keeps the explicit-product path on; applied to inputs, so undone:
+    module.dropout.eval()
+    torch.testing.assert_close(module(sequences), reference)
