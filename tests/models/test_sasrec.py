@@ -187,12 +187,10 @@ def test_training_attention_products_match_scaled_dot_product_attention():
     module = SASRecModule(9, max_len=6, dim=8, n_blocks=1, n_heads=2, inner=8, dropout=0.3, seed=0)
     sequences = torch.tensor([[0, 0, 0, 4, 2, 7], [1, 5, 3, 8, 6, 2]])
     module.eval()
-    reference = module(sequences)  # scaled_dot_product_attention, no dropout
-    module.train()
-    for layer in module.modules():  # training mode with nothing dropped: the explicit products
+    reference = module(sequences)  # scaled_dot_product_attention
+    module.train()  # the module's dropout rate (0.3) selects the explicit products ...
+    for layer in module.modules():  # ... while no layer drops anything
         if isinstance(layer, torch.nn.Dropout):
-            layer.p = 0.0
+            layer.eval()
     module.blocks[0].attention.dropout = 0.0
-    module.dropout.p = 0.3  # keeps the explicit-product path on; applied to inputs, so undone:
-    module.dropout.eval()
     torch.testing.assert_close(module(sequences), reference)
