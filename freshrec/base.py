@@ -13,13 +13,15 @@ import scipy.sparse as sp
 from freshrec.data.batch import EventBatch, Events, as_batch, ids_array
 from freshrec.data.idmap import IdMap
 from freshrec.data.interactions import InteractionLog
-from freshrec.errors import NotFittedError
+from freshrec.errors import DivergedError, NotFittedError
 from freshrec.persist import load_model, save_model
 from freshrec.ranking import top_k
 from freshrec.tables import grow_rows
 from freshrec.typing import ItemId, RowInit, UserId
 
 __all__ = ["Estimator", "Recommender", "RecommenderBase", "Scored"]
+
+_STEP_PARAMS = ("lr", "l2", "reg", "weight_decay", "alpha", "learning_rate")
 
 
 class Scored(NamedTuple):
@@ -69,7 +71,7 @@ class Recommender(Protocol):
         self, user_idx: np.ndarray, k: int, *, exclude: sp.csr_matrix | None = None
     ) -> np.ndarray: ...
 
-    def save(self, path: str | os.PathLike[str]) -> None: ...
+    def save(self, path: str | os.PathLike[str], *, force: bool = False) -> None: ...
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Self: ...
@@ -232,7 +234,20 @@ class RecommenderBase(Estimator):
         else:
             self._learn(batch, valid)
         self.n_events_ = getattr(self, "n_events_", 0) + len(batch)
+        self._check_finite()
         return self
+
+    def _check_finite(self) -> None:
+        """Raise :class:`DivergedError` when a learned parameter is NaN or infinite."""
+        for name, array in self._arrays().items():
+            if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+                bad = int((~np.isfinite(array)).sum())
+                steps = {k: v for k, v in self.get_params().items() if k in _STEP_PARAMS}
+                raise DivergedError(
+                    f"{type(self).__name__} diverged: {bad:,} of {array.size:,} values of "
+                    f"{name} are NaN or infinite after learning; check the step size and "
+                    f"regularisation ({steps or 'see get_params()'})"
+                )
 
     def add_ids(
         self,
@@ -459,9 +474,14 @@ class RecommenderBase(Estimator):
         return None
 
     # -- persistence --------------------------------------------------------------------
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the model to folder ``path`` (JSON + safetensors, atomic, manifest last)."""
+    def save(self, path: str | os.PathLike[str], *, force: bool = False) -> None:
+        """Write the model to folder ``path`` (JSON + safetensors, atomic, manifest last).
+
+        A folder holding files freshrec did not write is refused unless ``force`` (the model
+        is then written beside them); a model with non-finite parameters is never saved.
+        """
         self._check_fitted()
+        self._check_finite()
         users, items, values = self.log_.arrays()
         arrays = {
             "log.user_idx": users,
@@ -478,7 +498,7 @@ class RecommenderBase(Estimator):
             "values": {name: getattr(self, name) for name in self._state_values},
         }
         manifest = {"n_events": self.n_events_, "n_users": self.n_users, "n_items": self.n_items}
-        save_model(self, path, arrays, state, manifest)
+        save_model(self, path, arrays, state, manifest, force=force)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Self:

@@ -6,7 +6,7 @@ the file instead of guessing.
 
 from __future__ import annotations
 
-__all__ = ["DataError", "FreshrecError", "NotFittedError"]
+__all__ = ["DataError", "DivergedError", "FreshrecError", "NotFittedError"]
 
 
 class FreshrecError(Exception):
@@ -58,4 +58,16 @@ class NotFittedError(FreshrecError, RuntimeError):
     Traceback (most recent call last):
     ...
     freshrec.errors.NotFittedError: MostPopular has not seen any event; call fit first
+    """
+
+
+class DivergedError(FreshrecError, ArithmeticError):
+    """Learning made a parameter NaN or infinite (a step size too large, or negative).
+
+    Examples
+    --------
+    >>> raise DivergedError("BPR diverged: 12 of 64 values of user_factors_ are NaN")
+    Traceback (most recent call last):
+    ...
+    freshrec.errors.DivergedError: BPR diverged: 12 of 64 values of user_factors_ are NaN
     """

@@ -29,15 +29,69 @@ import numpy as np
 
 __all__ = [
     "FORMAT_VERSION",
+    "MODEL_FILES",
     "atomic_write_bytes",
     "atomic_write_text",
+    "check_writable_model_dir",
     "load_model",
     "replace_dir",
     "save_model",
 ]
 
 FORMAT_VERSION = 1
+MODEL_FILES = ("freshrec.json", "model.safetensors", "state.json", "manifest.json")
 _TRUSTED_PREFIXES = ("freshrec.",)
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where Linux shows it."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)  # elsewhere: read by setting it, then put it back at once
+    os.umask(mask)
+    return mask
+
+
+def _file_mode() -> int:
+    """0666 less the umask: what ``open`` gives a new file (0644 under umask 022)."""
+    return 0o666 & ~_umask()
+
+
+def check_writable_model_dir(path: str | os.PathLike[str], *, force: bool = False) -> None:
+    """Refuse to save over a folder that holds files freshrec did not write, unless ``force``.
+
+    A missing or empty folder and a complete model folder (only :data:`MODEL_FILES`) are fine:
+    saving replaces the model. With ``force``, the model is written beside the other files,
+    which are left as they are.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp()); _ = (folder / "notes.txt").write_text("mine")
+    >>> check_writable_model_dir(folder)
+    Traceback (most recent call last):
+    ...
+    FileExistsError: ... holds files freshrec did not write (notes.txt): ...
+    >>> check_writable_model_dir(folder, force=True)
+    """
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise FileExistsError(f"{target} is a file, not a model folder")
+    if force or not target.is_dir():
+        return
+    foreign = sorted(p.name for p in target.iterdir() if p.name not in MODEL_FILES)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (
+            f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
+        )
+        raise FileExistsError(
+            f"{target} holds files freshrec did not write ({shown}): choose a new folder, or "
+            "pass --force (force=True) to write the model beside them"
+        )
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
@@ -58,7 +112,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; written files are ordinary readable files
+        os.chmod(tmp, _file_mode())  # mkstemp creates 0600; honour the umask like open() does
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -108,11 +162,16 @@ def save_model(
     arrays: Mapping[str, np.ndarray],
     state: Mapping[str, Any],
     manifest: Mapping[str, Any] | None = None,
+    *,
+    force: bool = False,
 ) -> None:
     """Write a model folder atomically; ``manifest.json`` is written last.
 
     ``model`` supplies the class name and ``get_params()``; ``arrays`` and ``state`` are its
-    numeric and JSON state.
+    numeric and JSON state. A folder holding other files is refused unless ``force``, which
+    writes the model's files into it beside them (see :func:`check_writable_model_dir`).
+    Leftovers of saves that were killed (``.NAME.tmp-PID-*`` of dead processes) are removed.
+    Files get 0666 and folders 0777, less the umask.
 
     Examples
     --------
@@ -131,8 +190,11 @@ def save_model(
     from freshrec import __version__
 
     target = Path(path)
+    check_writable_model_dir(target, force=force)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
+    _remove_dead_saves(target)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-{os.getpid()}-"))
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp creates 0700
     try:
         config = {
             "format": FORMAT_VERSION,
@@ -143,6 +205,7 @@ def save_model(
         _write(tmp / "freshrec.json", json.dumps(config, indent=2).encode())
         tensors = {name: np.ascontiguousarray(value) for name, value in arrays.items()}
         save_file(tensors, str(tmp / "model.safetensors"))
+        os.chmod(tmp / "model.safetensors", _file_mode())  # safetensors writes 0600
         _fsync_file(tmp / "model.safetensors")
         _write(tmp / "state.json", json.dumps(state).encode())
         files = {
@@ -153,10 +216,41 @@ def save_model(
             tmp / "manifest.json",
             json.dumps({"files": files, **(manifest or {})}, indent=2).encode(),
         )
-        replace_dir(tmp, target)
+        if target.is_dir() and any(p.name not in MODEL_FILES for p in target.iterdir()):
+            _move_files_into(tmp, target)  # forced: the other files stay where they are
+        else:
+            replace_dir(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _move_files_into(tmp: Path, target: Path) -> None:
+    """Move the model files of ``tmp`` into ``target``: manifest removed first, put back last."""
+    (target / "manifest.json").unlink(missing_ok=True)
+    for name in MODEL_FILES:
+        os.replace(tmp / name, target / name)
+    _fsync_dir(target)
+    tmp.rmdir()
+
+
+def _remove_dead_saves(target: Path) -> None:
+    """Remove ``.NAME.tmp-PID-*`` / ``.NAME.old-PID-*`` folders of processes no longer alive."""
+    for leftover in target.parent.glob(f".{target.name}.*-*"):
+        kind, _, rest = leftover.name[len(target.name) + 2 :].partition("-")
+        pid = rest.partition("-")[0]
+        if kind in ("tmp", "old") and pid.isdigit() and leftover.is_dir() and not _alive(int(pid)):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def load_model(

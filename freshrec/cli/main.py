@@ -6,15 +6,19 @@ results, writes ``results.json``, ``report.md`` and PNG plots into ``--out``.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from freshrec.cli.datasets import app as datasets_app
 from freshrec.cli.options import (
+    MODEL_NAMES,
+    FileOptions,
     default_cache_dir,
     default_data_dir,
     load_named,
@@ -22,6 +26,9 @@ from freshrec.cli.options import (
     parse_names,
 )
 from freshrec.errors import FreshrecError
+
+if TYPE_CHECKING:
+    from freshrec.data.dataset import Dataset
 
 __all__ = ["app", "main", "run"]
 
@@ -34,8 +41,40 @@ app = typer.Typer(
 )
 app.add_typer(datasets_app, name="datasets")
 console = Console()
+_INTERRUPTED = 130  # the shell's code for a process stopped by SIGINT
 
-DataDir = Annotated[Path | None, typer.Option(help="Dataset folder (default: $FRESHREC_DATA).")]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        help="Folder of the catalogue datasets. Default: $FRESHREC_DATA when set, else "
+        "../shared/data when it exists and ~/.freshrec/data does not, else ~/.freshrec/data."
+    ),
+]
+DatasetOption = Annotated[
+    str,
+    typer.Option(
+        help="A catalogue name (see `freshrec datasets list`) or a file of your own: "
+        ".csv, .tsv, .txt (with --sep), .jsonl or .parquet."
+    ),
+]
+SepOption = Annotated[
+    str | None,
+    typer.Option(help="Field separator of --dataset FILE (' ', ',', '\\t' or tab, ...)."),
+]
+NoHeaderOption = Annotated[
+    bool, typer.Option("--no-header", help="--dataset FILE has no header line.")
+]
+ColumnsOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Columns of --dataset FILE: without a header their names in order "
+        "(user,item,rating); with one, a mapping (user=uid,item=movie,rating=stars,"
+        "timestamp=ts). Default: guessed."
+    ),
+]
+MinRating = Annotated[float | None, typer.Option(help="Keep ratings >= this value.")]
+K = Annotated[int, typer.Option(min=1, help="Cut-off of the ranking metrics.")]
+_MODELS_HELP = f"one of: {', '.join(MODEL_NAMES)}"
 SetOption = Annotated[
     list[str] | None,
     typer.Option("--set", help="Hyperparameter override, model.param=value or NAME.param=value."),
@@ -60,21 +99,24 @@ def demo(
 
 @app.command()
 def evaluate(
-    dataset: Annotated[str, typer.Option(help="Dataset name (see `freshrec datasets list`).")],
-    model: Annotated[str, typer.Option(help="Model name(s), comma-separated.")],
+    dataset: DatasetOption,
+    model: Annotated[str, typer.Option(help=f"Model name(s), comma-separated; {_MODELS_HELP}.")],
     protocol: Annotated[
         str, typer.Option(help="random | temporal-user | temporal-global | loo-full | loo-sampled")
     ] = "temporal-user",
     seeds: Annotated[str, typer.Option(help="Training seeds, comma-separated.")] = "0",
     split_seed: Annotated[int, typer.Option(help="Seed of the (fixed) split.")] = 0,
-    k: Annotated[int, typer.Option(help="Cut-off of the ranking metrics.")] = 10,
-    min_rating: Annotated[float | None, typer.Option(help="Keep ratings >= this value.")] = None,
+    k: K = 10,
+    min_rating: MinRating = None,
     folds: Annotated[
-        int, typer.Option(help="K-fold cross-validation (per-user random folds) instead.")
+        int, typer.Option(min=0, help="K-fold cross-validation (per-user random folds) instead.")
     ] = 0,
     set_: SetOption = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("freshrec-evaluate"),
     data_dir: DataDir = None,
+    sep: SepOption = None,
+    no_header: NoHeaderOption = False,
+    columns: ColumnsOption = None,
 ) -> None:
     """Fit models on a split (over several seeds) and report ranking metrics with 95% CIs."""
     from freshrec.config import parse_overrides
@@ -82,8 +124,13 @@ def evaluate(
     from freshrec.evaluation.report import rich_table
     from freshrec.progress import step_progress
 
-    data = load_named(dataset, default_data_dir(data_dir), min_rating=min_rating)
+    if folds == 1:
+        raise FreshrecError("--folds must be 0 (a holdout split) or at least 2")
     names, seed_list = parse_names(model), parse_ints(seeds)
+    overrides = parse_overrides(set_ or [])
+    data = _load(
+        dataset, data_dir, min_rating, FileOptions(sep, not no_header, columns), names, overrides
+    )
     runs = len(names) * len(seed_list) * max(folds, 1)
     with step_progress(console, "fitting", runs) as advance:
         results = run_evaluation(
@@ -93,7 +140,7 @@ def evaluate(
             seeds=seed_list,
             split_seed=split_seed,
             k=k,
-            overrides=parse_overrides(set_ or []),
+            overrides=overrides,
             folds=folds,
             on_step=lambda name, seed: advance(f"{name} seed {seed}"),
         )
@@ -103,27 +150,32 @@ def evaluate(
 
 @app.command()
 def tune(
-    dataset: Annotated[str, typer.Option(help="Dataset name.")],
-    model: Annotated[str, typer.Option(help="Model name.")],
-    trials: Annotated[int, typer.Option(help="Number of settings to try.")] = 20,
+    dataset: DatasetOption,
+    model: Annotated[str, typer.Option(help=f"Model name; {_MODELS_HELP}.")],
+    trials: Annotated[int, typer.Option(min=1, help="Number of settings to try.")] = 20,
     protocol: Annotated[str, typer.Option(help="Split whose training part is searched.")] = (
         "temporal-user"
     ),
     seed: Annotated[int, typer.Option(help="Seed of the split and the sampler.")] = 0,
-    min_rating: Annotated[float | None, typer.Option(help="Keep ratings >= this value.")] = None,
+    min_rating: MinRating = None,
     set_: SetOption = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("freshrec-tune"),
     data_dir: DataDir = None,
+    sep: SepOption = None,
+    no_header: NoHeaderOption = False,
+    columns: ColumnsOption = None,
 ) -> None:
-    """Choose hyperparameters on a validation split (Optuna TPE; extra [tune])."""
+    """Choose hyperparameters on a validation split (Optuna TPE; extra \\[tune])."""
     from freshrec.config import parse_overrides
     from freshrec.evaluation.report import rich_table
     from freshrec.persist import atomic_write_bytes
     from freshrec.progress import step_progress
     from freshrec.tuning import tune as run_tune
 
-    data = load_named(dataset, default_data_dir(data_dir), min_rating=min_rating)
-    fixed = parse_overrides(set_ or []).get(model, {})
+    overrides = parse_overrides(set_ or [])
+    data = _load(
+        dataset, data_dir, min_rating, FileOptions(sep, not no_header, columns), [model], overrides
+    )
     with step_progress(console, f"tuning {model}", trials) as advance:
         result = run_tune(
             data,
@@ -131,7 +183,7 @@ def tune(
             protocol=protocol,
             n_trials=trials,
             seed=seed,
-            fixed=fixed,
+            fixed=overrides.get(model, {}),
             on_trial=lambda t: advance(f"trial {t.number}: {t.value:.4f}"),
         )
     results = result.to_results(data.name, protocol)
@@ -144,24 +196,38 @@ def tune(
 
 @app.command()
 def fit(
-    dataset: Annotated[str, typer.Option(help="Dataset name.")],
-    model: Annotated[str, typer.Option(help="Model name.")],
+    dataset: DatasetOption,
+    model: Annotated[str, typer.Option(help=f"Model name; {_MODELS_HELP}.")],
     out: Annotated[Path, typer.Option(help="Model folder to write.")],
-    min_rating: Annotated[float | None, typer.Option(help="Keep ratings >= this value.")] = None,
+    min_rating: MinRating = None,
     set_: SetOption = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="Write the model into an existing folder that holds other files, beside them."
+        ),
+    ] = False,
     data_dir: DataDir = None,
+    sep: SepOption = None,
+    no_header: NoHeaderOption = False,
+    columns: ColumnsOption = None,
 ) -> None:
     """Fit a model on a whole dataset and save it (JSON + safetensors)."""
     from freshrec.config import model_params, parse_overrides
     from freshrec.models import REGISTRY
+    from freshrec.persist import check_writable_model_dir
 
-    data = load_named(dataset, default_data_dir(data_dir), min_rating=min_rating)
     if model not in REGISTRY:
-        raise FreshrecError(f"unknown model {model!r}; choose from {sorted(REGISTRY)}")
-    params = model_params(model, REGISTRY[model], parse_overrides(set_ or []))
+        raise FreshrecError(f"unknown model {model!r}; choose from {', '.join(MODEL_NAMES)}")
+    check_writable_model_dir(out, force=force)
+    overrides = parse_overrides(set_ or [])
+    data = _load(
+        dataset, data_dir, min_rating, FileOptions(sep, not no_header, columns), [model], overrides
+    )
+    params = model_params(model, REGISTRY[model], overrides)
     with console.status(f"fitting {model} on {len(data.events):,} events"):
         fitted = REGISTRY[model](**params).fit(data.events)
-    fitted.save(out)
+    fitted.save(out, force=force)
     console.print(f"{fitted!r}: {fitted.n_users:,} users, {fitted.n_items:,} items -> {out}")
 
 
@@ -170,7 +236,7 @@ def recommend(
     model: Annotated[Path, typer.Option(help="Model folder written by `freshrec fit`.")],
     user: Annotated[str | None, typer.Option(help="One user id.")] = None,
     users: Annotated[Path | None, typer.Option(help="File with one user id per line.")] = None,
-    k: Annotated[int, typer.Option(help="How many items.")] = 10,
+    k: Annotated[int, typer.Option(min=1, help="How many items.")] = 10,
     include_seen: Annotated[
         bool, typer.Option(help="Also recommend items the user has seen.")
     ] = False,
@@ -178,7 +244,7 @@ def recommend(
         Path | None, typer.Option(help="Write top-K as TSV (user, rank, item, score).")
     ] = None,
 ) -> None:
-    """Top-K items for one user (printed) or for a file of users (TSV)."""
+    """Top-K items for one user or for a file of users (printed, or written as TSV)."""
     from freshrec.cli.recommend import recommend_users
 
     if (user is None) == (users is None):
@@ -189,8 +255,8 @@ def recommend(
 
 @app.command()
 def arena(
-    dataset: Annotated[str, typer.Option(help="Dataset name (see `freshrec datasets list`).")],
-    model: Annotated[str, typer.Option(help="Model name.")],
+    dataset: DatasetOption,
+    model: Annotated[str, typer.Option(help=f"Model name; {_MODELS_HELP}.")],
     strategies: Annotated[
         str,
         typer.Option(
@@ -198,15 +264,25 @@ def arena(
             "finetune-distill, streaming, hybrid, on-drift, adaptive."
         ),
     ] = "frozen,full,finetune,finetune-replay,streaming",
-    windows: Annotated[int, typer.Option(help="Windows after the warm start.")] = 20,
+    windows: Annotated[int, typer.Option(min=1, help="Windows after the warm start.")] = 20,
     seeds: Annotated[str, typer.Option(help="Seeds, comma-separated.")] = "0",
-    warm_fraction: Annotated[float, typer.Option(help="Share of events in the warm start.")] = 0.5,
-    k: Annotated[int, typer.Option(help="Cut-off of the ranking metrics.")] = 10,
-    threads: Annotated[int, typer.Option(help="Threads for numba/torch (pinned).")] = 1,
-    min_rating: Annotated[float | None, typer.Option(help="Keep ratings >= this value.")] = None,
+    warm_fraction: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of events in the warm start.",
+        ),
+    ] = 0.5,
+    k: K = 10,
+    threads: Annotated[int, typer.Option(min=1, help="Threads for numba/torch (pinned).")] = 1,
+    min_rating: MinRating = None,
     set_: SetOption = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("freshrec-arena"),
     data_dir: DataDir = None,
+    sep: SepOption = None,
+    no_header: NoHeaderOption = False,
+    columns: ColumnsOption = None,
 ) -> None:
     """Update strategies side by side over time windows: quality, compute, churn, forgetting."""
     from freshrec.config import parse_overrides
@@ -216,9 +292,16 @@ def arena(
     from freshrec.progress import step_progress
     from freshrec.threads import pin_threads
 
+    if not 0.0 < warm_fraction < 1.0:
+        raise FreshrecError(
+            f"--warm-fraction must lie strictly between 0 and 1, got {warm_fraction}"
+        )
     pin_threads(threads)
-    data = load_named(dataset, default_data_dir(data_dir), min_rating=min_rating)
     names, seed_list = parse_names(strategies), parse_ints(seeds)
+    overrides = parse_overrides(set_ or [])
+    data = _load(
+        dataset, data_dir, min_rating, FileOptions(sep, not no_header, columns), [model], overrides
+    )
     steps = len(seed_list) * (1 + windows * len(names))
     with step_progress(console, f"arena: {model}", steps) as advance:
         results, runs = run_arena_job(
@@ -227,7 +310,7 @@ def arena(
             names,
             n_windows=windows,
             seeds=seed_list,
-            overrides=parse_overrides(set_ or []),
+            overrides=overrides,
             warm_fraction=warm_fraction,
             k=k,
             on_step=advance,
@@ -239,23 +322,31 @@ def arena(
 
 @app.command()
 def prequential(
-    dataset: Annotated[str, typer.Option(help="Dataset name (see `freshrec datasets list`).")],
-    model: Annotated[str, typer.Option(help="Model name.")],
-    window: Annotated[int, typer.Option(help="Events per window (test, then learn).")] = 1000,
-    holdout: Annotated[float, typer.Option(help="Share held out at the end of the stream.")] = (
-        0.1
+    dataset: DatasetOption,
+    model: Annotated[str, typer.Option(help=f"Model name; {_MODELS_HELP}.")],
+    window: Annotated[int, typer.Option(min=1, help="Events per window (test, then learn).")] = (
+        1000
     ),
-    delay: Annotated[int, typer.Option(help="Windows between a test and its learning.")] = 0,
+    holdout: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="Share held out at the end of the stream."),
+    ] = 0.1,
+    delay: Annotated[int, typer.Option(min=0, help="Windows between a test and its learning.")] = 0,
     label_delay: Annotated[
         float | None,
-        typer.Option(help="Seconds after its timestamp an event's label is known (not --delay)."),
+        typer.Option(
+            min=0.0, help="Seconds after its timestamp an event's label is known (not --delay)."
+        ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the model and the churn sample.")] = 0,
-    threads: Annotated[int, typer.Option(help="Threads for numba/torch (pinned).")] = 1,
-    min_rating: Annotated[float | None, typer.Option(help="Keep ratings >= this value.")] = None,
+    threads: Annotated[int, typer.Option(min=1, help="Threads for numba/torch (pinned).")] = 1,
+    min_rating: MinRating = None,
     set_: SetOption = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("freshrec-prequential"),
     data_dir: DataDir = None,
+    sep: SepOption = None,
+    no_header: NoHeaderOption = False,
+    columns: ColumnsOption = None,
 ) -> None:
     """Test-then-train over the stream: convergence, generalization and stability, plotted."""
     from freshrec.config import parse_overrides
@@ -263,13 +354,18 @@ def prequential(
     from freshrec.evaluation.report import rich_table
     from freshrec.threads import pin_threads
 
+    if holdout >= 1.0:
+        raise FreshrecError(f"--holdout must be below 1 (a share of the stream), got {holdout}")
     pin_threads(threads)
-    data = load_named(dataset, default_data_dir(data_dir), min_rating=min_rating)
+    overrides = parse_overrides(set_ or [])
+    data = _load(
+        dataset, data_dir, min_rating, FileOptions(sep, not no_header, columns), [model], overrides
+    )
     with console.status(f"prequential {model} on {len(data.events):,} events") as status:
         results, run = run_prequential_job(
             data,
             model,
-            overrides=parse_overrides(set_ or []),
+            overrides=overrides,
             window=window,
             holdout_fraction=holdout,
             delay=delay,
@@ -306,39 +402,57 @@ def case(
     console.print(f"wrote {', '.join(str(p) for p in written)}")
 
 
+def _load(
+    dataset: str,
+    data_dir: Path | None,
+    min_rating: float | None,
+    file: FileOptions,
+    models: list[str],
+    overrides: dict[str, dict[str, Any]],
+) -> Dataset:
+    """Load ``--dataset`` (a catalogue name or a file) and say what was read and what counts."""
+    from freshrec.cli.summary import describe_events, model_thresholds
+
+    data = load_named(dataset, default_data_dir(data_dir), min_rating=min_rating, file=file)
+    describe_events(console, data, model_thresholds(models, overrides))
+    return data
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI with ``argv`` and return the exit code (for tests and ``run``)."""
+    """Run the CLI with ``argv`` and return the exit code (for tests and ``run``).
+
+    Ctrl-C exits 130 with one line on stderr (the parser turns it into ``Exit(130)``).
+    """
+    interrupted: tuple[type[BaseException], ...] = (KeyboardInterrupt, *_parser_classes("Abort"))
+    usage_errors = _parser_classes("ClickException")
     try:
-        app(args=argv if argv is not None else sys.argv[1:], standalone_mode=False)
-    except (FreshrecError, ValueError, FileNotFoundError, KeyError) as err:
-        console.print(f"[red]error:[/red] {err}")
+        code = app(args=argv if argv is not None else sys.argv[1:], standalone_mode=False)
+    except interrupted:
+        code = _INTERRUPTED
+    except (FreshrecError, ValueError, FileNotFoundError, FileExistsError, KeyError) as err:
+        console.print(f"[red]error:[/red] {escape(str(err))}")
         return 2
     except typer.Exit as exit_:
-        return int(exit_.exit_code)
+        code = int(exit_.exit_code)
     except SystemExit as exit_:
-        return int(exit_.code or 0)
-    except _usage_errors() as err:  # a bad option or argument: typer's parser says which
+        code = int(exit_.code or 0)
+    except usage_errors as err:  # a bad option or argument: typer's parser says which
         usage: Any = err  # a ClickException: show() and exit_code
         usage.show()
         return int(usage.exit_code)
-    return 0
+    if code == _INTERRUPTED:
+        Console(stderr=True).print("interrupted: stopped before the end, nothing more written")
+    return code if isinstance(code, int) else 0
 
 
-def _usage_errors() -> tuple[type[Exception], ...]:
-    """The parser's error classes: recent typer vendors click (typer._click), older uses it."""
-    found: list[type[Exception]] = []
-    try:
-        from typer._click.exceptions import ClickException as VendoredClickException
-
-        found.append(VendoredClickException)
-    except ImportError:
-        pass
-    try:
-        from click.exceptions import ClickException
-
-        found.append(ClickException)
-    except ImportError:
-        pass
+def _parser_classes(name: str) -> tuple[type[Exception], ...]:
+    """Class ``name`` of the parser's exceptions: recent typer vendors click (typer._click)."""
+    found = []
+    for module in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            found.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            pass
     return tuple(found)
 
 

@@ -6,11 +6,21 @@ This module and ``serving/settings.py`` are the only places that read environmen
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from freshrec.data.dataset import Dataset
 
-__all__ = ["default_cache_dir", "default_data_dir", "load_named", "parse_ints", "parse_names"]
+__all__ = [
+    "MODEL_NAMES",
+    "FileOptions",
+    "default_cache_dir",
+    "default_data_dir",
+    "is_file_path",
+    "load_named",
+    "parse_ints",
+    "parse_names",
+]
 
 
 def default_data_dir(given: Path | None) -> Path:
@@ -54,8 +64,73 @@ def parse_names(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def load_named(name: str, data_dir: Path, *, min_rating: float | None = None) -> Dataset:
-    """A catalogue dataset (or ``synthetic``) with the cache folder of the environment."""
-    from freshrec.data.registry import load_dataset
+MODEL_NAMES = (  # freshrec.models.REGISTRY's names, here so --help needs no model import
+    "popular",
+    "biased-mf",
+    "item-knn",
+    "user-knn",
+    "bpr",
+    "als",
+    "content",
+    "neumf",
+    "sasrec",
+    "gru4rec",
+    "caser",
+    "fm",
+    "deepfm",
+    "cfgan",
+    "irgan",
+    "two-tower",
+)
 
-    return load_dataset(name, data_dir, min_rating=min_rating, cache_dir=default_cache_dir())
+
+@dataclass(frozen=True)
+class FileOptions:
+    """How to read a user's own file: ``--sep``, ``--no-header`` and ``--columns``."""
+
+    sep: str | None = None
+    header: bool = True
+    columns: str | None = None
+
+
+def is_file_path(dataset: str) -> bool:
+    """Whether ``--dataset`` names a file rather than a catalogue entry.
+
+    Examples
+    --------
+    >>> is_file_path("ml-100k"), is_file_path("data/ratings.csv"), is_file_path("r.txt")
+    (False, True, True)
+    """
+    from freshrec.data.registry import CATALOGUE, SYNTHETIC
+
+    if dataset in CATALOGUE or dataset == SYNTHETIC:
+        return False
+    return Path(dataset).is_file() or os.sep in dataset or bool(Path(dataset).suffix)
+
+
+def load_named(
+    name: str,
+    data_dir: Path,
+    *,
+    min_rating: float | None = None,
+    file: FileOptions | None = None,
+) -> Dataset:
+    """A catalogue dataset (or ``synthetic``), or a user's own file when ``name`` is a path.
+
+    A catalogue dataset is read from ``data_dir`` through the cache of the environment; a file
+    is read leniently (see :func:`freshrec.data.user_files.load_events_file`) as ``file`` says.
+    """
+    from freshrec.data.registry import clean_dataset, load_dataset
+    from freshrec.data.user_files import load_events_file, parse_columns
+
+    file = file or FileOptions()
+    if not is_file_path(name):
+        if file != FileOptions():
+            raise ValueError(
+                f"--sep, --no-header and --columns describe a file; {name!r} is a catalogue name"
+            )
+        return load_dataset(name, data_dir, min_rating=min_rating, cache_dir=default_cache_dir())
+    loaded = load_events_file(
+        name, sep=file.sep, header=file.header, columns=parse_columns(file.columns)
+    )
+    return clean_dataset(loaded, min_rating=min_rating)

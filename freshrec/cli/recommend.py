@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from freshrec.base import RecommenderBase
@@ -22,22 +23,38 @@ def recommend_users(
     out: Path | None,
     console: Console,
 ) -> None:
-    """Print (one user) or write as TSV (``out``) the top-``k`` items of each user."""
+    """Print the top-``k`` items of each user, or write them as TSV to ``out``.
+
+    A user the model has never seen is served by its fallback (item popularity for most
+    models), and the output says so.
+    """
     model = RecommenderBase.load(model_dir)
     lines = ["user\trank\titem\tscore"]
-    table = Table("rank", "item", "score", title=f"top {k}")
+    unknown = []
     for raw in users:
         user = _as_model_id(model, raw)
+        if user not in model.user_map_:
+            unknown.append(raw)
         exclude = () if include_seen else model.seen_items(user)
-        for rank, scored in enumerate(model.recommend(user, k=k, exclude=exclude), start=1):
-            lines.append(f"{raw}\t{rank}\t{scored.item}\t{scored.score:.6g}")
-            if len(users) == 1:
-                table.add_row(str(rank), str(scored.item), f"{scored.score:.4f}")
+        top = model.recommend(user, k=k, exclude=exclude)
+        lines += [f"{raw}\t{rank}\t{s.item}\t{s.score:.6g}" for rank, s in enumerate(top, 1)]
+        if out is None:
+            note = "unknown user: the model's fallback" if user not in model.user_map_ else None
+            table = Table("rank", "item", "score", title=f"top {k} for {escape(raw)}", caption=note)
+            for rank, scored in enumerate(top, start=1):
+                table.add_row(str(rank), escape(str(scored.item)), f"{scored.score:.6g}")
+            console.print(table)
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (
+            f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        )
+        console.print(
+            f"{len(unknown):,} of {len(users):,} users unknown to the model ({escape(shown)}): "
+            "served by its fallback"
+        )
     if out is not None:
         atomic_write_text(out, "\n".join(lines) + "\n")
         console.print(f"wrote {len(lines) - 1} rows to {out}")
-    if len(users) == 1:
-        console.print(table)
 
 
 def _as_model_id(model: RecommenderBase, raw: str) -> int | str:

@@ -36,6 +36,7 @@ __all__ = [
     "SYNTHETIC",
     "CATALOGUE",
     "DatasetInfo",
+    "clean_dataset",
     "dataset_info",
     "download_dataset",
     "list_datasets",
@@ -477,7 +478,7 @@ def load_dataset(
     (1, {'below min_rating': 1})
     """
     if name == SYNTHETIC:
-        return _cleaned(synthetic_stream(), dedupe, min_rating, k_core)
+        return clean_dataset(synthetic_stream(), dedupe, min_rating, k_core)
     info = dataset_info(name)
     check_mode(mode)
     folder = Path(data_dir) / info.folder
@@ -495,7 +496,7 @@ def load_dataset(
         dataset = cached_load(build, files, loader=name, mode=mode, cache_dir=cache_dir)
     else:
         dataset = build()
-    return _cleaned(replace(dataset, name=name), dedupe, min_rating, k_core)
+    return clean_dataset(replace(dataset, name=name), dedupe, min_rating, k_core)
 
 
 def download_dataset(
@@ -553,7 +554,22 @@ def summarize(dataset: Dataset) -> dict[str, Any]:
     }
 
 
-def _cleaned(dataset: Dataset, dedupe: bool, min_rating: float | None, k: int) -> Dataset:
+def clean_dataset(
+    dataset: Dataset, dedupe: bool = False, min_rating: float | None = None, k: int = 0
+) -> Dataset:
+    """``dataset`` less duplicates, values below ``min_rating`` and the non-``k``-core rows.
+
+    The removed rows are counted in the report under ``"duplicate"``, ``"below min_rating"``
+    and ``"k-core"``.
+
+    Examples
+    --------
+    >>> from freshrec.data import Event
+    >>> from freshrec.data.batch import EventBatch
+    >>> ds = Dataset("toy", EventBatch.from_events([Event("a", "x", 4.0), Event("a", "y", 1.0)]))
+    >>> dict(clean_dataset(ds, min_rating=3).report.skipped)
+    {'below min_rating': 1}
+    """
     events = dataset.events
     removed: Counter[str] = Counter()
     if dedupe:

@@ -48,6 +48,7 @@ def load_table(
     sep: str | None = None,
     encoding: str = "utf-8",
     name: str | None = None,
+    header: Sequence[str] | None = None,
 ) -> Dataset:
     """Load events from a table file.
 
@@ -80,6 +81,9 @@ def load_table(
         Text encoding; a line that does not decode is a bad row with reason ``"encoding"``.
     name
         Dataset name; the file name without suffixes by default.
+    header
+        For delimited text without a header line: the names of its columns in order, which
+        ``columns`` then refers to (every line is data). ``None``: the first line is the header.
 
     Examples
     --------
@@ -91,6 +95,14 @@ def load_table(
     ...                 timestamp_format="iso8601", context=["device"])
     >>> ds.events.user.tolist(), ds.events.timestamp.tolist(), ds.events.context["device"].tolist()
     (['ann', 'bob'], [1704067200.0, 1704067260.0], ['ios', 'web'])
+
+    A space-separated file without a header, columns named in order:
+
+    >>> _ = path.write_text("1 10 3.5\\n2 10 0.5\\n")
+    >>> ds = load_table(path, {"user": "u", "item": "i", "value": "r"}, sep=" ",
+    ...                 header=["u", "i", "r"])
+    >>> ds.events.value.tolist(), ds.events.timestamp is None
+    ([3.5, 0.5], True)
     """
     path = Path(path)
     check_mode(mode)
@@ -103,7 +115,9 @@ def load_table(
     sources = [columns[role] for role in _ROLES if role in columns] + list(context)
     if len(set(sources)) != len(sources):
         raise ValueError(f"a source column is used twice: {sources}")
-    fmt = format or _format_of(path)
+    fmt = format or _format_of(path, sep)
+    if header is not None and fmt in ("jsonl", "parquet"):
+        raise ValueError(f"header= names the columns of delimited text, not of {fmt} files")
     parser = RowParser(
         _fields(columns, timestamp_format, id_kind), file=str(path), mode=mode, report=LoadReport()
     )
@@ -116,7 +130,7 @@ def load_table(
         rows = _jsonl_rows(_read(path), read, encoding, parser)
     else:
         separator = sep or ("\t" if fmt == "tsv" else ",")
-        rows = _csv_rows(_read(path), read, separator, encoding, parser)
+        rows = _csv_rows(_read(path), read, separator, encoding, parser, header)
     n_wanted = len(wanted)
     for line, values in rows:
         if parser.add(values[:n_wanted], line):
@@ -147,12 +161,20 @@ def _fields(
     return fields
 
 
-def _format_of(path: Path) -> Format:
+def _format_of(path: Path, sep: str | None) -> Format:
+    """The format from the suffix; ``.txt`` (or ``.dat``) is delimited text when ``sep`` is set."""
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] == ".gz":
         suffixes.pop()
+    if suffixes and suffixes[-1] in (".txt", ".dat"):
+        if sep is None:
+            raise ValueError(f"{path.name}: a {suffixes[-1]} file needs a separator (sep=)")
+        return "csv"
     if not suffixes or suffixes[-1] not in _SUFFIXES:
-        raise ValueError(f"cannot tell the format of {path.name}; pass format=")
+        raise ValueError(
+            f"cannot tell the format of {path.name} (known: {', '.join(_SUFFIXES)}, and .txt "
+            "with a separator); pass format="
+        )
     return _SUFFIXES[suffixes[-1]]
 
 
@@ -182,14 +204,25 @@ def _decoded_lines(
 
 
 def _csv_rows(
-    data: bytes, wanted: list[str], sep: str, encoding: str, parser: RowParser
+    data: bytes,
+    wanted: list[str],
+    sep: str,
+    encoding: str,
+    parser: RowParser,
+    names: Sequence[str] | None,
 ) -> Iterator[tuple[int, list[Any]]]:
     where = [0]
-    reader = csv.reader(_decoded_lines(data, encoding, parser, where), delimiter=sep)
-    header = next(reader, None)
-    if header is None:
-        raise DataError("file is empty: expected a header line", file=parser.file, line=1)
-    header = [h.lstrip("\ufeff") if i == 0 else h for i, h in enumerate(header)]
+    lines = _decoded_lines(data, encoding, parser, where)
+    if sep == " ":  # runs of spaces separate fields; edge spaces do not make empty ones
+        lines = (line.strip() for line in lines)
+    reader = csv.reader(lines, delimiter=sep, skipinitialspace=sep == " ")
+    if names is None:
+        first = next(reader, None)
+        if first is None:
+            raise DataError("file is empty: expected a header line", file=parser.file, line=1)
+        header = [h.lstrip("\ufeff") if i == 0 else h for i, h in enumerate(first)]
+    else:
+        header = list(names)
     index = {}
     for column in wanted:
         if column not in header:

@@ -137,8 +137,12 @@ def test_missing_column(tmp_path: Path) -> None:
 def test_bad_arguments(tmp_path: Path) -> None:
     path = tmp_path / "r.txt"
     path.write_text("uid,iid\na,b\n")
-    with pytest.raises(ValueError, match="format"):
+    with pytest.raises(ValueError, match="needs a separator"):
         load_table(path, {"user": "uid", "item": "iid"})
+    assert len(load_table(path, {"user": "uid", "item": "iid"}, sep=",").events) == 1
+    with pytest.raises(ValueError, match="cannot tell the format"):
+        load_table(path.rename(tmp_path / "r.xyz"), {"user": "uid", "item": "iid"})
+    path = tmp_path / "r.xyz"
     assert len(load_table(path, {"user": "uid", "item": "iid"}, format="csv").events) == 1
     with pytest.raises(ValueError, match="'user' and 'item'"):
         load_table(path, {"user": "uid"}, format="csv")
@@ -183,3 +187,22 @@ def test_parquet_without_pyarrow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         monkeypatch.delitem(sys.modules, module)
     with pytest.raises(ImportError, match=r"pip install freshrec\[parquet\]"):
         load_table(tmp_path / "x.parquet", {"user": "u", "item": "i"})
+
+
+def test_headerless_space_separated(tmp_path: Path) -> None:
+    path = tmp_path / "ratings.txt"
+    path.write_text("1  10 3.5 \n2 11 0.5\n\n3 10\n")
+    ds = load_table(
+        path,
+        {"user": "user", "item": "item", "value": "rating"},
+        sep=" ",
+        header=["user", "item", "rating"],
+        mode="lenient",
+    )
+    assert ds.events.user.tolist() == ["1", "2"]
+    assert ds.events.value.tolist() == [3.5, 0.5]
+    assert ds.report is not None
+    assert dict(ds.report.skipped) == {"empty line": 1, "too few fields": 1}
+    assert ds.report.examples["too few fields"].endswith("ratings.txt:4")
+    with pytest.raises(ValueError, match="delimited text"):
+        load_table(tmp_path / "x.jsonl", {"user": "u", "item": "i"}, header=["u", "i"])
