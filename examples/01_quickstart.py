@@ -1,6 +1,6 @@
 """Quickstart: fit, evaluate, save, load, and keep learning as new users and items arrive.
 
-Run:   python examples/01_quickstart.py [--small]
+Run:   python examples/01_quickstart.py [--quick]
 Prints the NDCG@10 of three models on a per-user temporal split of the built-in synthetic
 stream, then shows a saved model loading and growing for a brand-new item.
 """
@@ -16,8 +16,8 @@ from freshrec.evaluation import evaluate_ranking
 from freshrec.models import ALS, ItemKNN, MostPopular
 
 
-def main(small: bool = False) -> None:
-    n_events = 5_000 if small else 30_000
+def main(quick: bool = False) -> None:
+    n_events = 5_000 if quick else 30_000
     data = synthetic_stream(n_users=300, n_items=200, n_events=n_events, seed=0)
     split = temporal_user_split(data.events, test_ratio=0.2)
     print(f"{len(split.train):,} training events, {len(split.test):,} test events")
@@ -41,5 +41,5 @@ def main(small: bool = False) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--small", action="store_true", help="a smaller stream, for tests")
-    main(parser.parse_args().small)
+    parser.add_argument("--quick", action="store_true", help="a smaller stream, for tests")
+    main(parser.parse_args().quick)

@@ -6,12 +6,12 @@
   impressions, ranked per impression (AUC, MRR, nDCG@5, nDCG@10);
 - social: CFGAN, Caser and the friends' histories, and their blends, against BPR on Last.fm.
 
-Run:   python examples/02_case_studies.py [ecommerce news social] [--small] [--data-dir DIR]
+Run:   python examples/02_case_studies.py [ecommerce news social] [--quick] [--data-dir DIR]
                                           [--out DIR]
 Each case prints a progress bar and a table of every model's metrics, and writes results.json,
 report.md, comparison.png and weights.png into --out/case-NAME (default: the current folder; a
-temporary folder with --small). --small is the quick mode: a small subset and few epochs. A case
-whose dataset is missing prints where it looked and is skipped.
+temporary folder with --quick). --quick is the quick mode of `freshrec case`: a small subset and
+few epochs. A case whose dataset is missing prints where it looked and is skipped.
 """
 
 from __future__ import annotations
@@ -26,15 +26,15 @@ from freshrec.cases import CASES, missing_data, run_case
 from freshrec.cli.options import default_data_dir
 
 
-def main(names: list[str], small: bool, data_dir: Path | None, out: Path | None) -> None:
+def main(names: list[str], quick: bool, data_dir: Path | None, out: Path | None) -> None:
     folder = default_data_dir(data_dir)
-    root = out or (Path(tempfile.mkdtemp()) if small else Path("."))
+    root = out or (Path(tempfile.mkdtemp()) if quick else Path("."))
     for name in names:
         if missing_data(name, folder) is not None:
             print(f"{name} skipped: {missing_data(name, folder)} not found (give --data-dir)")
             continue
         _, written = run_case(
-            name, root / f"case-{name}", data_dir=folder, quick=small, console=Console()
+            name, root / f"case-{name}", data_dir=folder, quick=quick, console=Console()
         )
         print(f"{name} wrote", ", ".join(str(path) for path in written))
 
@@ -42,8 +42,8 @@ def main(names: list[str], small: bool, data_dir: Path | None, out: Path | None)
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("cases", nargs="*", default=list(CASES), help="cases to run (all)")
-    parser.add_argument("--small", action="store_true", help="quick mode, for tests")
+    parser.add_argument("--quick", action="store_true", help="quick mode, for tests")
     parser.add_argument("--data-dir", type=Path, default=None, help="folder of the datasets")
     parser.add_argument("--out", type=Path, default=None, help="output folder")
     args = parser.parse_args()
-    main(args.cases, args.small, args.data_dir, args.out)
+    main(args.cases, args.quick, args.data_dir, args.out)

@@ -4,16 +4,15 @@ It loads ML-100K when the data folder has it (else the built-in synthetic stream
 every classical model on a per-user temporal split, evaluates them side by side and writes
 ``results.json``, ``report.md`` and ``comparison.png``. Then it keeps BPR fresh over the
 stream with a small update arena (:data:`DEMO_STRATEGIES`, :data:`DEMO_WINDOWS` windows
-after a warm start on the first half; ``adaptive`` only with the ``[online]`` extra) and
-writes that report into ``arena/``.
+after a warm start on the first half) and writes that report into ``arena/``.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from freshrec.data.registry import SYNTHETIC, load_dataset
 from freshrec.evaluation.arena_job import run_arena_job
@@ -22,24 +21,11 @@ from freshrec.evaluation.experiment import run_evaluation
 from freshrec.evaluation.report import Results, rich_table
 from freshrec.progress import step_progress
 
-__all__ = ["DEMO_MODELS", "DEMO_STRATEGIES", "DEMO_WINDOWS", "demo_strategies", "run_demo"]
+__all__ = ["DEMO_MODELS", "DEMO_STRATEGIES", "DEMO_WINDOWS", "run_demo"]
 
 DEMO_MODELS = ("popular", "item-knn", "user-knn", "biased-mf", "bpr", "als")
 DEMO_STRATEGIES = ("frozen", "full", "finetune-replay", "streaming", "adaptive")
 DEMO_WINDOWS = 5
-
-
-def demo_strategies() -> tuple[str, ...]:
-    """:data:`DEMO_STRATEGIES`, less ``adaptive`` when river (extra ``[online]``) is missing.
-
-    Examples
-    --------
-    >>> set(demo_strategies()) <= set(DEMO_STRATEGIES)
-    True
-    """
-    if importlib.util.find_spec("river") is None:
-        return tuple(name for name in DEMO_STRATEGIES if name != "adaptive")
-    return DEMO_STRATEGIES
 
 
 def run_demo(
@@ -65,7 +51,7 @@ def run_demo(
     name = "ml-100k" if found else SYNTHETIC
     data = load_dataset(name, data_dir or Path("."), cache_dir=cache_dir)
     console.print(
-        f"[bold]freshrec demo[/bold] on {name}: {len(data.events):,} events, "
+        f"[bold]freshrec demo[/bold] on {escape(name)}: {len(data.events):,} events, "
         f"{data.n_users:,} users, {data.n_items:,} items; "
         "protocol temporal-user (last 20% per user)"
     )
@@ -83,13 +69,10 @@ def run_demo(
         )
     console.print(rich_table(results))
     written = results.write(out)
-    strategies = demo_strategies()
-    if len(strategies) < len(DEMO_STRATEGIES):
-        console.print("arena without 'adaptive' (its drift detector needs freshrec[online])")
-    steps = 1 + DEMO_WINDOWS * len(strategies)
+    steps = 1 + DEMO_WINDOWS * len(DEMO_STRATEGIES)
     with step_progress(console, "arena: keeping bpr fresh", steps) as advance:
         arena, runs = run_arena_job(
-            data, "bpr", strategies, n_windows=DEMO_WINDOWS, on_step=advance
+            data, "bpr", DEMO_STRATEGIES, n_windows=DEMO_WINDOWS, on_step=advance
         )
     console.print(rich_table(arena))
     return results, written + write_arena(out / "arena", arena, runs)

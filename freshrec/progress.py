@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 __all__ = ["step_progress"]
@@ -14,6 +15,8 @@ __all__ = ["step_progress"]
 @contextmanager
 def step_progress(console: Console, label: str, total: int) -> Iterator[Callable[[str], None]]:
     """Yield ``advance(description)``, which moves the bar one step.
+
+    ``label`` and the descriptions are shown as written (square brackets are not markup).
 
     Examples
     --------
@@ -29,9 +32,9 @@ def step_progress(console: Console, label: str, total: int) -> Iterator[Callable
         console=console,
         transient=False,
     ) as progress:
-        task = progress.add_task(label, total=total)
+        task = progress.add_task(escape(label), total=total)
 
         def advance(description: str) -> None:
-            progress.update(task, advance=1, description=f"{label}: {description}")
+            progress.update(task, advance=1, description=escape(f"{label}: {description}"))
 
         yield advance

@@ -8,9 +8,11 @@ user over the catalogue and summed with weights,
 so models with different score scales (logits, cosines, co-occurrence counts) add up
 fairly. :func:`search_weights` tries every weight vector of a simplex grid on validation
 scores and keeps the best; the grid includes each component alone, so the chosen blend
-never scores below the best single component on the data it was chosen on.
-:func:`write_case` writes a case's ``results.json``, ``report.md``, ``comparison.png`` and
-``weights.png``; :func:`run_case` runs a case by name.
+never scores below the best single component on the data it was chosen on. On test it
+can: :func:`write_case` checks, and flags such a blend in ``report.md``
+(:func:`blend_warnings`) and :func:`print_case` on the console. :func:`write_case` writes a
+case's ``results.json``, ``report.md``, ``comparison.png`` and ``weights.png``;
+:func:`run_case` runs a case by name.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from freshrec.base import RecommenderBase
@@ -33,7 +36,7 @@ from freshrec.data.batch import EventBatch, Events, as_batch
 from freshrec.data.splits import Split
 from freshrec.evaluation.metrics import ndcg_at_k
 from freshrec.evaluation.protocols import evaluate_ranking
-from freshrec.evaluation.report import ResultRow, Results, rows_from_seeds
+from freshrec.evaluation.report import ResultRow, Results, figures_table, rows_from_seeds
 from freshrec.persist import atomic_write_bytes, atomic_write_text
 from freshrec.ranking import top_k
 
@@ -42,12 +45,14 @@ __all__ = [
     "Blend",
     "WeightSearch",
     "blend_scores",
+    "blend_warnings",
     "case_table",
     "choose_weights",
     "evaluate_models",
     "fit_models",
     "missing_data",
     "params_of",
+    "print_case",
     "ranking_objective",
     "run_case",
     "sample_events",
@@ -439,12 +444,16 @@ def write_case(
     notes: Sequence[str] = (),
     objective: str = "validation NDCG@10",
     about: str = "",
+    metric: str = "ndcg@10",
 ) -> list[Path]:
     """Write ``results.json``, ``report.md`` (with the chosen weights and ``notes``),
     ``comparison.png`` and ``weights.png`` into ``out``; return the paths.
 
-    ``objective`` names what the searches maximised (the chart's axis label); ``about``
-    (e.g. the case module's docstring) becomes the report's "About this case" section.
+    ``objective`` names what the searches maximised (the chart's axis label) and ``metric``
+    the test row that measures the same thing: a blend below one of its components on it is
+    flagged (:func:`blend_warnings`) at the top of ``report.md`` and under
+    ``extra["blends"]``. ``about`` (e.g. the case module's docstring) becomes the report's
+    "About this case" section.
 
     Examples
     --------
@@ -458,11 +467,24 @@ def write_case(
     """
     folder = Path(out)
     results.extra["blends"] = {
-        name: {"weights": s.weight_map(), "valid_score": s.score, "grid_points": len(s.tried)}
+        name: {
+            "weights": s.weight_map(),
+            "valid_score": s.score,
+            "grid_points": len(s.tried),
+            "test_metric": metric,
+            "beaten_on_test_by": _beaten_by(results, name, s.names, metric),
+        }
         for name, s in searches.items()
     }
     written = results.write(folder)
-    lines = [results.to_markdown().rstrip("\n"), "", "## Blend weights (chosen on validation)", ""]
+    lines: list[str] = []
+    warnings = blend_warnings(results)
+    if warnings:
+        lines += ["", "## Blends that lose on test to one of their components", ""]
+        lines += [f"- **Warning:** {line}" for line in warnings]
+    if notes:
+        lines += ["", "## Notes", "", *[f"- {note}" for note in notes]]
+    lines += ["", "## Blend weights (chosen on validation)", ""]
     lines += [
         "| blend | weights | validation score | best component alone |",
         "|---|---|---:|---:|",
@@ -472,13 +494,54 @@ def write_case(
         best_single = max(s.single(n) for n in s.names)
         lines.append(f"| {name} | {weights} | {s.score:.4f} | {best_single:.4f} |")
     lines += ["", "![weights](weights.png)"]
-    if notes:
-        lines += ["", "## Notes", "", *[f"- {note}" for note in notes]]
+    markdown = results.to_markdown(lines)
     if about:
-        lines += ["", "## About this case", "", _markdown(about)]
-    atomic_write_text(folder / "report.md", "\n".join(lines) + "\n")
+        markdown += "\n## About this case\n\n" + _markdown(about) + "\n"
+    atomic_write_text(folder / "report.md", markdown)
     atomic_write_bytes(folder / "weights.png", _plot_searches(objective, searches))
     return [*written, folder / "weights.png"]
+
+
+def blend_warnings(results: Results) -> list[str]:
+    """One sentence per blend that :func:`write_case` found below a component on test.
+
+    Examples
+    --------
+    >>> rows = [ResultRow(m, "auc", v, (v, v)) for m, v in [("a", 0.53), ("b", 0.5), ("ab", 0.51)]]
+    >>> results = Results("case", "toy", "impressions", rows=rows)
+    >>> results.extra["blends"] = {"ab": {"test_metric": "auc", "beaten_on_test_by": {"a": 0.53}}}
+    >>> blend_warnings(results)  # doctest: +NORMALIZE_WHITESPACE
+    ['ab, with weights chosen on validation, scores 0.5100 auc on test, below a alone
+      (0.5300): the validation choice did not carry over to test.']
+    """
+    lines = []
+    for name, blend in results.extra.get("blends", {}).items():
+        beaten = blend.get("beaten_on_test_by") or {}
+        row = results.row(name, blend.get("test_metric", ""))
+        if not beaten or row is None:
+            continue
+        others = " and ".join(f"{c} alone ({v:.4f})" for c, v in beaten.items())
+        lines.append(
+            f"{name}, with weights chosen on validation, scores {row.value:.4f} "
+            f"{row.metric} on test, below {others}: the validation choice did not carry over "
+            "to test."
+        )
+    return lines
+
+
+def _beaten_by(
+    results: Results, blend: str, components: Sequence[str], metric: str
+) -> dict[str, float]:
+    """The components whose test ``metric`` beats ``blend``'s, best first."""
+    row = results.row(blend, metric)
+    if row is None or not np.isfinite(row.value):
+        return {}
+    better = [
+        (c, other.value)
+        for c in components
+        if (other := results.row(c, metric)) is not None and other.value > row.value
+    ]
+    return dict(sorted(better, key=lambda pair: -pair[1]))
 
 
 def _markdown(text: str) -> str:
@@ -529,18 +592,35 @@ def case_table(results: Results, metrics: Sequence[str] | None = None) -> Table:
     ['model', 'auc']
     """
     shown = list(metrics or results.metrics)
-    table = Table(title=f"freshrec {results.command}: {results.dataset}")
-    table.add_column("model", style="bold", no_wrap=True)
-    for metric in shown:
-        table.add_column(metric, justify="right", no_wrap=True, min_width=len(metric))
+    seconds = sum(results.timing.values())
+    caption = f"{results.protocol}; seed {list(results.seeds)}; {seconds:.0f} s"
+    if len(shown) < len(results.metrics):
+        caption += "; more metrics in report.md"
+    rows = []
     for model in results.models:
         cells = [results.row(model, metric) for metric in shown]
-        table.add_row(model, *["–" if c is None else f"{c.value:.4f}" for c in cells])
-    seconds = sum(results.timing.values())
-    table.caption = f"{results.protocol}; seed {list(results.seeds)}; {seconds:.0f} s"
-    if len(shown) < len(results.metrics):
-        table.caption += "; more metrics in report.md"
-    return table
+        rows.append([model, *["–" if c is None else f"{c.value:.4f}" for c in cells]])
+    return figures_table(
+        f"freshrec {results.command}: {results.dataset}", ["model", *shown], rows, caption=caption
+    )
+
+
+def print_case(console: Console, results: Results, metrics: Sequence[str] | None = None) -> None:
+    """Print :func:`case_table` and then, in bold, each of :func:`blend_warnings`.
+
+    Examples
+    --------
+    >>> rows = [ResultRow(m, "auc", v, (v, v)) for m, v in [("a", 0.53), ("ab", 0.51)]]
+    >>> results = Results("case", "toy", "impressions", rows=rows)
+    >>> results.extra["blends"] = {"ab": {"test_metric": "auc", "beaten_on_test_by": {"a": 0.53}}}
+    >>> console = Console(width=200, record=True, file=__import__("io").StringIO())
+    >>> print_case(console, results)
+    >>> console.export_text().splitlines()[-1].startswith("warning: ab, with weights")
+    True
+    """
+    console.print(case_table(results, metrics))
+    for line in blend_warnings(results):
+        console.print(f"[bold yellow]warning:[/bold yellow] {escape(line)}")
 
 
 def missing_data(name: str, data_dir: str | Path) -> Path | None:

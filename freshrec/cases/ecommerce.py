@@ -30,11 +30,11 @@ from rich.console import Console
 from freshrec.base import RecommenderBase
 from freshrec.cases.common import (
     Blend,
-    case_table,
     choose_weights,
     evaluate_models,
     fit_models,
     params_of,
+    print_case,
     sample_events,
     write_case,
 )
@@ -161,5 +161,5 @@ def run(
         "some top-10 list.",
     ]
     written = write_case(results, out, {"hybrid": search}, notes, about=__doc__ or "")
-    console.print(case_table(results, ("hit@10", "ndcg@10", "coverage@10")))
+    print_case(console, results, ("hit@10", "ndcg@10", "coverage@10"))
     return results, written

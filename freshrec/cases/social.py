@@ -38,11 +38,11 @@ from freshrec.base import RecommenderBase
 from freshrec.cases.common import (
     Blend,
     WeightSearch,
-    case_table,
     choose_weights,
     evaluate_models,
     fit_models,
     params_of,
+    print_case,
     sample_events,
     write_case,
 )
@@ -300,5 +300,5 @@ def run(
         f"{n_dated:,} of the {len(split.train):,} training pairs carry a tag date (Caser's clock).",
     ]
     written = write_case(results, out, searches, notes, about=__doc__ or "")
-    console.print(case_table(results, ("recall@10", "ndcg@10", "hit@10", "coverage@10")))
+    print_case(console, results, ("recall@10", "ndcg@10", "hit@10", "coverage@10"))
     return results, written

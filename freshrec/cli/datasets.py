@@ -7,27 +7,61 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from freshrec.cli.options import default_data_dir, load_named
-from freshrec.data.registry import SYNTHETIC
+from freshrec.cli.options import DataDir, default_data_dir, load_named
+from freshrec.data.registry import SYNTHETIC, DatasetInfo
 
-__all__ = ["app"]
+__all__ = ["app", "presence"]
 
 app = typer.Typer(help="List, describe, download and export datasets.", no_args_is_help=True)
 console = Console()
-DataDir = Annotated[Path | None, typer.Option(help="Dataset folder (default: $FRESHREC_DATA).")]
+
+
+def presence(info: DatasetInfo, data_dir: Path) -> str:
+    """Whether the files ``info`` reads are in ``data_dir``: ``yes``, ``no`` or ``partial``.
+
+    Only that the files exist is checked (``datasets download`` verifies checksums).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from freshrec.data.registry import dataset_info
+    >>> root = Path(tempfile.mkdtemp())
+    >>> presence(dataset_info("ml-100k"), root)
+    'no'
+    >>> (root / "ml-100k").mkdir(); _ = (root / "ml-100k" / "u.data").write_text("")
+    >>> presence(dataset_info("ml-100k"), root)
+    'partial (missing u.item, u.user)'
+    """
+    folder = data_dir / info.folder
+    missing = [name for name in info.files if not (folder / name).is_file()]
+    if not missing:
+        return "yes"
+    if len(missing) == len(info.files):
+        return "no"
+    return f"partial (missing {', '.join(missing)})"
 
 
 @app.command("list")
-def list_() -> None:
+def list_(data_dir: DataDir = None) -> None:
     """The datasets freshrec knows, and whether each is present in the data folder."""
     from freshrec.data.registry import list_datasets
 
-    table = Table("name", "description", "license", title="datasets")
-    table.add_row(SYNTHETIC, "built-in seeded drifting stream (no download)", "generated")
-    for info in list_datasets():
-        table.add_row(info.name, info.description, info.license)
+    folder = default_data_dir(data_dir)
+    rows = [(SYNTHETIC, "built in", "built-in seeded drifting stream (no download)", "generated")]
+    rows += [
+        (info.name, presence(info, folder), info.description, info.license)
+        for info in list_datasets()
+    ]
+    table = Table(title=escape(f"datasets in {folder}"))
+    table.add_column("name", no_wrap=True, min_width=max(len(row[0]) for row in rows))
+    table.add_column("present", min_width=len("built in"))
+    table.add_column("description", ratio=3, overflow="fold")
+    table.add_column("license", ratio=2, overflow="fold")
+    for row in rows:
+        table.add_row(*map(escape, row))
     console.print(table)
 
 
@@ -46,10 +80,10 @@ def info(
         0.0,
         1.0,
     }
-    table = Table("field", "value", title=name)
+    table = Table("field", "value", title=escape(name))
     for key, value in summary.items():
         label = ("ratings" if explicit else "events") if key == "rows" else key
-        table.add_row(label, f"{value:,}" if isinstance(value, int) else str(value))
+        table.add_row(label, escape(f"{value:,}" if isinstance(value, int) else str(value)))
     console.print(table)
 
 
@@ -69,14 +103,14 @@ def download(
     with Progress(
         *Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(), console=console
     ) as progress:
-        task = progress.add_task(f"downloading {name}", total=None)
+        task = progress.add_task(escape(f"downloading {name}"), total=None)
         target = download_dataset(
             name,
             default_data_dir(data_dir),
             url=url,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
-    console.print(f"{name}: verified and ready in {target}")
+    console.print(escape(f"{name}: verified and ready in {target}"))
 
 
 @app.command()
@@ -96,4 +130,4 @@ def export(
 
     data = load_named(name, default_data_dir(data_dir), min_rating=min_rating)
     written = export_split(split_by_name(data.events, protocol, seed=seed), out)
-    console.print(f"wrote {', '.join(str(p) for p in written)}")
+    console.print(escape(f"wrote {', '.join(str(p) for p in written)}"))

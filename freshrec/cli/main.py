@@ -18,6 +18,7 @@ from rich.markup import escape
 from freshrec.cli.datasets import app as datasets_app
 from freshrec.cli.options import (
     MODEL_NAMES,
+    DataDir,
     FileOptions,
     default_cache_dir,
     default_data_dir,
@@ -43,13 +44,6 @@ app.add_typer(datasets_app, name="datasets")
 console = Console()
 _INTERRUPTED = 130  # the shell's code for a process stopped by SIGINT
 
-DataDir = Annotated[
-    Path | None,
-    typer.Option(
-        help="Folder of the catalogue datasets. Default: $FRESHREC_DATA when set, else "
-        "../shared/data when it exists and ~/.freshrec/data does not, else ~/.freshrec/data."
-    ),
-]
 DatasetOption = Annotated[
     str,
     typer.Option(
@@ -94,7 +88,7 @@ def demo(
     results, written = run_demo(
         out, data_dir=default_data_dir(data_dir), cache_dir=default_cache_dir(), console=console
     )
-    console.print(f"wrote {', '.join(str(p) for p in written)}")
+    console.print(_wrote(written))
 
 
 @app.command()
@@ -145,7 +139,7 @@ def evaluate(
             on_step=lambda name, seed: advance(f"{name} seed {seed}"),
         )
     console.print(rich_table(results))
-    console.print(f"wrote {', '.join(str(p) for p in results.write(out))}")
+    console.print(_wrote(results.write(out)))
 
 
 @app.command()
@@ -188,10 +182,11 @@ def tune(
         )
     results = result.to_results(data.name, protocol)
     console.print(rich_table(results))
-    console.print(f"best {result.metric} {result.best_value:.4f} with {dict(result.best_params)}")
+    best = escape(str(dict(result.best_params)))
+    console.print(f"best {result.metric} {result.best_value:.4f} with {best}")
     written = results.write(out)
     atomic_write_bytes(out / "tuning.png", result.plot())
-    console.print(f"wrote {', '.join(str(p) for p in [*written, out / 'tuning.png'])}")
+    console.print(_wrote([*written, out / "tuning.png"]))
 
 
 @app.command()
@@ -225,10 +220,12 @@ def fit(
         dataset, data_dir, min_rating, FileOptions(sep, not no_header, columns), [model], overrides
     )
     params = model_params(model, REGISTRY[model], overrides)
-    with console.status(f"fitting {model} on {len(data.events):,} events"):
+    with console.status(f"fitting {escape(model)} on {len(data.events):,} events"):
         fitted = REGISTRY[model](**params).fit(data.events)
     fitted.save(out, force=force)
-    console.print(f"{fitted!r}: {fitted.n_users:,} users, {fitted.n_items:,} items -> {out}")
+    console.print(
+        escape(f"{fitted!r}: {fitted.n_users:,} users, {fitted.n_items:,} items -> {out}")
+    )
 
 
 @app.command()
@@ -317,7 +314,7 @@ def arena(
             on_seed=lambda done, runs: write_arena(out, done, runs),
         )
     console.print(rich_table(results))
-    console.print(f"wrote {', '.join(str(p) for p in write_arena(out, results, runs))}")
+    console.print(_wrote(write_arena(out, results, runs)))
 
 
 @app.command()
@@ -361,7 +358,7 @@ def prequential(
     data = _load(
         dataset, data_dir, min_rating, FileOptions(sep, not no_header, columns), [model], overrides
     )
-    with console.status(f"prequential {model} on {len(data.events):,} events") as status:
+    with console.status(f"prequential {escape(model)} on {len(data.events):,} events") as status:
         results, run = run_prequential_job(
             data,
             model,
@@ -374,7 +371,7 @@ def prequential(
             on_window=lambda done, total: status.update(f"window {done}/{total}"),
         )
     console.print(rich_table(results))
-    console.print(f"wrote {', '.join(str(p) for p in write_prequential(out, results, run))}")
+    console.print(_wrote(write_prequential(out, results, run)))
 
 
 @app.command()
@@ -399,7 +396,12 @@ def case(
         cache_dir=default_cache_dir(),
         console=console,
     )
-    console.print(f"wrote {', '.join(str(p) for p in written)}")
+    console.print(_wrote(written))
+
+
+def _wrote(paths: list[Path]) -> str:
+    """The ``wrote ...`` line, paths shown literally (a ``[`` in a path is not markup)."""
+    return escape(f"wrote {', '.join(str(p) for p in paths)}")
 
 
 def _load(

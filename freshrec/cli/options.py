@@ -8,11 +8,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
+
+import typer
 
 from freshrec.data.dataset import Dataset
 
 __all__ = [
     "MODEL_NAMES",
+    "DataDir",
     "FileOptions",
     "default_cache_dir",
     "default_data_dir",
@@ -63,6 +67,15 @@ def parse_names(text: str) -> list[str]:
     """
     return [part.strip() for part in text.split(",") if part.strip()]
 
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        help="Folder of the catalogue datasets. Default: $FRESHREC_DATA when set, else "
+        "../shared/data when it exists and ~/.freshrec/data does not, else ~/.freshrec/data."
+    ),
+]
+"""``--data-dir``, with the lookup order of :func:`default_data_dir` in its help."""
 
 MODEL_NAMES = (  # freshrec.models.REGISTRY's names, here so --help needs no model import
     "popular",

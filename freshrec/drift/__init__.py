@@ -1,4 +1,4 @@
-"""Drift detection: detectors over river's (extra ``[online]``), the signals they watch, scoring.
+"""Drift detection: detectors over river's, the signals they watch, scoring.
 
 - :mod:`.detectors`: the :class:`~freshrec.drift.detectors.DriftDetector` protocol and
   :class:`~freshrec.drift.detectors.RiverDetector` (ADWIN, Page-Hinkley, KSWIN);

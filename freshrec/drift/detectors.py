@@ -1,6 +1,6 @@
 """Drift detectors: a small protocol and an adapter over river's detectors.
 
-river (extra ``[online]``) implements ADWIN (Bifet & Gavaldà, 2007), Page-Hinkley (Page,
+river (a core dependency) implements ADWIN (Bifet & Gavaldà, 2007), Page-Hinkley (Page,
 1954) and KSWIN (Raab et al., 2020); :class:`RiverDetector` gives them one interface and
 :func:`alarms` runs one over a whole signal.
 
@@ -47,7 +47,7 @@ class RiverDetector:
     """One of river's drift detectors by name: ``adwin``, ``page-hinkley`` or ``kswin``.
 
     ``params`` go to the river class (e.g. ``delta`` of ADWIN, ``threshold`` of
-    Page-Hinkley, ``alpha`` of KSWIN). Needs ``pip install freshrec[online]``.
+    Page-Hinkley, ``alpha`` of KSWIN).
 
     Examples
     --------
@@ -59,12 +59,8 @@ class RiverDetector:
     def __init__(self, name: str, **params: Any) -> None:
         if name not in DETECTORS:
             raise ValueError(f"unknown detector {name!r}; choose from {', '.join(DETECTORS)}")
-        try:
-            from river import drift
-        except ImportError:  # pragma: no cover - the extra is installed where tests run
-            raise ImportError(
-                "drift detectors need river: pip install 'freshrec[online]'"
-            ) from None
+        from river import drift  # here, not at the top: importing river takes a second
+
         self.name = name
         self.params = params
         self._detector = getattr(drift, DETECTORS[name])(**params)

@@ -17,7 +17,8 @@ Protocol (:func:`run_prequential`):
 
 Measures: the *windowed* metric of each window; the *fading* metric (exponentially weighted
 over windows, factor ``fading``); **convergence** (the events seen when the windowed metric
-enters, for good, a band of 1% around its final value); **generalization** (held-out metric
+enters, for good, a band of 1% around its final value; none when only the last window lies
+in it: the stream never settled); **generalization** (held-out metric
 minus the prequential metric of the last ``tail`` windows: how much the running estimate
 flatters the model); **stability** (variance of the windowed metric over the second half of
 the stream, and churn@k: the share of a fixed sample of users' top-k lists that changed from
@@ -109,6 +110,8 @@ class PrequentialResult:
         events = convergence_events(self.positions, self.windowed)
         if events is not None:
             ax.axvline(events, color="green", linestyle=":", label="converged (1% band)")
+        elif len(self.windowed):
+            ax.set_title("not converged: never settled within 1% of its final value", fontsize=9)
         ax.set_ylabel(self.metric.upper())
         ax.set_xlabel("events seen")
         ax.grid(alpha=0.3)
@@ -128,10 +131,16 @@ def convergence_events(
 ) -> int | None:
     """Events seen when the windowed metric enters, for good, ``band`` around its final value.
 
+    ``None`` when it never settles: the last window lies in its own band by definition, so
+    at least the window before it must lie there too (nor is a stream of one window, or one
+    that ends on ``nan``, said to converge).
+
     Examples
     --------
     >>> convergence_events(np.array([10, 20, 30, 40]), np.array([2.0, 1.2, 1.005, 1.0]))
     30
+    >>> convergence_events(np.array([10, 20, 30, 40]), np.array([2.0, 1.2, 1.1, 1.0])) is None
+    True
     """
     values = np.asarray(windowed, dtype=float)
     if not len(values) or not np.isfinite(values[-1]):
@@ -139,7 +148,7 @@ def convergence_events(
     inside = np.abs(values - values[-1]) <= band * abs(values[-1])
     outside = np.flatnonzero(~inside)
     first = 0 if not len(outside) else int(outside[-1]) + 1
-    return int(positions[first])
+    return int(positions[first]) if first < len(values) - 1 else None
 
 
 def run_prequential(

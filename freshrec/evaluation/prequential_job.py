@@ -27,7 +27,8 @@ _EXPLAINED = {
     "fading_final": "exponentially faded metric at the end of the stream",
     "holdout": "metric on the held-out later slice (no learning)",
     "generalization_gap": "held-out minus recent prequential metric",
-    "convergence_events": "events seen when the windowed metric settles within 1% of its end",
+    "convergence_events": "events seen when the windowed metric settles within 1% of its end "
+    "(– when it never does: not converged)",
     "windowed_variance": "variance of the windowed metric, second half of the stream",
     "churn_mean": "share of sampled users' top-10 lists changed per window",
 }
@@ -121,7 +122,14 @@ def write_prequential(
             run.positions, run.windowed, run.fading, run.churn, strict=True
         )
     ]
-    lines = results.to_markdown().replace("![comparison](comparison.png)", "").rstrip()
+    verdict = []
+    if run.summary()["convergence_events"] is None:
+        verdict = [
+            "",
+            "**Not converged:** the windowed metric never settled within 1% of its final "
+            "value (convergence_events is left empty).",
+        ]
+    lines = results.to_markdown(verdict).replace("![comparison](comparison.png)", "").rstrip()
     lines += f"\n\n## What the figures mean ({run.metric})\n\n"
     lines += "\n".join(f"- **{name}**: {text}" for name, text in _EXPLAINED.items())
     lines += "\n\n![prequential](prequential.png)\n"

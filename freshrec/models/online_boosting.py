@@ -1,4 +1,4 @@
-"""Online boosting of Hoeffding trees for click prediction (river; extra ``[online]``).
+"""Online boosting of Hoeffding trees for click prediction (river, a core dependency).
 
 :class:`OnlineBoosting` predicts a click from categorical fields (the same ``user``,
 ``item``, ``context.<column>`` and ``item.<column>`` fields as
@@ -97,12 +97,8 @@ class OnlineBoosting(ClickModel):
 
     def _model(self) -> Any:
         if not hasattr(self, "model_"):
-            try:
-                from river import ensemble, tree
-            except ImportError as error:  # pragma: no cover - the extra is installed in CI
-                raise ImportError(
-                    "OnlineBoosting needs river: pip install 'freshrec[online]'"
-                ) from error
+            from river import ensemble, tree
+
             self.model_ = ensemble.AdaBoostClassifier(
                 model=tree.HoeffdingTreeClassifier(
                     grace_period=self.grace_period, delta=self.delta

@@ -380,11 +380,11 @@ class OnDrift(_Tracked):
     update (``action="finetune"``), and a fresh detector starts; otherwise it learns
     nothing (with ``action="full"`` a sequential model still observes the window; with
     ``"finetune"`` it sees the backlog when it learns it). ``detector`` builds a detector (default:
-    Page-Hinkley on increases, threshold 1, delta 0.02, which needs the extra
-    ``[online]``). With ``burst`` > 1, an alarm starts ``burst`` updates, ``spacing``
-    windows apart, the first at once (a changed world takes more than one update to
-    learn: with a sliding ``window``, a follow-up once the window holds only events after
-    the change); ``max_events`` bounds a fine-tune to the latest events of its backlog.
+    river's Page-Hinkley on increases, threshold 1, delta 0.02). With ``burst`` > 1, an alarm
+    starts ``burst`` updates, ``spacing`` windows apart, the first at once (a changed world
+    takes more than one update to learn: with a sliding ``window``, a follow-up once the
+    window holds only events after the change); ``max_events`` bounds a fine-tune to the
+    latest events of its backlog.
 
     Examples
     --------

@@ -106,18 +106,6 @@ def test_demo_runs_offline_on_the_synthetic_stream(tmp_path):
     assert "Actions chosen per window" in (out / "arena" / "report.md").read_text()
 
 
-def test_demo_leaves_adaptive_out_without_river(monkeypatch):
-    import importlib.util
-
-    from freshrec.demo import DEMO_STRATEGIES, demo_strategies
-
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "river" else real(name, *a)
-    )
-    assert demo_strategies() == tuple(s for s in DEMO_STRATEGIES if s != "adaptive")
-
-
 def test_a_bad_option_is_a_usage_error_not_a_traceback(capsys):
     assert main(["demo", "--no-such-option"]) == 2
     assert "No such option" in capsys.readouterr().err

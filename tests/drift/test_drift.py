@@ -16,8 +16,6 @@ from freshrec.drift import (
 )
 from freshrec.models import BiasedMF, MostPopular
 
-pytest.importorskip("river")
-
 
 def test_abrupt_drift_redraws_the_chosen_users_tastes():
     drift = Drift("abrupt", at=20_000, share=0.5)

@@ -7,10 +7,7 @@ import pytest
 
 from freshrec.data.batch import EventBatch
 from freshrec.evaluation.metrics import auc
-
-pytest.importorskip("river")
-
-from freshrec.models.online_boosting import OnlineBoosting  # noqa: E402
+from freshrec.models.online_boosting import OnlineBoosting
 
 
 def _clicks(n: int, seed: int = 0) -> tuple[EventBatch, np.ndarray]:
