@@ -178,9 +178,15 @@ class RecommenderBase(Estimator):
 
     # -- learning -----------------------------------------------------------------------
     def fit(self, events: Events, *, valid: EventBatch | None = None) -> Self:
-        """Forget everything, then learn from ``events`` (see :meth:`partial_fit`)."""
+        """Forget everything, then learn from ``events`` (see :meth:`partial_fit`).
+
+        Raises :class:`~freshrec.errors.DivergedError` when a parameter ends NaN or infinite
+        (incremental updates are checked when saved, to keep single-event learning cheap).
+        """
         self.reset()
-        return self.partial_fit(events, valid=valid)
+        self.partial_fit(events, valid=valid)
+        self._check_finite()
+        return self
 
     def partial_fit(
         self, events: Events, *, valid: EventBatch | None = None, replay: Events | None = None
@@ -234,7 +240,6 @@ class RecommenderBase(Estimator):
         else:
             self._learn(batch, valid)
         self.n_events_ = getattr(self, "n_events_", 0) + len(batch)
-        self._check_finite()
         return self
 
     def _check_finite(self) -> None:

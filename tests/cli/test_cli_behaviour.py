@@ -140,3 +140,18 @@ def test_recommend_prints_every_users_list_and_names_unknown_users(tmp_path, cap
     assert "top 3 for 176" in out and "top 3 for nobody" in out
     assert "unknown user: the model's fallback" in out
     assert "1 of 2 users unknown to the model (nobody)" in out
+
+
+def test_a_model_with_non_finite_parameters_is_never_saved(tmp_path):
+    import numpy as np
+
+    from freshrec.checks import checkerboard_events
+    from freshrec.errors import DivergedError
+    from freshrec.models.bpr import BPR
+
+    model = BPR(n_factors=4, n_epochs=2).fit(checkerboard_events())
+    model.partial_fit(checkerboard_events()[:3])
+    model.item_factors_[0, 0] = np.inf
+    with pytest.raises(DivergedError, match="item_factors_"):
+        model.save(tmp_path / "m")
+    assert list(tmp_path.iterdir()) == []
