@@ -7,7 +7,7 @@ Usage::
 
 What it does, in one run:
 
-1. **Peer in its own virtualenv.** river is never a freshrec dependency. The script creates
+1. **Peer in its own virtualenv**, pinned for the comparison. The script creates
    (when missing) ``benchmarks/.venv-river`` (``--venv``) and installs ``river==0.26.1``
    there; river runs in a subprocess with that Python, on the same events.
 2. **Data.** Every rating of ML-100K (100,000) and ML-1M (1,000,209), in timestamp order

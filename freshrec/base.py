@@ -254,6 +254,29 @@ class RecommenderBase(Estimator):
                     f"regularisation ({steps or 'see get_params()'})"
                 )
 
+    def _admit_one(self, user: UserId, item: ItemId, value: float) -> tuple[int, int] | None:
+        """Record one event as :meth:`partial_fit` would, on a fast path; its indices.
+
+        Encodes the ids (growing the tables for new ones), counts a positive and notes the
+        event in the log, without building a batch. ``None`` when the fast path does not apply
+        (nothing learned yet, or evicted slots waiting for reuse): then call ``partial_fit``.
+        """
+        if not self.is_fitted or self.user_map_.n_active < self.n_users:
+            return None
+        if self.item_map_.n_active < self.n_items:
+            return None
+        u = self.user_map_.encode_one(user, grow=True)
+        i = self.item_map_.encode_one(item, grow=True)
+        n_users, n_items = len(self.user_map_), len(self.item_map_)
+        if i >= len(self.item_counts_):
+            self.item_counts_ = grow_rows(self.item_counts_, n_items)
+        if value >= self.threshold:
+            self.item_counts_[i] += 1.0
+        self.log_.append_one(u, i, value)
+        self._grow(n_users, n_items)
+        self.n_events_ += 1
+        return u, i
+
     def add_ids(
         self,
         users: Collection[UserId] | np.ndarray = (),

@@ -23,14 +23,40 @@ class InteractionLog:
 
     def __init__(self) -> None:
         self._chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._pending: tuple[list[int], list[int], list[float]] = ([], [], [])
         # (threshold, how) -> (events covered, matrix); appends extend it, drops clear it
         self._cache: dict[tuple[object, ...], tuple[int, sp.csr_matrix]] = {}
 
     def __len__(self) -> int:
-        return sum(len(c[0]) for c in self._chunks)
+        return sum(len(c[0]) for c in self._chunks) + len(self._pending[0])
+
+    def append_one(self, user_idx: int, item_idx: int, value: float) -> None:
+        """Add one encoded event, cheaply: single events are joined into a chunk on next use.
+
+        Examples
+        --------
+        >>> log = InteractionLog()
+        >>> log.append_one(0, 2, 1.0); log.append_one(1, 0, 5.0)
+        >>> len(log), log.arrays()[1].tolist()
+        (2, [2, 0])
+        """
+        users, items, values = self._pending
+        users.append(user_idx)
+        items.append(item_idx)
+        values.append(value)
+
+    def _flush(self) -> None:
+        """Move single events appended by :meth:`append_one` into a chunk."""
+        users, items, values = self._pending
+        if users:
+            self._chunks.append(
+                (np.array(users, np.int64), np.array(items, np.int64), np.array(values, np.float32))
+            )
+            self._pending = ([], [], [])
 
     def append(self, user_idx: np.ndarray, item_idx: np.ndarray, value: np.ndarray) -> None:
         """Add encoded events (all three arrays of shape (n,))."""
+        self._flush()
         if len(user_idx):
             self._chunks.append(
                 (
@@ -63,6 +89,7 @@ class InteractionLog:
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All events as ``(user_idx, item_idx, value)`` arrays, in arrival order."""
+        self._flush()
         if not self._chunks:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
         if len(self._chunks) > 1:
@@ -128,6 +155,7 @@ class InteractionLog:
 
     def _events_from(self, start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The events from position ``start`` on, without joining the older chunks."""
+        self._flush()
         parts, offset = [], 0
         for chunk in self._chunks:
             end = offset + len(chunk[0])

@@ -7,6 +7,8 @@ from numba import njit
 
 from freshrec.base import RecommenderBase
 from freshrec.data.batch import EventBatch, Events
+from freshrec.data.events import Event
+from freshrec.typing import ItemId, UserId
 
 __all__ = ["BiasedMF"]
 
@@ -171,6 +173,46 @@ class BiasedMF(RecommenderBase):
         drawn = self.rng_.normal(0.0, self.init_std, size=(extra, self.n_factors))
         return np.concatenate([bias, np.zeros(extra)]), np.concatenate([factors, drawn])
 
+    def learn_one(self, user: UserId, item: ItemId, value: float) -> None:
+        """Learn one rating with one SGD step: what a live learner calls per event.
+
+        The same update as ``partial_fit([Event(user, item, value)])`` with ``n_epochs=1``
+        (whatever ``n_epochs`` and ``shuffle`` say), without building a batch, so a stream of
+        single events runs at the speed of river's ``learn_one``.
+
+        Examples
+        --------
+        >>> from freshrec.data import Event
+        >>> model = BiasedMF(n_factors=2, n_epochs=1, seed=0).fit([Event("ann", "a", 4.0)])
+        >>> model.learn_one("bob", "a", 2.0)
+        >>> model.n_ratings_, model.global_mean_, model.n_users
+        (2, 3.0, 2)
+        """
+        indices = self._admit_one(user, item, value)
+        if indices is None:  # the first event, or evicted rows to reuse: the general path
+            epochs, self.n_epochs = self.n_epochs, 1
+            try:
+                self.partial_fit([Event(user, item, value)])
+            finally:
+                self.n_epochs = epochs
+            return
+        mean, count = _learn_one(
+            indices[0],
+            indices[1],
+            float(value),
+            self.user_bias_,
+            self.item_bias_,
+            self.user_factors_,
+            self.item_factors_,
+            float(self.global_mean_),
+            float(self.n_ratings_),
+            float(self.lr),
+            float(self.bias_lr),
+            float(self.l2),
+            float(self.l2_latent),
+        )
+        self.global_mean_, self.n_ratings_ = mean, int(count)
+
     def learn_predict(self, events: Events) -> np.ndarray:
         """Test-then-train, one event at a time in the order given; return the predictions.
 
@@ -305,6 +347,44 @@ def _sgd_pass(
             l2_latent,
             _dot(user_factors, item_factors, u, i),
         )
+    return mean, count
+
+
+@njit(cache=True)
+def _learn_one(
+    u: int,
+    i: int,
+    r: float,
+    user_bias: np.ndarray,
+    item_bias: np.ndarray,
+    user_factors: np.ndarray,
+    item_factors: np.ndarray,
+    mean: float,
+    count: float,
+    lr: float,
+    bias_lr: float,
+    l2: float,
+    l2_latent: float,
+) -> tuple[float, float]:
+    """One event: the running mean, then the SGD step; returns the new ``(mean, count)``."""
+    count += 1.0
+    mean += (1.0 / count) * (r - mean)
+    dot = _dot(user_factors, item_factors, u, i)
+    _sgd_step(
+        u,
+        i,
+        r,
+        user_bias,
+        item_bias,
+        user_factors,
+        item_factors,
+        mean,
+        lr,
+        bias_lr,
+        l2,
+        l2_latent,
+        dot,
+    )
     return mean, count
 
 
