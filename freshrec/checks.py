@@ -204,6 +204,41 @@ def check_learns_checkerboard(model: RecommenderBase) -> None:
     assert in_block >= 0.8 * 24 * 2, f"only {in_block}/48 recommendations in the user's block"
 
 
+def check_step_size_is_read_when_learning(model: RecommenderBase) -> None:
+    """A step size changed with ``set_params`` after ``fit`` is the one the next update uses.
+
+    Update strategies (``FineTune(lr=...)``, ``--set finetune.lr=``) change ``lr`` of a fitted
+    model for one update and restore it after; a model that copied its step size into learned
+    state (an optimizer built at the first fit) keeps stepping with the old one. For a model
+    with ``lr`` and ``n_epochs``: after ``set_params(lr=0)`` (and every other ``*_lr`` to 0)
+    an update must score like the same update with ``n_epochs=0`` (the same events taken in,
+    nothing learned); after the old step sizes are restored, the next update must learn
+    again. A model whose ``lr=0`` is not "no step" (FTRL's alpha) declares a skip.
+    """
+    params = model.get_params()
+    if "lr" not in params or "n_epochs" not in params:
+        return
+    steps = [name for name in params if name == "lr" or name.endswith("_lr")]
+    more = checkerboard_events(seed=1)
+    idle = _fresh(model).fit(checkerboard_events())
+    idle.set_params(n_epochs=0).partial_fit(more)  # takes the events in, learns nothing
+    updated = _fresh(model).fit(checkerboard_events())
+    restored = {name: updated.get_params()[name] for name in steps}
+    updated.set_params(**dict.fromkeys(steps, 0.0)).partial_fit(more)
+    np.testing.assert_allclose(
+        _all_scores(updated),
+        _all_scores(idle),
+        rtol=1e-9,
+        atol=1e-9,
+        err_msg=f"an update after set_params({steps[0]}=0) still changed the model",
+    )
+    idle.partial_fit(more)
+    updated.set_params(**restored).partial_fit(more)
+    assert not np.allclose(_all_scores(updated), _all_scores(idle), rtol=0, atol=1e-7), (
+        f"an update after restoring {restored} learned nothing"
+    )
+
+
 _CHECKS: tuple[Check, ...] = (
     check_init_stores_params_only,
     check_clone_is_unfitted,
@@ -215,6 +250,7 @@ _CHECKS: tuple[Check, ...] = (
     check_save_load_roundtrip,
     check_seed_is_deterministic,
     check_learns_checkerboard,
+    check_step_size_is_read_when_learning,
 )
 
 

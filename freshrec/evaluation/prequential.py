@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from freshrec.base import RecommenderBase
+from freshrec.capabilities import LearnsPredict, LearnsRank
 from freshrec.data.batch import EventBatch, Events, as_batch
 from freshrec.data.stream import iter_labelled, time_ordered
 from freshrec.evaluation.arena import churn, top_item_lists
@@ -197,18 +198,18 @@ def run_prequential(
         raise ValueError("give delay (windows) or label_delay_s (seconds), not both")
     rating = bool(model.predicts_ratings)
     immediate = delay == 0 and label_delay_s is None
-    fast = rating and immediate and hasattr(model, "learn_predict")
-    per_event_rank = not rating and immediate and hasattr(model, "learn_rank")
+    predicts = model if rating and immediate and isinstance(model, LearnsPredict) else None
+    ranks = model if not rating and immediate and isinstance(model, LearnsRank) else None
     parts, learned = _schedule(stream, window, delay, label_delay_s)
     rng = np.random.default_rng(seed)
     positions, windowed, churns = [], [], []
     seen = EventBatch.empty()
     lists = None
     for number, (part, labels) in enumerate(zip(parts, learned, strict=True)):
-        if fast:
-            windowed.append(_rmse(model.learn_predict(part), part.value))  # type: ignore[attr-defined]
-        elif per_event_rank:
-            windowed.append(_hit_rate(model.learn_rank(part), k))  # type: ignore[attr-defined]
+        if predicts is not None:
+            windowed.append(_rmse(predicts.learn_predict(part), part.value))
+        elif ranks is not None:
+            windowed.append(_hit_rate(ranks.learn_rank(part), k))
         else:
             windowed.append(_test(model, part, seen, rating, k))
             if len(labels):
@@ -229,14 +230,14 @@ def run_prequential(
             on_window(number + 1, len(parts))
     if not len(held_out):
         holdout = float("nan")
-    elif per_event_rank:  # ranked one by one with the parameters frozen, on a copy
+    elif ranks is not None:  # ranked one by one with the parameters frozen, on a copy
         frozen: Any = copy.deepcopy(model)
         holdout = _hit_rate(frozen.learn_rank(held_out, steps=0), k)
     else:
         holdout = _test(model, held_out, seen, rating, k)
     values = np.asarray(windowed, dtype=float)
     return PrequentialResult(
-        metric="rmse" if rating else (f"hit@{k}" if per_event_rank else f"ndcg@{k}"),
+        metric="rmse" if rating else (f"hit@{k}" if ranks is not None else f"ndcg@{k}"),
         positions=np.asarray(positions),
         windowed=values,
         fading=_fading(values, fading),

@@ -31,7 +31,7 @@ from freshrec.models.nn import (
     train_step,
 )
 from freshrec.models.torch_base import TorchRecommender
-from freshrec.models.training import TrainingHistory, run_epochs
+from freshrec.models.training import TrainingHistory
 
 __all__ = ["CFGAN", "CFGANModule"]
 
@@ -259,6 +259,12 @@ class CFGAN(TorchRecommender):
     def _make_optimizer(self) -> torch.optim.Adam:
         return torch.optim.Adam(self.module_.generator(), lr=self.lr, weight_decay=self.l2)
 
+    def _step_settings(self) -> list[tuple[torch.optim.Optimizer, dict[str, float]]]:
+        return [
+            (self.optimizer_, {"lr": self.lr, "weight_decay": self.l2}),
+            (self.d_optimizer_, {"lr": self.lr}),
+        ]
+
     def _init_module(self, n_users: int, n_items: int, seed: int) -> None:
         super()._init_module(n_users, n_items, seed)
         self.d_optimizer_ = torch.optim.Adam(self.module_.discriminator(), lr=self.lr)
@@ -296,7 +302,7 @@ class CFGAN(TorchRecommender):
             d_losses.append(d_total / len(users))
             return g_total / len(users)
 
-        self.history_ = run_epochs(self, epoch, self.n_epochs, valid=valid, patience=self.patience)
+        self.history_ = self._run_epochs(epoch, valid)
         self.d_loss_ = tuple(d_losses)
 
     def _step(self, real: torch.Tensor, generator: torch.Generator) -> tuple[float, float]:

@@ -57,7 +57,7 @@ from freshrec.data.idmap import IdMap
 from freshrec.features import FeatureEncoder, FeatureSpec, parse_spec
 from freshrec.models.nn import GrowableEmbedding, resolve_device, sample_uniform, train_step
 from freshrec.models.torch_base import TorchRecommender
-from freshrec.models.training import TrainingHistory, run_epochs
+from freshrec.models.training import TrainingHistory
 from freshrec.typing import ItemId, UserId
 
 __all__ = [
@@ -571,7 +571,7 @@ class _FieldRecommender(TorchRecommender):
                 total += train_step(module, self.optimizer_, loss) * len(rows)
             return total / len(users)
 
-        self.history_ = run_epochs(self, epoch, self.n_epochs, valid=valid, patience=self.patience)
+        self.history_ = self._run_epochs(epoch, valid)
 
     # -- features -------------------------------------------------------------------------
     def _encoder(self, side: str) -> FeatureEncoder | None:

@@ -32,7 +32,7 @@ from freshrec.models.nn import (
     train_step,
 )
 from freshrec.models.torch_base import TorchRecommender
-from freshrec.models.training import TrainingHistory, run_epochs
+from freshrec.models.training import TrainingHistory
 
 __all__ = ["IRGAN", "IRGANModule"]
 
@@ -241,6 +241,10 @@ class IRGAN(TorchRecommender):
     def _make_optimizer(self) -> torch.optim.Adam:
         return torch.optim.Adam(self.module_.generator(), lr=self.lr)
 
+    def _step_settings(self) -> list[tuple[torch.optim.Optimizer, dict[str, float]]]:
+        # ``l2`` is D's explicit penalty (read at every step), not a weight decay
+        return [(self.optimizer_, {"lr": self.lr}), (self.d_optimizer_, {"lr": self.lr})]
+
     def _init_module(self, n_users: int, n_items: int, seed: int) -> None:
         super()._init_module(n_users, n_items, seed)
         self.d_optimizer_ = torch.optim.Adam(self.module_.discriminator(), lr=self.lr)
@@ -290,7 +294,7 @@ class IRGAN(TorchRecommender):
             d_losses.append(d_total / len(users))
             return g_total / len(users)
 
-        self.history_ = run_epochs(self, epoch, self.n_epochs, valid=valid, patience=self.patience)
+        self.history_ = self._run_epochs(epoch, valid)
         self.d_loss_ = tuple(d_losses)
 
     def _d_step(self, users: torch.Tensor, items: torch.Tensor, draw: torch.Generator) -> float:

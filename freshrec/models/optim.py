@@ -11,16 +11,26 @@ large embedding tables two cheaper, sparser rules are common in production recom
 :func:`make_optimizer` builds any of them by name (``sgd``, ``adam``, ``rmsprop``,
 ``adagrad``, ``rowwise-adagrad``, ``ftrl``). Their state tensors have the rows as first
 dimension, so :meth:`~freshrec.models.nn.GrowableEmbedding.grow` extends them for new ids.
+:func:`step_settings` names the param-group entries that carry a step size and weight decay,
+and :func:`apply_step_settings` writes them into a live optimizer, keeping its state, so a
+model's changed ``lr``/``l2`` reaches its next update.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import torch
 
-__all__ = ["OPTIMIZERS", "FTRLProximal", "RowWiseAdagrad", "make_optimizer"]
+__all__ = [
+    "OPTIMIZERS",
+    "FTRLProximal",
+    "RowWiseAdagrad",
+    "apply_step_settings",
+    "make_optimizer",
+    "step_settings",
+]
 
 
 class RowWiseAdagrad(torch.optim.Optimizer):
@@ -152,3 +162,46 @@ rowwise-adagrad, ftrl
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
     return OPTIMIZERS[name](params, lr, **options)
+
+
+_WEIGHT_DECAY = ("sgd", "adam", "rmsprop", "adagrad")  # torch's own: a ``weight_decay`` entry
+
+
+def step_settings(name: str, lr: float, weight_decay: float = 0.0) -> dict[str, float]:
+    """The param-group entries that give optimizer ``name`` step size ``lr`` and weight decay.
+
+    The step size is ``lr`` (FTRL: ``alpha``, as in :func:`make_optimizer`); torch's SGD,
+    Adam, RMSprop and Adagrad also take ``weight_decay``, the row-wise Adagrad and FTRL have
+    none (FTRL's own ``l1``/``l2`` are left alone).
+
+    Examples
+    --------
+    >>> step_settings("adam", 0.01, weight_decay=1e-4)
+    {'lr': 0.01, 'weight_decay': 0.0001}
+    >>> step_settings("ftrl", 0.1, weight_decay=1e-4)
+    {'alpha': 0.1}
+    """
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
+    settings = {"alpha" if name == "ftrl" else "lr": lr}
+    if name in _WEIGHT_DECAY:
+        settings["weight_decay"] = weight_decay
+    return settings
+
+
+def apply_step_settings(optimizer: torch.optim.Optimizer, settings: Mapping[str, float]) -> None:
+    """Write ``settings`` into every param group of ``optimizer``; its state is kept.
+
+    torch's optimizers read their groups' ``lr`` and ``weight_decay`` at every step, so the
+    next step uses the new values and continues the old moments (Adam's ``exp_avg``...).
+
+    Examples
+    --------
+    >>> layer = torch.nn.Linear(2, 1)
+    >>> opt = torch.optim.Adam(layer.parameters(), lr=0.1)
+    >>> apply_step_settings(opt, step_settings("adam", 0.01, weight_decay=0.5))
+    >>> [(group["lr"], group["weight_decay"]) for group in opt.param_groups]
+    [(0.01, 0.5)]
+    """
+    for group in optimizer.param_groups:
+        group.update(settings)

@@ -34,7 +34,7 @@ from freshrec.models.distributed import shard, world
 from freshrec.models.losses import linear_cross_entropy
 from freshrec.models.nn import resolve_device, sample_uniform, train_step
 from freshrec.models.torch_base import TorchRecommender
-from freshrec.models.training import TrainingHistory, run_epochs
+from freshrec.models.training import TrainingHistory
 from freshrec.typing import ItemId, UserId
 
 __all__ = ["LOSSES", "SequentialRecommender"]
@@ -238,9 +238,7 @@ class SequentialRecommender(Anchorable, TorchRecommender):
         cuda = [device] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda):
             torch.manual_seed(int(self.rng_.integers(_SEED_BOUND)))
-            self.history_ = run_epochs(
-                self, epoch, self.n_epochs, valid=valid, patience=self.patience
-            )
+            self.history_ = self._run_epochs(epoch, valid)
 
     @torch.no_grad()
     def _score(self, user_idx: np.ndarray, item_idx: np.ndarray | None) -> np.ndarray:

@@ -17,7 +17,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import ClassVar
 
 import numpy as np
@@ -35,7 +35,7 @@ from freshrec.models.nn import (
     sample_uniform,
     train_step,
 )
-from freshrec.models.optim import make_optimizer
+from freshrec.models.optim import apply_step_settings, make_optimizer, step_settings
 from freshrec.models.training import TrainingHistory, run_epochs
 from freshrec.typing import RowInit
 
@@ -68,6 +68,12 @@ class TorchRecommender(RecommenderBase):
     mini-batch and gradients are averaged (:mod:`freshrec.models.distributed`). While an EWC
     anchor is set (:mod:`freshrec.models.anchoring`), every mini-batch loss also pays its
     penalty (:meth:`_anchor_penalty`).
+
+    **Step size.** Every training pass starts by writing the *current* ``lr`` and ``l2`` into
+    the optimizers' param groups (:meth:`_step_settings`), so ``set_params(lr=..., l2=...)``
+    between two ``partial_fit`` calls (an update strategy's ``FineTune(lr=...)``, and its
+    restoring the old value after) holds from the next step on, with the optimizer's state
+    (Adam's moments) kept.
 
     **Persistence.** ``_arrays`` holds the module's ``state_dict`` (keys ``module.*``) and
     the optimizer's per-parameter state (``optimizer.<parameter>.<key>``: Adam's ``step``,
@@ -135,6 +141,27 @@ class TorchRecommender(RecommenderBase):
     ) -> torch.Tensor:
         """Loss of one mini-batch: ``users``/``positives`` (B,), ``negatives`` (B, n_negatives)."""
         raise NotImplementedError
+
+    def _step_settings(self) -> list[tuple[torch.optim.Optimizer, dict[str, float]]]:
+        """Each optimizer of the model with the param-group values its hyperparameters give.
+
+        :meth:`_run_epochs` applies them before every training pass. The base: ``optimizer_``
+        with step size ``lr`` and weight decay ``l2``
+        (:func:`~freshrec.models.optim.step_settings`); a model with more optimizers, or
+        other values, overrides this together with :meth:`_make_optimizer`.
+        """
+        name = getattr(self, "optimizer", "adam")
+        return [(self.optimizer_, step_settings(name, self.lr, self.l2))]
+
+    def _run_epochs(self, epoch: Callable[[], float], valid: EventBatch | None) -> TrainingHistory:
+        """A training pass: apply :meth:`_step_settings`, then run up to ``n_epochs`` epochs.
+
+        Every ``_learn`` trains through this, so the pass steps with the model's current
+        ``lr``/``l2``, whatever they were when the optimizer was built.
+        """
+        for optimizer, settings in self._step_settings():
+            apply_step_settings(optimizer, settings)
+        return run_epochs(self, epoch, self.n_epochs, valid=valid, patience=self.patience)
 
     # -- forgetting control (used by freshrec.models.anchoring) ----------------------------
     def _anchor_penalty(self) -> torch.Tensor | float:
@@ -222,7 +249,7 @@ class TorchRecommender(RecommenderBase):
                 total += train_step(self.module_, self.optimizer_, loss) * len(rows)
             return total / len(users)
 
-        self.history_ = run_epochs(self, epoch, self.n_epochs, valid=valid, patience=self.patience)
+        self.history_ = self._run_epochs(epoch, valid)
 
     @torch.no_grad()
     def _score(self, user_idx: np.ndarray, item_idx: np.ndarray | None) -> np.ndarray:
@@ -279,15 +306,16 @@ class TorchRecommender(RecommenderBase):
         self.optimizer_ = self._make_optimizer()
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
-        """Adam (``_adam_betas``, weight decay ``l2``), or the model's ``optimizer`` by name."""
+        """Adam (``_adam_betas``) or the model's ``optimizer`` by name, stepping ``lr``, ``l2``."""
         name = getattr(self, "optimizer", "adam")
         params = self.module_.parameters()
-        if name == "adam":
-            return torch.optim.Adam(
-                params, lr=self.lr, betas=self._adam_betas, weight_decay=self.l2
-            )
-        decay = {"weight_decay": self.l2} if name in ("sgd", "rmsprop", "adagrad") else {}
-        return make_optimizer(name, params, self.lr, **decay)  # type: ignore[no-any-return]
+        optimizer: torch.optim.Optimizer = (
+            torch.optim.Adam(params, lr=self.lr, betas=self._adam_betas)
+            if name == "adam"
+            else make_optimizer(name, params, self.lr)
+        )
+        apply_step_settings(optimizer, step_settings(name, self.lr, self.l2))
+        return optimizer
 
     def _table(self, name: str) -> GrowableEmbedding:
         table = self.module_.get_submodule(name)

@@ -40,7 +40,7 @@ from freshrec.models.nn import (
     train_step,
 )
 from freshrec.models.torch_base import TorchRecommender
-from freshrec.models.training import TrainingHistory, run_epochs
+from freshrec.models.training import TrainingHistory
 from freshrec.text import EMBEDDING_DIM, TextEncoder
 
 __all__ = ["TwoTower", "TwoTowerModule"]
@@ -576,7 +576,7 @@ class TwoTower(TorchRecommender):
                 total += train_step(module, self.optimizer_, loss) * size
             return total / len(users)
 
-        self.history_ = run_epochs(self, epoch, self.n_epochs, valid=valid, patience=self.patience)
+        self.history_ = self._run_epochs(epoch, valid)
 
     def _forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         history = self._recent_items()
