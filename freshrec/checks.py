@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from freshrec.base import RecommenderBase
+from freshrec.capabilities import LearnsOne
 from freshrec.data.batch import EventBatch
 from freshrec.errors import NotFittedError
 
@@ -239,6 +240,31 @@ def check_step_size_is_read_when_learning(model: RecommenderBase) -> None:
     )
 
 
+def check_learn_one_equals_partial_fit_of_one(model: RecommenderBase) -> None:
+    """A model with ``learn_one`` (:class:`~freshrec.capabilities.LearnsOne`) learns each
+    event exactly as ``partial_fit([event])`` with one epoch does, new ids included."""
+    if not isinstance(model, LearnsOne):
+        return
+    base = checkerboard_events()
+    more = checkerboard_events(seed=1, offset=4)  # known and new users and items
+    one = _fresh(model).fit(base)
+    batched = _fresh(model).fit(base)
+    if "n_epochs" in batched.get_params():
+        batched.set_params(n_epochs=1)
+    assert isinstance(one, LearnsOne)
+    for event in more.to_events():
+        one.learn_one(event.user, event.item, event.value)
+        batched.partial_fit([event])
+    assert (one.n_users, one.n_items) == (batched.n_users, batched.n_items)
+    np.testing.assert_allclose(
+        _all_scores(one),
+        _all_scores(batched),
+        rtol=1e-12,
+        atol=1e-12,
+        err_msg="learn_one learned differently from partial_fit([event])",
+    )
+
+
 _CHECKS: tuple[Check, ...] = (
     check_init_stores_params_only,
     check_clone_is_unfitted,
@@ -251,6 +277,7 @@ _CHECKS: tuple[Check, ...] = (
     check_seed_is_deterministic,
     check_learns_checkerboard,
     check_step_size_is_read_when_learning,
+    check_learn_one_equals_partial_fit_of_one,
 )
 
 
