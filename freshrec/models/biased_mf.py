@@ -410,26 +410,12 @@ def _prequential_pass(
     """Predict (clipped to [low, high]) then learn each event in order; river's update."""
     for t in range(len(ratings)):
         u, i, r = users[t], items[t], ratings[t]
-        dot = _dot(user_factors, item_factors, u, i)
-        guess = mean + user_bias[u] + item_bias[i] + dot
+        guess = mean + user_bias[u] + item_bias[i] + _dot(user_factors, item_factors, u, i)
         predictions[t] = min(max(guess, low), high)
-        count += 1.0
-        mean += (1.0 / count) * (r - mean)
-        _sgd_step(
-            u,
-            i,
-            r,
-            user_bias,
-            item_bias,
-            user_factors,
-            item_factors,
-            mean,
-            lr,
-            bias_lr,
-            l2,
-            l2_latent,
-            dot,
-        )
+        mean, count = _learn_one(
+            u, i, r, user_bias, item_bias, user_factors, item_factors, mean, count, lr,
+            bias_lr, l2, l2_latent,
+        )  # fmt: skip
     return mean, count
 
 
