@@ -205,6 +205,23 @@ class RecommenderBase(Estimator):
                 f"{type(self).__name__} cannot rehearse replayed events (replay=...); "
                 "update it without replay"
             )
+        batch = self._admit(events)
+        if replay is not None:
+            rehearsed = self.encode(as_batch(replay))
+            replay_users, replay_items = rehearsed.indices()
+            known = (replay_users >= 0) & (replay_items >= 0)
+            self._rehearse(batch, rehearsed.take(known), valid)
+        else:
+            self._learn(batch, valid)
+        return self
+
+    def _admit(self, events: Events) -> EventBatch:
+        """Take ``events`` in as learning does, without learning them; the encoded batch.
+
+        Encodes the ids (growing the maps and tables for new ones; evicted slots taken by
+        new ids get fresh rows), counts positives and records the events in the log. Models
+        whose own learning loop differs (test-then-train per event) call this, then learn.
+        """
         reusable = (
             (set(self.user_map_.free_slots.tolist()), set(self.item_map_.free_slots.tolist()))
             if self.is_fitted
@@ -232,15 +249,8 @@ class RecommenderBase(Estimator):
                 np.array(sorted(reusable[1] - free_items), np.int64),
                 "normal",
             )
-        if replay is not None:
-            rehearsed = self.encode(as_batch(replay))
-            replay_users, replay_items = rehearsed.indices()
-            known = (replay_users >= 0) & (replay_items >= 0)
-            self._rehearse(batch, rehearsed.take(known), valid)
-        else:
-            self._learn(batch, valid)
         self.n_events_ = getattr(self, "n_events_", 0) + len(batch)
-        return self
+        return batch
 
     def _check_finite(self) -> None:
         """Raise :class:`DivergedError` when a learned parameter is NaN or infinite."""

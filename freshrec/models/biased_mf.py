@@ -231,40 +231,35 @@ class BiasedMF(RecommenderBase):
         >>> model.n_ratings_, model.global_mean_  # the first guess: mean 0, clipped to 1
         (2, 3.0)
         """
-        self._prequential = True
-        try:
-            self.partial_fit(events)
-        finally:
-            self._prequential = False
-        return self._predictions
+        batch = self._admit(events)
+        users, items = batch.indices()
+        low, high = self.clip if self.clip is not None else (-np.inf, np.inf)
+        predictions = np.empty(len(batch))
+        mean, count = _prequential_pass(
+            users,
+            items,
+            batch.value.astype(np.float64),
+            self.user_bias_,
+            self.item_bias_,
+            self.user_factors_,
+            self.item_factors_,
+            float(self.global_mean_),
+            float(self.n_ratings_),
+            float(self.lr),
+            float(self.bias_lr),
+            float(self.l2),
+            float(self.l2_latent),
+            float(low),
+            float(high),
+            predictions,
+        )
+        self.global_mean_, self.n_ratings_ = float(mean), int(count)
+        return predictions
 
     def _learn(self, batch: EventBatch, valid: EventBatch | None = None) -> None:
         users, items = batch.indices()
         ratings = batch.value.astype(np.float64)
         mean, count = self.global_mean_, float(self.n_ratings_)
-        if getattr(self, "_prequential", False):
-            low, high = self.clip if self.clip is not None else (-np.inf, np.inf)
-            self._predictions = np.empty(len(ratings))
-            mean, count = _prequential_pass(
-                users,
-                items,
-                ratings,
-                self.user_bias_,
-                self.item_bias_,
-                self.user_factors_,
-                self.item_factors_,
-                mean,
-                count,
-                float(self.lr),
-                float(self.bias_lr),
-                float(self.l2),
-                float(self.l2_latent),
-                float(low),
-                float(high),
-                self._predictions,
-            )
-            self.global_mean_, self.n_ratings_ = float(mean), int(count)
-            return
         for epoch in range(self.n_epochs):
             order = self.rng_.permutation(len(ratings)) if self.shuffle else np.arange(len(ratings))
             mean, count = _sgd_pass(

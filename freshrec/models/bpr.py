@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, Self
+from typing import ClassVar, Self
 
 import numpy as np
 import scipy.sparse as sp
@@ -177,27 +177,19 @@ class BPR(RecommenderBase):
         if steps < 0:
             raise ValueError(f"steps must be >= 0, got {steps}")
         fitted = self.is_fitted
-        self._prequential: dict[str, Any] = {
-            "before": self.positives_csr() if fitted else None,
-            "n_known": len(self.item_map_) if fitted else 0,
-            "free": self.item_map_.free_slots if fitted else np.zeros(0, np.int64),
-            "steps": steps,
-            "exclude_seen": exclude_seen,
-        }
-        try:
-            self.partial_fit(events)
-        finally:
-            del self._prequential
-        ranks: np.ndarray = self._ranks
-        del self._ranks
-        return ranks
+        before = self.positives_csr() if fitted else None
+        n_known = len(self.item_map_) if fitted else 0
+        free = self.item_map_.free_slots if fitted else np.zeros(0, np.int64)
+        batch = self._admit(events)
+        user_idx, item_idx = batch.indices()
+        positive = batch.value >= self.threshold
+        return self._learn_rank(
+            user_idx, item_idx, positive, before, n_known, free, steps, exclude_seen
+        )
 
     def _learn(self, batch: EventBatch, valid: EventBatch | None = None) -> None:
         positive = batch.value >= self.threshold
         user_idx, item_idx = batch.indices()
-        if hasattr(self, "_prequential"):
-            self._learn_rank(user_idx, item_idx, positive, **self._prequential)
-            return
         users, items = user_idx[positive], item_idx[positive]
         if not len(users):
             self.history_ = TrainingHistory((), (), 0)
@@ -255,7 +247,8 @@ class BPR(RecommenderBase):
         free: np.ndarray,
         steps: int,
         exclude_seen: bool,
-    ) -> None:
+    ) -> np.ndarray:
+        """Rank, then learn, each event in order (see :meth:`learn_rank`); the ranks."""
         from freshrec.models.online_ranking import prequential_rank_pass
 
         item_seen = np.zeros(self.n_items, dtype=np.bool_)
@@ -265,7 +258,7 @@ class BPR(RecommenderBase):
             indptr, indices = np.zeros(1, np.int64), np.zeros(0, np.int64)
         else:
             indptr, indices = before.indptr.astype(np.int64), before.indices.astype(np.int64)
-        self._ranks = np.empty(len(user_idx), dtype=np.int64)
+        ranks = np.empty(len(user_idx), dtype=np.int64)
         prequential_rank_pass(
             self.user_factors_,
             self.item_factors_,
@@ -282,9 +275,10 @@ class BPR(RecommenderBase):
             steps,
             exclude_seen,
             int(self.rng_.integers(2**31)),
-            self._ranks,
+            ranks,
         )
         self.history_ = TrainingHistory((), (), 0)
+        return ranks
 
     def _score(self, user_idx: np.ndarray, item_idx: np.ndarray | None) -> np.ndarray:
         items = self.item_factors_ if item_idx is None else self.item_factors_[item_idx]
