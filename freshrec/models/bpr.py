@@ -111,6 +111,15 @@ class BPR(RecommenderBase):
     RecBole-style reference (Adam, lr 0.001, batches of 2048, no L2, same harness) reached
     0.2372 / 0.1742.
 
+    **Small, popularity-dominated data: no size rule needed.** On the ten proxies of a data set
+    of FilmTrust's shape (about 35,000 half-star ratings; ``benchmarks/small_data_defaults.py``,
+    random 8:1:1 protocol, seeds 0, 1, 2) the defaults reach 0.97x-0.98x of MostPopular's
+    NDCG@10 on the three MovieLens-1M proxies, where popularity is nearly all there is to
+    learn (the item bias learns it), and 1.15x-2.37x on the other seven. On two of the
+    MovieLens-1M proxies ``l2`` 0.03 or 0.1, 16 factors and ``lr`` 0.01 or 0.1 all scored
+    0.94x-0.99x, no better; ``lr=0.1`` helped where personal taste matters more (Last.fm,
+    MovieLens-100K) but not there, nor on MovieLens-1M above.
+
     References
     ----------
     .. [1] Rendle, Freudenthaler, Gantner, Schmidt-Thieme, "BPR: Bayesian Personalized

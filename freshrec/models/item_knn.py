@@ -67,6 +67,16 @@ class ItemKNN(RecommenderBase):
     [[3, 2, 1], [2, 3, 1], [1, 1, 2]]
     >>> [s.item for s in model.similar_items("c", k=2)]
     ['a', 'b']
+
+    Notes
+    -----
+    **Small, popularity-dominated data: no size rule needed.** On the ten proxies of a data set
+    of FilmTrust's shape (about 35,000 half-star ratings; ``benchmarks/small_data_defaults.py``,
+    random 8:1:1 protocol, seeds 0, 1, 2) the defaults reach 1.06x-1.11x of MostPopular's
+    NDCG@10 on the three MovieLens-1M proxies and 1.28x-2.50x on the other seven (``shrink``
+    already damps more where co-occurrence counts are small). On two of the MovieLens-1M
+    proxies ``shrink`` 0 or 100 and 20 or all neighbours moved the ratio by at most 0.02
+    (1.05x-1.08x).
     """
 
     def __init__(

@@ -1,6 +1,8 @@
-"""ALS: the conformance suite, the conjugate-gradient solver, incremental updates."""
+"""ALS: the conformance suite, the conjugate-gradient solver, incremental updates, the L2 rule."""
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pytest
@@ -8,7 +10,14 @@ import scipy.sparse as sp
 
 from freshrec.checks import checkerboard_events, yield_checks
 from freshrec.data import EventBatch
-from freshrec.models.als import ALS, _cg_rows, _cg_rows_parallel, solve_rows
+from freshrec.models.als import (
+    ALS,
+    _cg_rows,
+    _cg_rows_parallel,
+    default_l2,
+    solve_rows,
+    top_singular_value,
+)
 from freshrec.models.training import ValidationNDCG
 
 
@@ -143,3 +152,81 @@ def test_early_stopping_keeps_best_sweep():
     history = model.history_
     assert history.best_epoch == int(np.argmax(history.valid_ndcg)) + 1
     assert ValidationNDCG(model, valid)() == pytest.approx(max(history.valid_ndcg))
+
+
+# -- the L2 rule of ALS(l2=None) ------------------------------------------------------------------
+def _random_positives(n_users, n_items, n_positives, seed=0, skew=0.0):
+    """A binary (n_users, n_items) matrix of about ``n_positives`` entries; item ``j`` is drawn
+    with weight ``(j + 1) ** -skew`` (``skew > 0``: a few very popular items)."""
+    rng = np.random.default_rng(seed)
+    weight = np.arange(1, n_items + 1, dtype=np.float64) ** -skew
+    users = rng.integers(n_users, size=n_positives)
+    items = rng.choice(n_items, size=n_positives, p=weight / weight.sum())
+    matrix = sp.csr_matrix((np.ones(n_positives), (users, items)), shape=(n_users, n_items))
+    matrix.data[:] = 1.0  # duplicates summed: back to binary
+    return matrix
+
+
+@pytest.mark.parametrize("skew", [0.0, 1.0])
+def test_top_singular_value_matches_dense_svd(skew):
+    matrix = _random_positives(300, 200, 3000, seed=1, skew=skew)
+    exact = np.linalg.svd(matrix.toarray(), compute_uv=False)[0]
+    assert top_singular_value(matrix) == pytest.approx(exact, rel=1e-4)
+    assert top_singular_value(matrix) <= exact * (1 + 1e-9)  # power iteration: from below
+    assert top_singular_value(sp.csr_matrix((3, 4))) == 0.0
+
+
+def test_default_l2_is_half_the_collapse_bound_then_30():
+    # an all-ones m x n block has sigma_1 = sqrt(m * n)
+    for (m, n), alpha in itertools.product([(1, 1), (4, 9), (10, 10), (30, 50)], [0.0, 2.0, 9.0]):
+        block = sp.csr_matrix(np.ones((m, n)))
+        expected = min(30.0, (1 + alpha) * np.sqrt(m * n) / 2)
+        assert default_l2(block, alpha) == pytest.approx(expected, rel=1e-6)
+    assert default_l2(sp.csr_matrix((5, 5)), 2.0) == 0.0
+
+
+def test_default_l2_grows_with_data_size_up_to_30():
+    # the same population of 2,000 users x 1,500 items, ever more positives per user
+    values = [
+        default_l2(_random_positives(2000, 1500, n, seed=2, skew=0.5), alpha=2.0)
+        for n in (500, 2000, 8000, 30000, 120000)
+    ]
+    assert values[0] < 10.0  # a few hundred positives: far below 30, under the bound
+    assert np.all(np.diff(values) >= 0)
+    assert values[-2:] == [30.0, 30.0]
+
+
+def test_default_l2_is_exactly_30_at_movielens_1m_scale():
+    # MovieLens-1M's training part under RecBole's protocol: 6,039 x 3,601, 674,674 positives
+    # (its sigma_1 is 357); even spread uniformly its sigma_1 is about 674,674 / sqrt(6,039 *
+    # 3,601) = 145, far above the 20 where the cap binds: the default stays l2 = 30 exactly.
+    matrix = _random_positives(6039, 3601, 700_000, seed=3)
+    assert top_singular_value(matrix) > 100
+    assert default_l2(matrix, alpha=2.0) == 30.0
+
+
+def test_fit_uses_the_rule_unless_l2_is_given():
+    events = checkerboard_events()
+    model = ALS(threshold=3.0).fit(events)
+    assert model.l2 is None
+    assert model.l2_ == default_l2(model.positives_csr(), model.alpha)
+    assert 0.0 < model.l2_ < 30.0  # 24 users x 16 items: the bound binds, not the cap
+    assert ALS(l2=5.0, threshold=3.0).fit(events).l2_ == 5.0
+    assert ALS(l2=5.0).get_params()["l2"] == 5.0
+
+
+def test_partial_fit_recomputes_the_rule_on_everything_learned():
+    events = checkerboard_events(n_users=40, n_items=30, seen=10, seed=4)
+    model = ALS(threshold=3.0, n_iterations=2).fit(events[:60])
+    before = model.l2_
+    model.partial_fit(events[60:])
+    assert model.l2_ == default_l2(model.positives_csr(), model.alpha) > before
+
+
+def test_l2_above_the_collapse_bound_zeroes_every_score_and_the_rule_does_not():
+    events = checkerboard_events(n_users=40, n_items=30, seen=10, seed=5)
+    rule = ALS(n_factors=8, threshold=3.0).fit(events)
+    bound = 2 * rule.l2_  # l2_ is half of (1 + alpha) * sigma_1 here
+    collapsed = ALS(n_factors=8, l2=1.05 * bound, n_iterations=200, threshold=3.0).fit(events)
+    assert np.abs(collapsed.score_batch(np.arange(40))).max() < 1e-3
+    assert np.abs(rule.score_batch(np.arange(40))).max() > 0.1
