@@ -47,7 +47,10 @@ class CaserModule(nn.Module):
     dropout
         Dropout before the fully connected layer.
     seed
-        Seed of the tables (``seed + 0 .. 3``).
+        Seed of the whole initialisation: the tables draw from generators of their own
+        (``seed % 2**62 + 0 .. 3``), the convolutions and the fully connected layer from
+        torch's global RNG seeded with ``seed`` for the constructor only (its state is
+        restored after), so equal seeds build equal modules.
     std
         Standard deviation of the initial table rows.
 
@@ -72,14 +75,24 @@ class CaserModule(nn.Module):
     ) -> None:
         super().__init__()
         self.window = window
-        self.item_embedding = GrowableEmbedding(n_items + 1, dim, std=std, padding_idx=0, seed=seed)
-        self.user_embedding = GrowableEmbedding(n_users, dim, std=std, seed=seed + 1)
-        self.item_output = GrowableEmbedding(n_items + 1, 2 * dim, std=std, seed=seed + 2)
-        self.item_bias = GrowableEmbedding(n_items + 1, 1, std=0.0, seed=seed + 3)
-        self.vertical = nn.Conv2d(1, n_v, (window, 1))
-        self.horizontal = nn.ModuleList(nn.Conv2d(1, n_h, (h, dim)) for h in range(1, window + 1))
+        table_seed = seed % 2**62
+        self.item_embedding = GrowableEmbedding(
+            n_items + 1, dim, std=std, padding_idx=0, seed=table_seed
+        )
+        self.user_embedding = GrowableEmbedding(n_users, dim, std=std, seed=table_seed + 1)
+        self.item_output = GrowableEmbedding(n_items + 1, 2 * dim, std=std, seed=table_seed + 2)
+        self.item_bias = GrowableEmbedding(n_items + 1, 1, std=0.0, seed=table_seed + 3)
+        # torch's layers initialise themselves from the global RNG: seed it here, or the
+        # filters would depend on whatever drew from it before (a fresh process seeds it
+        # from OS entropy)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.vertical = nn.Conv2d(1, n_v, (window, 1))
+            self.horizontal = nn.ModuleList(
+                nn.Conv2d(1, n_h, (h, dim)) for h in range(1, window + 1)
+            )
+            self.fc = nn.Linear(n_v * dim + n_h * window, dim)
         self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(n_v * dim + n_h * window, dim)
 
     def forward(self, users: torch.Tensor, sequences: torch.Tensor) -> torch.Tensor:
         """Outputs (B, L, 2 * dim) of left-padded ``sequences`` (B, L) of users ``users`` (B,)."""
@@ -192,7 +205,7 @@ class Caser(SequentialRecommender):
             self.n_h,
             self.n_v,
             self.dropout,
-            seed % 2**62,
+            seed,
             self._init_std,
         )
 

@@ -18,6 +18,7 @@ Examples
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -103,7 +104,8 @@ def distributed(backend: str | None = None) -> Iterator[tuple[int, int]]:
 
     Yields ``(rank, world_size)``. Outside ``torchrun`` (no ``WORLD_SIZE``, or 1) it does
     nothing and yields ``(0, 1)``. ``backend`` defaults to ``"nccl"`` when CUDA is present,
-    else ``"gloo"``; on GPU each process uses device ``cuda:LOCAL_RANK``.
+    else ``"gloo"``; on GPU each process uses device ``cuda:LOCAL_RANK``. The group is
+    destroyed, with its backend's threads, when the block ends.
 
     Examples
     --------
@@ -119,6 +121,13 @@ def distributed(backend: str | None = None) -> Iterator[tuple[int, int]]:
         backend = "nccl" if torch.cuda.is_available() else "gloo"
     if backend == "nccl":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    # torch.distributed.nn binds the current default group as default arguments of its
+    # functions when first imported, and torch imports it lazily (the first optimizer
+    # imports torch._dynamo, which imports it): imported inside the block, it would keep the
+    # group, with gloo's threads, alive past destroy_process_group until interpreter
+    # shutdown, whose teardown of those threads may abort the process ("terminate called
+    # without an active exception"). Imported before the group exists, it binds None.
+    importlib.import_module("torch.distributed.nn")
     dist.init_process_group(backend=backend)
     try:
         yield world()

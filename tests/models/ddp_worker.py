@@ -1,11 +1,14 @@
 """Fit a small model in every process of a ``torchrun`` group; rank 0 saves the scores.
 
 Run by tests/models/test_distributed.py as
-``torchrun --standalone --nproc_per_node=N ddp_worker.py MODEL OUT``.
+``torchrun --standalone --nproc_per_node=N ddp_worker.py MODEL OUT``. After the group's
+block every process prints how many gloo threads it still runs (none are left once the
+group is really destroyed; survivors are torn down at interpreter exit and may abort it).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
@@ -29,6 +32,15 @@ def fit_scores(name: str) -> np.ndarray:
     return model.score_batch(users, items)
 
 
+def gloo_threads() -> int:
+    """How many of this process's OS threads are gloo's (``/proc``, so Linux only)."""
+    names = []
+    for task in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{task}/comm") as comm:
+            names.append(comm.read().strip())
+    return sum("gloo" in name for name in names)
+
+
 def main() -> None:
     from freshrec.models.distributed import distributed
 
@@ -38,6 +50,7 @@ def main() -> None:
         if rank == 0:
             np.save(out, scores)
             print(f"world size {size}")
+    print(f"rank {rank}: {gloo_threads()} gloo threads left", flush=True)
 
 
 if __name__ == "__main__":

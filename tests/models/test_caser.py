@@ -21,15 +21,44 @@ def test_conforms(check):
     check(small())
 
 
+def window_features(module, sequences):
+    """Outputs of ``module`` and the convolution features (B, L, width) of each position.
+
+    The features are read before the fully connected layer's ReLU, which may legitimately
+    zero the outputs of two different windows alike.
+    """
+    seen = []
+    hook = module.fc.register_forward_hook(lambda layer, inputs, output: seen.append(inputs[0]))
+    try:
+        out = module(torch.tensor([0]), torch.tensor(sequences))
+    finally:
+        hook.remove()
+    return out, seen[0].reshape(len(sequences), len(sequences[0]), -1)
+
+
+def test_module_initialisation_follows_its_seed():
+    params = {"dim": 4, "window": 2, "n_h": 2, "n_v": 2, "dropout": 0.0}
+    torch.manual_seed(1)
+    state = torch.get_rng_state()
+    first = CaserModule(1, 9, seed=0, **params).state_dict()
+    assert torch.equal(torch.get_rng_state(), state)  # the global RNG is left as it was
+    torch.manual_seed(2)  # another global RNG state: the same module
+    second = CaserModule(1, 9, seed=0, **params).state_dict()
+    other = CaserModule(1, 9, seed=1, **params).state_dict()
+    assert all(torch.equal(first[key], second[key]) for key in first)
+    assert not torch.equal(first["fc.weight"], other["fc.weight"])
+
+
 def test_each_position_reads_only_its_window():
     module = CaserModule(1, 9, dim=4, window=2, n_h=2, n_v=2, dropout=0.0, seed=0).eval()
-    users = torch.tensor([0])
-    a = module(users, torch.tensor([[1, 2, 3, 4]]))
-    b = module(users, torch.tensor([[7, 2, 3, 9]]))
+    a, read_a = window_features(module, [[1, 2, 3, 4]])
+    b, read_b = window_features(module, [[7, 2, 3, 9]])
     torch.testing.assert_close(a[0, 2], b[0, 2])  # window (2, 3) in both
-    assert not torch.allclose(a[0, 1], b[0, 1]) and not torch.allclose(a[0, 3], b[0, 3])
-    short = module(users, torch.tensor([[3]]))  # narrower than the window: padded
-    torch.testing.assert_close(short[0, 0], module(users, torch.tensor([[0, 3]]))[0, 1])
+    torch.testing.assert_close(read_a[0, 2], read_b[0, 2])
+    for t in (1, 3):  # windows (1, 2) vs (7, 2) and (3, 4) vs (3, 9): read differently
+        assert (read_a[0, t] - read_b[0, t]).abs().max() > 1e-4
+    short = module(torch.tensor([0]), torch.tensor([[3]]))  # narrower than the window: padded
+    torch.testing.assert_close(short[0, 0], module(torch.tensor([0]), torch.tensor([[0, 3]]))[0, 1])
 
 
 def test_partial_fit_grows_user_and_item_tables_keeping_old_rows():

@@ -25,5 +25,7 @@ def test_two_processes_train_like_one(name, tmp_path):
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "world size 2" in done.stdout
+    for rank in (0, 1):  # the group and its threads are gone before interpreter shutdown
+        assert f"rank {rank}: 0 gloo threads left" in done.stdout, done.stdout[-3000:]
     alone = fit_scores(name)
     np.testing.assert_allclose(np.load(out), alone, rtol=1e-4, atol=1e-5)
