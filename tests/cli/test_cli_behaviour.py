@@ -35,7 +35,7 @@ def test_ctrl_c_exits_130_with_one_line(monkeypatch, capsys):
 
 def test_sigint_stops_a_running_command_with_130(tmp_path):
     command = [sys.executable, "-m", "freshrec", "evaluate", "--dataset", "synthetic"]
-    command += ["--model", "bpr", "--set", "bpr.n_epochs=100000", "--set", "bpr.patience=None"]
+    command += ["--model", "bpr", "--set", "bpr.n_epochs=100000", "--set", "bpr.patience=100000"]
     command += ["--out", str(tmp_path / "out")]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "COLUMNS": "200"}
     process = subprocess.Popen(
