@@ -38,8 +38,14 @@ def test_sigint_stops_a_running_command_with_130(tmp_path):
     command += ["--model", "bpr", "--set", "bpr.n_epochs=100000", "--set", "bpr.patience=100000"]
     command += ["--out", str(tmp_path / "out")]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "COLUMNS": "200"}
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path
+    process = subprocess.Popen(  # SIGINT as a terminal sends it: a shell running this suite
+        command,  # in the background leaves SIGINT ignored, and children inherit that
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert process.stdout is not None
     line = process.stdout.readline()  # the load summary: fitting starts right after it
