@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from freshrec.data.drifting import Drift, drifting_stream
     from freshrec.drift import RiverDetector, alarms, error_stream, score_alarms
-    from freshrec.evaluation.report import machine_summary
+    from freshrec.jobs.report import machine_summary
     from freshrec.models.biased_mf import BiasedMF
     from freshrec.persist import atomic_write_text
     from freshrec.threads import pin_threads

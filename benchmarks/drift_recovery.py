@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(DEFAULT_OUT))
     parser.add_argument("--quick", action="store_true", help="a small stream, to check the script")
     args = parser.parse_args(argv)
-    from freshrec.evaluation.report import machine_summary
+    from freshrec.jobs.report import machine_summary
     from freshrec.persist import atomic_write_text
     from freshrec.threads import pin_threads
 

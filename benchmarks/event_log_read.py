@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from freshrec.cli.options import default_data_dir
     from freshrec.data.registry import load_dataset
-    from freshrec.evaluation.report import machine_summary
+    from freshrec.jobs.report import machine_summary
     from freshrec.persist import atomic_write_text
     from freshrec.threads import pin_threads
 

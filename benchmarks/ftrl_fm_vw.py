@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     from freshrec.data.registry import load_dataset
     from freshrec.data.stream import time_ordered
     from freshrec.evaluation.metrics import auc
-    from freshrec.evaluation.report import machine_summary
+    from freshrec.jobs.report import machine_summary
     from freshrec.models.ftrl import FTRLFM
     from freshrec.persist import atomic_write_text
     from freshrec.threads import pin_threads

@@ -7,7 +7,7 @@ Usage::
 The step: the SASRec module of the ML-1M runs (3,416 items, 50 dimensions, 2 blocks, 1 head,
 dropout 0.2) on 128 random sequences of 200 items, full-softmax cross-entropy at every
 position, backward and an Adam step. ``torch``: ``F.cross_entropy(h @ W.T, y)``; ``fused``:
-``freshrec.models.losses.linear_cross_entropy(h, W, y)``. Two warm-up steps, then ``--steps``
+``freshrec.models.torch.losses.linear_cross_entropy(h, W, y)``. Two warm-up steps, then ``--steps``
 timed steps per variant, the variants interleaved over two rounds; the median seconds per step
 and the ratio torch / fused.
 """
@@ -38,9 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     import torch.nn.functional as F
 
-    from freshrec.evaluation.report import machine_summary
-    from freshrec.models.losses import linear_cross_entropy
+    from freshrec.jobs.report import machine_summary
     from freshrec.models.sasrec import SASRecModule
+    from freshrec.models.torch.losses import linear_cross_entropy
     from freshrec.persist import atomic_write_text
 
     generator = torch.Generator().manual_seed(0)

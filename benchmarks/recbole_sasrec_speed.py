@@ -58,7 +58,7 @@ What it does, in one run:
    freshrec actually trains with: a target at every real position (200 x 128 = 25,600
    softmaxes in case ``full``, instead of 128); an extra row, not part of the comparison.
 5. **Step and timing.** Forward, loss, backward and an Adam step (lr 0.001; freshrec's
-   betas (0.9, 0.98) through ``freshrec.models.nn.train_step``; RecBole's trainer sequence
+   betas (0.9, 0.98) through ``freshrec.models.torch.nn.train_step``; RecBole's trainer sequence
    ``zero_grad``, ``calculate_loss``, ``loss.item()``, ``backward``, ``step``). Per case, the
    three steps are warmed up ``--warmup`` times (default 5), then timed ``--steps`` times each
    (default 30), interleaved step by step in a rotating order so that all meet the same
@@ -397,8 +397,8 @@ def build_steps(batch: dict[str, Any], dropout: float) -> dict[str, Any]:
 
     import torch
 
-    from freshrec.models.nn import train_step
     from freshrec.models.sasrec import SASRec, SASRecModule
+    from freshrec.models.torch.nn import train_step
 
     rb = recbole_model(dropout).train()
     rb_opt = torch.optim.Adam(rb.parameters(), lr=LR, weight_decay=0.0)  # RecBole's defaults
@@ -553,7 +553,7 @@ def source_hashes() -> dict[str, str]:
     import hashlib
 
     root = REPO_ROOT / "freshrec"
-    names = ("models/sasrec.py", "models/sequential.py", "models/nn.py")
+    names = ("models/sasrec.py", "models/torch/sequential.py", "models/torch/nn.py")
     return {
         name: hashlib.sha256((root / name).read_bytes()).hexdigest()[:16]
         for name in names

@@ -173,8 +173,8 @@ def main(argv: list[str] | None = None) -> int:
 class SampledTracker:
     """Scores ``loo-sampled`` on the test split after every validation of a fit.
 
-    It wraps :class:`freshrec.models.training.ValidationNDCG` (which ``run_epochs`` calls after
-    each epoch): after the validation score, a deep copy of the model observes the
+    It wraps :class:`freshrec.models.torch.training.ValidationNDCG` (which ``run_epochs``
+    calls after each epoch): after the validation score, a deep copy of the model observes the
     validation events and is evaluated like the final model; that time is kept out of the
     training clock (``excluded_s``).
     """
@@ -189,7 +189,7 @@ class SampledTracker:
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
-        from freshrec.models import training
+        from freshrec.models.torch import training
 
         original = training.ValidationNDCG
         tracker = self

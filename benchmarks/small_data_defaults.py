@@ -32,7 +32,7 @@ What it does, in one run:
      (reviewer, item), the first review's stars mapped as above): 12,584 ratings, 2,244
      users, 469 items. Fixed: one draw.
 
-2. **Evaluation**: ``freshrec.evaluation.experiment.run_evaluation`` with protocol
+2. **Evaluation**: ``freshrec.jobs.evaluate.run_evaluation`` with protocol
    ``random`` (per-user 8:1:1, split seed 0, early stopping on the validation part), seeds
    ``--seeds``; the library call behind ``freshrec evaluate --protocol random``. Models
    ``popular``, ``als``, ``bpr``, ``item-knn`` with their defaults, and ``als`` once more
@@ -203,7 +203,7 @@ def describe(dataset: Any) -> dict[str, Any]:
 
 def evaluate(dataset: Any, seeds: list[int]) -> dict[str, dict[str, list[float]]]:
     """``{model: {metric: per-seed values}}`` for the defaults and for ``als`` before."""
-    from freshrec.evaluation.experiment import run_evaluation
+    from freshrec.jobs.evaluate import run_evaluation
 
     out: dict[str, dict[str, list[float]]] = {}
     runs = [(list(MODELS), {}, ""), (list(BEFORE), BEFORE, " (before)")]

@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     pin_threads(args.threads)
     from freshrec.cli.options import default_data_dir
     from freshrec.data.registry import load_dataset
-    from freshrec.evaluation.report import machine_summary
+    from freshrec.jobs.report import machine_summary
     from freshrec.persist import atomic_write_text
 
     data_dir = default_data_dir(Path(args.data_dir) if args.data_dir else None)
@@ -146,7 +146,7 @@ def widen_run(
     split: Any, seed: int, more_epochs: int = 20, lrs: tuple[float, ...] = FINETUNE_LRS
 ) -> dict[str, Any]:
     from freshrec.models.bpr import BPR
-    from freshrec.models.training import ValidationNDCG
+    from freshrec.models.torch.training import ValidationNDCG
     from freshrec.update.structure import widen_factors
 
     narrow = BPR(n_factors=32, threshold=3.0, seed=seed).fit(split.train)

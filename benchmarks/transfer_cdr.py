@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     from freshrec.cli.options import default_data_dir
     from freshrec.data.amazon import load_amazon_cdr_domain
     from freshrec.evaluation.protocols import evaluate_ranking
-    from freshrec.evaluation.report import machine_summary
+    from freshrec.jobs.report import machine_summary
     from freshrec.models.bpr import BPR
     from freshrec.models.popular import MostPopular
     from freshrec.persist import atomic_write_text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 import os
 from collections.abc import Collection, Mapping, Sequence
@@ -10,10 +11,14 @@ from typing import Any, ClassVar, NamedTuple, Protocol, Self, runtime_checkable
 import numpy as np
 import scipy.sparse as sp
 
+from freshrec.capabilities import GrowsAndEvicts, Rehearses
 from freshrec.data.batch import EventBatch, Events, as_batch, ids_array
 from freshrec.data.idmap import IdMap
 from freshrec.data.interactions import InteractionLog
 from freshrec.errors import DivergedError, NotFittedError
+from freshrec.log.cursor import Cursor
+from freshrec.log.log import EventLog
+from freshrec.log.model_view import ModelView
 from freshrec.persist import load_model, save_model
 from freshrec.ranking import top_k
 from freshrec.tables import grow_rows
@@ -144,10 +149,14 @@ class RecommenderBase(Estimator):
     - ``_state_arrays`` / ``_state_values``: names of numpy / JSON attributes to save (or
       override ``_arrays``/``_set_arrays`` when the state is not plain attributes).
 
-    The base keeps the id maps (``user_map_``, ``item_map_``), the log of every learned event
-    (``log_``), item popularity (``item_counts_``: events with ``value >= threshold``) and
-    the RNG. **Fallback:** an unknown user is scored by :meth:`_fallback_scores`, item
-    popularity unless a model overrides it; unknown items score at ``prior_score``.
+    The base keeps the id maps (``user_map_``, ``item_map_``), item popularity
+    (``item_counts_``: events with ``value >= threshold``), the RNG and the log cursor learned
+    up to (``cursor_``). **History** (the events learned, for negative sampling and the like)
+    is read through :meth:`history`: the attached :class:`EventLog` up to ``cursor_``, then
+    the events given to ``partial_fit`` directly (``interactions_``, in memory, never saved: a
+    saved model holds what it learned, not the events). **Fallback:** an unknown user is
+    scored by :meth:`_fallback_scores`, item popularity unless a model overrides it; unknown
+    items score at ``prior_score``.
 
     Examples
     --------
@@ -170,11 +179,12 @@ class RecommenderBase(Estimator):
     _state_arrays: ClassVar[tuple[str, ...]] = ()
     _state_values: ClassVar[tuple[str, ...]] = ()
     prior_score: ClassVar[float] = 0.0
-    predicts_ratings: ClassVar[bool] = False  # True: scores are ratings (RMSE/MAE apply)
-    rehearses: ClassVar[bool] = False  # True: ``partial_fit(..., replay=...)`` is supported
-    evicts: ClassVar[bool] = False  # True: ``evict`` and ``add_ids(init=...)`` are supported
     threshold: float = 1.0
     seed: int | None = None
+    _event_log: EventLog | None = None  # set by ``attach``; kept by ``reset``
+    _reading: Cursor | None = None  # while ``learn_from_log`` learns the events up to here
+    cursor_: str  # the log cursor learned up to (``learn_from_log``)
+    source_: dict[str, Any]  # what the model was fitted on, when its fitter says (JSON)
 
     # -- learning -----------------------------------------------------------------------
     def fit(self, events: Events, *, valid: EventBatch | None = None) -> Self:
@@ -196,11 +206,12 @@ class RecommenderBase(Estimator):
         Iterative models stop early on ``valid``'s NDCG@10 and keep their best epoch; the
         others ignore it. ``replay`` holds earlier events (a replay buffer's sample) to learn
         again together with the new ones, in one shuffled pass per epoch: they are not added
-        to the log or the popularity counts, and rows with ids the model does not know are
-        dropped. Only models with ``rehearses = True`` take it (the others count every event
-        they are given, so a replayed event would count twice).
+        to the history or the popularity counts, and rows with ids the model does not know
+        are dropped. Only models that declare :class:`~freshrec.capabilities.Rehearses` take
+        it (the others count every event they are given, so a replayed event would count
+        twice).
         """
-        if replay is not None and not self.rehearses:
+        if replay is not None and not isinstance(self, Rehearses):
             raise ValueError(
                 f"{type(self).__name__} cannot rehearse replayed events (replay=...); "
                 "update it without replay"
@@ -230,14 +241,17 @@ class RecommenderBase(Estimator):
         batch = self.encode(as_batch(events), grow=True)
         if not self.is_fitted:
             self.rng_ = np.random.default_rng(self.seed)
-            self.log_ = InteractionLog()
+            self.interactions_ = InteractionLog()
             self.item_counts_ = np.zeros(0)
         n_users, n_items = len(self.user_map_), len(self.item_map_)
         self.item_counts_ = grow_rows(self.item_counts_, n_items)
         positive = batch.value >= self.threshold
         user_idx, item_idx = batch.indices()
         np.add.at(self.item_counts_, item_idx[positive], 1.0)
-        self.log_.append(user_idx, item_idx, batch.value)
+        if self._reading is not None:  # the log holds these events: the cursor covers them
+            self.cursor_ = str(self._reading)
+        else:
+            self.interactions_.append(user_idx, item_idx, batch.value)
         self._grow(n_users, n_items)
         if reusable[0] or reusable[1]:  # evicted slots taken by new ids start fresh
             free_users, free_items = (
@@ -282,7 +296,7 @@ class RecommenderBase(Estimator):
             self.item_counts_ = grow_rows(self.item_counts_, n_items)
         if value >= self.threshold:
             self.item_counts_[i] += 1.0
-        self.log_.append_one(u, i, value)
+        self.interactions_.append_one(u, i, value)
         self._grow(n_users, n_items)
         self.n_events_ += 1
         return u, i
@@ -340,14 +354,14 @@ class RecommenderBase(Estimator):
         self._check_evicts()
         user_rows = self.user_map_.evict(ids_array(users))
         item_rows = self.item_map_.evict(ids_array(items))
-        self.log_.drop(users=user_rows, items=item_rows)
+        self.interactions_.drop(users=user_rows, items=item_rows)
         self.item_counts_[item_rows] = 0.0
         self._init_rows(user_rows, item_rows, "zero")
         return user_rows, item_rows
 
     def _check_evicts(self) -> None:
         self._check_fitted()
-        if not self.evicts:
+        if not isinstance(self, GrowsAndEvicts):
             raise ValueError(f"{type(self).__name__} does not support evicting or adding ids")
 
     @staticmethod
@@ -371,7 +385,7 @@ class RecommenderBase(Estimator):
 
     @property
     def is_fitted(self) -> bool:
-        return hasattr(self, "log_")
+        return hasattr(self, "n_events_")
 
     @property
     def n_users(self) -> int:
@@ -382,8 +396,99 @@ class RecommenderBase(Estimator):
         return len(self.item_map_) if hasattr(self, "item_map_") else 0
 
     def positives_csr(self) -> sp.csr_matrix:
-        """Binary user x item matrix of learned events with ``value >= threshold``."""
-        return self.log_.to_csr(self.n_users, self.n_items, threshold=self.threshold)
+        """Binary user x item matrix of the history's events with ``value >= threshold``."""
+        return self.history().to_csr(self.n_users, self.n_items, threshold=self.threshold)
+
+    # -- the event log ------------------------------------------------------------------
+    def attach(self, log: EventLog) -> Self:
+        """Read history from ``log`` from now on: the events up to ``cursor_`` for learning,
+        all of them for the seen items, which ``recommend`` then excludes.
+
+        The model keeps no copy of the events it learns through :meth:`learn_from_log`.
+        ``attach`` survives ``fit`` and ``reset``; a saved model does not remember it.
+
+        Examples
+        --------
+        >>> from freshrec.checks import checkerboard_events
+        >>> from freshrec.log import open_log
+        >>> from freshrec.models import MostPopular
+        >>> log = open_log("memory://")
+        >>> _ = log.append(checkerboard_events())
+        >>> model = MostPopular().learn_from_log(log)
+        >>> seen = set(model.seen_items("u0"))
+        >>> any(s.item in seen for s in model.recommend("u0", k=5))
+        False
+        """
+        self._event_log = log
+        return self
+
+    @property
+    def event_log(self) -> EventLog | None:
+        """The attached log, or ``None``."""
+        return self._event_log
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Self:
+        """A deep copy that shares the attached log (the log is not the model's to copy)."""
+        if self._event_log is not None:
+            memo[id(self._event_log)] = self._event_log
+        copied = object.__new__(type(self))
+        memo[id(self)] = copied
+        for name, value in vars(self).items():
+            setattr(copied, name, copy.deepcopy(value, memo))
+        return copied
+
+    def history(self, *, through_head: bool = False) -> ModelView | InteractionLog:
+        """The events the model learned, in its own rows, in the order it learned them.
+
+        With a log attached: the log's events up to ``cursor_`` (up to the head when
+        ``through_head``: what the users have seen, learned or not), then the events given
+        to ``partial_fit`` directly; else those alone (since ``fit`` or ``load``).
+        """
+        self._check_fitted()
+        if self._event_log is None:
+            return self.interactions_
+        cursor = getattr(self, "cursor_", None)
+        until = None if through_head else Cursor.parse(cursor) if cursor else Cursor.START
+        return ModelView(
+            self._event_log,
+            self.user_map_,
+            self.item_map_,
+            until=until,
+            pending=self.interactions_,
+        )
+
+    def learn_from_log(self, log: EventLog, *, max_events: int | None = None) -> Self:
+        """Attach ``log`` and learn its events after ``cursor_`` in one ``partial_fit``:
+        all of them up to the head, or the next ``max_events``; ``cursor_`` moves past them.
+
+        Examples
+        --------
+        >>> from freshrec.data import Event
+        >>> from freshrec.log import open_log
+        >>> from freshrec.models import MostPopular
+        >>> log = open_log("memory://")
+        >>> _ = log.append([Event("ann", "a", event_id=1), Event("bob", "b", event_id=2)])
+        >>> model = MostPopular().learn_from_log(log, max_events=1)
+        >>> model.n_events_, model.cursor_
+        (1, '1')
+        >>> model.learn_from_log(log).n_events_, model.cursor_
+        (2, '2')
+        """
+        self.attach(log)
+        start = Cursor.parse(self.cursor_) if getattr(self, "cursor_", None) else Cursor.START
+        if max_events is None:
+            end = log.head()
+            events = log.window(start, end)
+        else:
+            read = log.read(start, max_events)
+            events, end = read.events, read.next_cursor
+        if len(events):
+            self._reading = end
+            try:
+                self.partial_fit(events)
+            finally:
+                self._reading = None
+        return self
 
     # -- hooks --------------------------------------------------------------------------
     def _grow(self, n_users: int, n_items: int) -> None:
@@ -446,12 +551,19 @@ class RecommenderBase(Estimator):
         *,
         exclude: Collection[ItemId] = (),
         candidates: Sequence[ItemId] | None = None,
+        exclude_seen: bool | None = None,
     ) -> list[Scored]:
         """The ``k`` best items for ``user``, best first, never any in ``exclude``.
 
         ``candidates`` restricts the ranking to those items (unknown ones score at the prior).
+        ``exclude_seen``: also leave out the items the user has seen in the history; by
+        default only when a log is attached (:meth:`attach`).
         """
         self._check_fitted()
+        if exclude_seen is None:
+            exclude_seen = self._event_log is not None
+        if exclude_seen:
+            exclude = [*exclude, *self.seen_items(user)]
         if candidates is None:
             pool = np.arange(self.n_items)
             scores = self.score_batch(np.array([self.user_map_.encode_one(user)]))[0]
@@ -484,12 +596,13 @@ class RecommenderBase(Estimator):
         return top_k(scores, k)
 
     def seen_items(self, user: UserId) -> list[ItemId]:
-        """Items ``user`` interacted with (any value), for ``recommend(exclude=...)``."""
+        """Items ``user`` interacted with (any value): the :meth:`history` through the log's
+        head."""
         self._check_fitted()
         u = self.user_map_.encode_one(user)
         if u < 0:
             return []
-        row = self.log_.to_csr(self.n_users, self.n_items).getrow(u)
+        row = self.history(through_head=True).to_csr(self.n_users, self.n_items).getrow(u)
         return [_plain(v) for v in self.item_map_.decode(row.indices)]
 
     def similar_items(self, item: ItemId, k: int = 10) -> list[Scored]:
@@ -520,19 +633,14 @@ class RecommenderBase(Estimator):
         """
         self._check_fitted()
         self._check_finite()
-        users, items, values = self.log_.arrays()
-        arrays = {
-            "log.user_idx": users,
-            "log.item_idx": items,
-            "log.value": values,
-            "item_counts": self.item_counts_,
-        }
-        arrays.update(self._arrays())
+        arrays = {"item_counts": self.item_counts_, **self._arrays()}
         state = {
             "user_map": self.user_map_.to_dict(),
             "item_map": self.item_map_.to_dict(),
             "rng": self.rng_.bit_generator.state,
             "n_events": self.n_events_,
+            "cursor": getattr(self, "cursor_", None),
+            "source": getattr(self, "source_", None),
             "values": {name: getattr(self, name) for name in self._state_values},
         }
         manifest = {"n_events": self.n_events_, "n_users": self.n_users, "n_items": self.n_items}
@@ -557,8 +665,10 @@ class RecommenderBase(Estimator):
         model.rng_ = np.random.default_rng()
         model.rng_.bit_generator.state = state["rng"]
         model.n_events_ = state["n_events"]
-        model.log_ = InteractionLog()
-        model.log_.append(arrays["log.user_idx"], arrays["log.item_idx"], arrays["log.value"])
+        for name in ("cursor", "source"):
+            if state.get(name) is not None:
+                setattr(model, f"{name}_", state[name])
+        model.interactions_ = InteractionLog()
         model.item_counts_ = arrays["item_counts"]
         for name, value in state["values"].items():
             setattr(model, name, value)

@@ -1,27 +1,55 @@
-"""Capabilities a model declares by having the methods: small ``typing.Protocol`` classes.
+"""Capabilities of a model: small ``typing.Protocol`` classes that callers test with ``isinstance``.
 
-Callers test ``isinstance(model, LearnsOne)`` instead of probing attributes by name, and
-:mod:`freshrec.checks` checks each capability a model has.
+Callers test ``isinstance(model, Observes)`` instead of probing attributes by name, and
+:mod:`freshrec.checks` checks each capability a model has. A model declares a capability by
+subclassing its protocol, after its base class (``class BPR(RecommenderBase, Rehearses)``), so
+the protocol's stubs never hide an implementation. Two kinds:
+
+- **structural** (:class:`LearnsOne`, :class:`LearnsPredict`, :class:`LearnsRank`,
+  :class:`Observes`, :class:`Anchors`, :class:`DistilsFromSelf`, :class:`HasItemRows`): the
+  methods exist only where they work, so having them is enough (declaring them documents them
+  and lets mypy check the signatures);
+- **declared** (:class:`Rehearses`, :class:`GrowsAndEvicts`, :class:`PredictsRatings`,
+  :class:`FactorTables`): every model has the methods (``partial_fit(replay=...)``,
+  ``add_ids``, ``evict``, ``score``) or gets the attributes only once fitted, so having them
+  says nothing: these are abstract base classes, and only a model whose class subclasses one
+  has the capability.
 
 Examples
 --------
->>> from freshrec.models import BiasedMF, MostPopular
+>>> from freshrec.models import BPR, BiasedMF, MostPopular
 >>> isinstance(BiasedMF(), LearnsOne), isinstance(MostPopular(), LearnsOne)
 (True, False)
 >>> isinstance(BiasedMF(), LearnsPredict), isinstance(BiasedMF(), LearnsRank)
+(True, False)
+>>> isinstance(BPR(), Rehearses), isinstance(MostPopular(), Rehearses)
 (True, False)
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Mapping, Sequence
+from typing import Protocol, Self, runtime_checkable
 
 import numpy as np
 
-from freshrec.data.batch import Events
-from freshrec.typing import ItemId, UserId
+from freshrec.data.batch import EventBatch, Events
+from freshrec.typing import ItemId, RowInit, UserId
 
-__all__ = ["LearnsOne", "LearnsPredict", "LearnsRank"]
+__all__ = [
+    "Anchors",
+    "DistilsFromSelf",
+    "FactorTables",
+    "GrowsAndEvicts",
+    "HasItemRows",
+    "LearnsOne",
+    "LearnsPredict",
+    "LearnsRank",
+    "Observes",
+    "PredictsRatings",
+    "Rehearses",
+]
 
 
 @runtime_checkable
@@ -71,3 +99,175 @@ class LearnsRank(Protocol):
 
     def learn_rank(self, events: Events, *, steps: int = 1) -> np.ndarray:
         """The rank of each event's item before learning it (``steps`` updates per event)."""
+
+
+@runtime_checkable
+class Observes(Protocol):
+    """Reads users' latest events without learning from them (the sequential models).
+
+    Examples
+    --------
+    >>> from freshrec.models import MostPopular
+    >>> from freshrec.models.sasrec import SASRec
+    >>> isinstance(SASRec(), Observes), isinstance(MostPopular(), Observes)
+    (True, False)
+    """
+
+    def observe(self, events: Events) -> Self:
+        """Append ``events`` to their users' histories; the parameters stay as they are."""
+
+
+@runtime_checkable
+class Anchors(Protocol):
+    """Elastic weight consolidation (:class:`~freshrec.update.forgetting.EWC`): measures how much
+    each parameter mattered to some events, and pulls the parameters toward their current
+    values, entry by entry, in later updates.
+
+    Examples
+    --------
+    >>> from freshrec.models import BPR, MostPopular
+    >>> isinstance(BPR(), Anchors), isinstance(MostPopular(), Anchors)
+    (True, False)
+    """
+
+    def fisher(self, events: Events) -> dict[str, np.ndarray]:
+        """Empirical Fisher information of every parameter entry on ``events``, by name."""
+
+    def anchor(self, weights: Mapping[str, np.ndarray] | None) -> Self:
+        """Pull later updates toward the current values with per-entry ``weights`` (``None``:
+        stop)."""
+
+
+@runtime_checkable
+class DistilsFromSelf(Protocol):
+    """Distils from a frozen copy of itself during later updates
+    (:class:`~freshrec.update.forgetting.Distillation`).
+
+    Examples
+    --------
+    >>> from freshrec.models import BPR
+    >>> from freshrec.models.neumf import NeuMF
+    >>> isinstance(BPR(), DistilsFromSelf), isinstance(NeuMF(), DistilsFromSelf)
+    (True, False)
+    """
+
+    def distil_from_self(self, weight: float) -> Self:
+        """Match the current version's preferences, scaled by ``weight``, from now on (0: stop)."""
+
+
+@runtime_checkable
+class HasItemRows(Protocol):
+    """Item vectors stored as rows of named tables, row ``i`` for internal item index ``i``.
+
+    :func:`freshrec.update.item_init.set_item_rows` checks its input and writes through
+    :meth:`write_item_rows`.
+
+    Examples
+    --------
+    >>> from freshrec.checks import checkerboard_events
+    >>> from freshrec.models import BPR
+    >>> model = BPR(n_factors=4, n_epochs=1).fit(checkerboard_events())
+    >>> model.item_tables(), model.item_rows("item_factors_").shape
+    ({'item_factors_': 4}, (16, 4))
+    """
+
+    def item_tables(self) -> dict[str, int]:
+        """The width of each table that holds one vector per item, by name."""
+
+    def item_rows(self, table: str) -> np.ndarray:
+        """A copy of the item table ``table``, shape (n_items, width)."""
+
+    def write_item_rows(
+        self,
+        table: str,
+        item_idx: np.ndarray,
+        rows: np.ndarray,
+        *,
+        bias: float | np.ndarray | None = None,
+    ) -> None:
+        """Overwrite the rows ``item_idx`` of ``table`` with ``rows``; ``bias`` sets those items'
+        biases where the model keeps one beside the vectors (``None``: the other items' mean)."""
+
+
+class Rehearses(ABC):
+    """Learns replayed earlier events again without counting them twice (declared).
+
+    ``partial_fit(events, replay=old)`` trains on ``old`` with ``events`` but adds only
+    ``events`` to the log and the popularity counts; models whose state *is* the counts
+    (popularity, KNN) cannot, and refuse ``replay``.
+
+    Examples
+    --------
+    >>> from freshrec.models import BPR, MostPopular
+    >>> isinstance(BPR(), Rehearses), isinstance(MostPopular(), Rehearses)
+    (True, False)
+    """
+
+    @abstractmethod
+    def partial_fit(
+        self, events: Events, *, valid: EventBatch | None = None, replay: Events | None = None
+    ) -> Self:
+        """Learn ``events``, rehearsing ``replay`` (earlier events of known ids) with them."""
+
+
+class GrowsAndEvicts(ABC):
+    """Adds ids with rows set as asked and evicts ids, reusing their slots (declared).
+
+    Examples
+    --------
+    >>> from freshrec.models import BPR, MostPopular
+    >>> isinstance(BPR(), GrowsAndEvicts), isinstance(MostPopular(), GrowsAndEvicts)
+    (True, False)
+    """
+
+    @abstractmethod
+    def add_ids(
+        self,
+        users: Collection[UserId] | np.ndarray = (),
+        items: Collection[ItemId] | np.ndarray = (),
+        *,
+        init: RowInit = "normal",
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Map new ids (evicted slots first) with rows set by ``init``; their indices."""
+
+    @abstractmethod
+    def evict(
+        self,
+        users: Collection[UserId] | np.ndarray = (),
+        items: Collection[ItemId] | np.ndarray = (),
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Unmap the ids, drop their events, clear their rows; the freed indices."""
+
+
+class PredictsRatings(ABC):
+    """Scores are predicted ratings on the events' own scale, so RMSE and MAE apply (declared).
+
+    Examples
+    --------
+    >>> from freshrec.models import BPR, BiasedMF
+    >>> isinstance(BiasedMF(), PredictsRatings), isinstance(BPR(), PredictsRatings)
+    (True, False)
+    """
+
+    @abstractmethod
+    def score(self, user: UserId, items: Sequence[ItemId] | np.ndarray) -> np.ndarray:
+        """Predicted ratings of ``items`` by ``user``."""
+
+
+class FactorTables(ABC):
+    """Matrix-factorization tables once fitted: ``user_factors_`` (n_users, k) and
+    ``item_factors_`` (n_items, k), numpy arrays whose rows are internal indices (declared).
+
+    :mod:`freshrec.update.structure` quantizes, prunes and widens them.
+
+    Examples
+    --------
+    >>> from freshrec.models import ALS, BPR, MostPopular
+    >>> isinstance(BPR(), FactorTables), isinstance(ALS(), FactorTables)
+    (True, True)
+    >>> isinstance(MostPopular(), FactorTables)
+    False
+    """
+
+    user_factors_: np.ndarray
+    item_factors_: np.ndarray

@@ -15,10 +15,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from freshrec.data.registry import SYNTHETIC, load_dataset
-from freshrec.evaluation.arena_job import run_arena_job
-from freshrec.evaluation.arena_report import write_arena
-from freshrec.evaluation.experiment import run_evaluation
-from freshrec.evaluation.report import Results, rich_table
+from freshrec.jobs.arena import run_arena_job
+from freshrec.jobs.arena_report import write_arena
+from freshrec.jobs.evaluate import run_evaluation
+from freshrec.jobs.report import Results, rich_table
 from freshrec.progress import step_progress
 
 __all__ = ["DEMO_MODELS", "DEMO_STRATEGIES", "DEMO_WINDOWS", "run_demo"]

@@ -17,7 +17,8 @@ from freshrec.data.batch import EventBatch
 from freshrec.data.dataset import Dataset
 from freshrec.data.splits import split_by_name, temporal_user_split
 from freshrec.evaluation.protocols import evaluate_ranking
-from freshrec.evaluation.report import ResultRow, Results
+from freshrec.evaluation.results import ResultRow
+from freshrec.jobs.report import Results
 from freshrec.models import REGISTRY
 
 __all__ = ["SEARCH_SPACES", "TuneResult", "Trial", "tune"]
@@ -85,7 +86,7 @@ class TuneResult:
     trials: tuple[Trial, ...] = field(default_factory=tuple)
 
     def to_results(self, dataset: str, protocol: str) -> Results:
-        """The search as a :class:`~freshrec.evaluation.report.Results` (best value, trials)."""
+        """The search as a :class:`~freshrec.jobs.report.Results` (best value, trials)."""
         values = [t.value for t in self.trials]
         row = ResultRow(self.model, self.metric, self.best_value, (min(values), max(values)), ())
         trials = [

@@ -68,7 +68,7 @@ def test_public_classes_and_functions_have_examples():
 def _argument_limit(cls: type) -> int:
     """10 arguments; a deep model may take 16: its architecture plus the shared optimisation
     settings (n_epochs, lr, l2, batch_size, patience, threshold, device, seed)."""
-    from freshrec.models.torch_base import TorchRecommender
+    from freshrec.models.torch.torch_base import TorchRecommender
 
     return 16 if issubclass(cls, TorchRecommender) else 10
 

@@ -6,9 +6,10 @@ import importlib.util
 import tomllib
 
 import freshrec.demo as demo
-from freshrec.evaluation.arena import ArenaRun
-from freshrec.evaluation.arena_report import arena_results
-from freshrec.evaluation.report import ResultRow, Results
+from freshrec.evaluation.arena import ArenaRun, WindowRecord
+from freshrec.evaluation.results import ResultRow
+from freshrec.jobs.arena_report import arena_results
+from freshrec.jobs.report import Results
 from tests.conftest import REPO_ROOT
 
 
@@ -32,7 +33,7 @@ def test_the_demo_arena_runs_every_strategy_whatever_find_spec_says(monkeypatch,
 
     def arena(data, model, strategies, **kwargs):
         ran.extend(strategies)
-        run = ArenaRun(windows=[{"window": 0, "strategy": s, "ndcg@10": 0.1} for s in strategies])
+        run = ArenaRun(windows=[WindowRecord(0, s, {"ndcg@10": 0.1}) for s in strategies])
         return arena_results([run], [0], dataset=data.name, params={}), [run]
 
     monkeypatch.setattr(demo, "run_evaluation", evaluation)

@@ -32,11 +32,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from freshrec.base import RecommenderBase
+from freshrec.capabilities import Observes
 from freshrec.data.batch import EventBatch, Events, as_batch
 from freshrec.data.splits import Split
 from freshrec.evaluation.metrics import ndcg_at_k
 from freshrec.evaluation.protocols import evaluate_ranking
-from freshrec.evaluation.report import ResultRow, Results, figures_table, rows_from_seeds
+from freshrec.evaluation.results import ResultRow, rows_from_seeds
+from freshrec.jobs.report import Results, figures_table
 from freshrec.persist import atomic_write_bytes, atomic_write_text
 from freshrec.ranking import top_k
 
@@ -266,12 +268,11 @@ class Blend(RecommenderBase):
         return 1.0 if self.weights is None else float(self.weights.get(name, 0.0))
 
     def observe(self, events: Events) -> Blend:
-        """Pass ``events`` to every component with an ``observe`` method."""
+        """Pass ``events`` to every component that :class:`~freshrec.capabilities.Observes`."""
         batch = as_batch(events)
         for model in self.models.values():
-            observe = getattr(model, "observe", None)
-            if callable(observe):
-                observe(batch)
+            if isinstance(model, Observes):
+                model.observe(batch)
         return self
 
     def component_scores(
@@ -458,7 +459,7 @@ def write_case(
     Examples
     --------
     >>> import tempfile
-    >>> from freshrec.evaluation.report import ResultRow
+    >>> from freshrec.evaluation.results import ResultRow
     >>> results = Results("case", "toy", "loo-full", seeds=[0],
     ...                   rows=[ResultRow("a", "ndcg@10", 0.2, (0.2, 0.2), (0.2,))])
     >>> search = WeightSearch(("a", "b"), (1.0, 0.0), 0.2, (((1.0, 0.0), 0.2), ((0.0, 1.0), 0.1)))
@@ -580,12 +581,12 @@ def _plot_searches(objective: str, searches: Mapping[str, WeightSearch]) -> byte
 def case_table(results: Results, metrics: Sequence[str] | None = None) -> Table:
     """A rich table of the results: one row per model, one column per metric.
 
-    ``metrics`` picks the columns (``None``: all). :func:`~freshrec.evaluation.report.
-    rich_table` puts models in columns; a case has more models than metrics.
+    ``metrics`` picks the columns (``None``: all). :func:`~freshrec.jobs.report.rich_table`
+    puts models in columns; a case has more models than metrics.
 
     Examples
     --------
-    >>> from freshrec.evaluation.report import ResultRow
+    >>> from freshrec.evaluation.results import ResultRow
     >>> rows = [ResultRow("pop", "auc", 0.5, (0.5, 0.5), (0.5,))]
     >>> table = case_table(Results("case news", "toy", "impressions", rows=rows))
     >>> [c.header for c in table.columns]

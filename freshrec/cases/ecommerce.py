@@ -15,7 +15,7 @@ before it validation (:func:`~freshrec.data.splits.leave_last_out`). The sequent
 stop early on the validation NDCG@10; the blend weights are chosen on the validation items
 *before* the sequential models observe them; then GRU4Rec and Caser ``observe`` the
 validation item, so each user's test-time input ends with it, as
-:func:`~freshrec.evaluation.experiment.run_evaluation` does. Test: every item ranked, the
+:func:`~freshrec.jobs.evaluate.run_evaluation` does. Test: every item ranked, the
 user's train and validation items masked; HR@10 (``hit@10``), NDCG@10, catalogue coverage.
 """
 
@@ -40,7 +40,7 @@ from freshrec.cases.common import (
 )
 from freshrec.data.registry import load_dataset
 from freshrec.data.splits import five_core, leave_last_out
-from freshrec.evaluation.report import Results
+from freshrec.jobs.report import Results
 from freshrec.models.item_knn import ItemKNN
 from freshrec.progress import step_progress
 

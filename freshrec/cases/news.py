@@ -51,7 +51,8 @@ from freshrec.data.batch import EventBatch
 from freshrec.data.dataset import Dataset
 from freshrec.data.registry import load_dataset
 from freshrec.evaluation.metrics import impression_auc, impression_metrics
-from freshrec.evaluation.report import ResultRow, Results, rows_from_seeds
+from freshrec.evaluation.results import ResultRow, rows_from_seeds
+from freshrec.jobs.report import Results
 from freshrec.models import ContentKNN, ItemKNN, MostPopular
 from freshrec.progress import step_progress
 

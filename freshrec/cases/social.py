@@ -52,8 +52,9 @@ from freshrec.data.lastfm import load_lastfm_friends
 from freshrec.data.parsing import Field, parse_delimited
 from freshrec.data.registry import dataset_info, load_dataset
 from freshrec.data.splits import Split, five_core, random_split
-from freshrec.evaluation.report import Results
+from freshrec.jobs.report import Results
 from freshrec.models.bpr import BPR
+from freshrec.models.profiles import PositivesModel
 from freshrec.progress import step_progress
 
 __all__ = ["DATASET", "FriendsHistory", "run"]
@@ -86,7 +87,7 @@ _BLENDS = {
 }
 
 
-class FriendsHistory(RecommenderBase):
+class FriendsHistory(PositivesModel):
     """Scores an item by the share of the user's friends who have it among their positives.
 
     ``score(u, i) = |{f in F(u) : x_fi = 1}| / |F(u)|``, where ``F(u)`` are ``u``'s friends
@@ -157,18 +158,19 @@ class FriendsHistory(RecommenderBase):
         return self
 
     def _grow(self, n_users: int, n_items: int) -> None:
+        super()._grow(n_users, n_items)
         if not hasattr(self, "friend_pairs_"):
             self.friend_pairs_ = np.zeros((0, 2), dtype=np.int64)
 
     def _learn(self, batch: EventBatch, valid: EventBatch | None) -> None:
-        pass  # the positives live in ``log_``
+        self._learn_positives(batch)
 
     def _score(self, user_idx: np.ndarray, item_idx: np.ndarray | None) -> np.ndarray:
         pairs, shape = self.friend_pairs_, (self.n_users, self.n_users)
         graph = sp.csr_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=shape)
         rows = (graph[user_idx] > 0).astype(np.float64)  # a repeated edge counts once
         degree = np.maximum(np.asarray(rows.sum(axis=1)).ravel(), 1.0)
-        scores: np.ndarray = np.asarray((rows @ self.positives_csr()).todense()) / degree[:, None]
+        scores: np.ndarray = np.asarray((rows @ self.positives_).todense()) / degree[:, None]
         return scores if item_idx is None else scores[:, item_idx]
 
 

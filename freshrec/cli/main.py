@@ -20,6 +20,7 @@ from freshrec.cli.options import (
     MODEL_NAMES,
     DataDir,
     FileOptions,
+    data_source,
     default_cache_dir,
     default_data_dir,
     load_named,
@@ -114,8 +115,8 @@ def evaluate(
 ) -> None:
     """Fit models on a split (over several seeds) and report ranking metrics with 95% CIs."""
     from freshrec.config import parse_overrides
-    from freshrec.evaluation.experiment import run_evaluation
-    from freshrec.evaluation.report import rich_table
+    from freshrec.jobs.evaluate import run_evaluation
+    from freshrec.jobs.report import rich_table
     from freshrec.progress import step_progress
 
     if folds == 1:
@@ -161,7 +162,7 @@ def tune(
 ) -> None:
     """Choose hyperparameters on a validation split (Optuna TPE; extra \\[tune])."""
     from freshrec.config import parse_overrides
-    from freshrec.evaluation.report import rich_table
+    from freshrec.jobs.report import rich_table
     from freshrec.persist import atomic_write_bytes
     from freshrec.progress import step_progress
     from freshrec.tuning import tune as run_tune
@@ -222,6 +223,9 @@ def fit(
     params = model_params(model, REGISTRY[model], overrides)
     with console.status(f"fitting {escape(model)} on {len(data.events):,} events"):
         fitted = REGISTRY[model](**params).fit(data.events)
+    fitted.source_ = data_source(
+        dataset, default_data_dir(data_dir), min_rating, FileOptions(sep, not no_header, columns)
+    )
     fitted.save(out, force=force)
     console.print(
         escape(f"{fitted!r}: {fitted.n_users:,} users, {fitted.n_items:,} items -> {out}")
@@ -235,8 +239,16 @@ def recommend(
     users: Annotated[Path | None, typer.Option(help="File with one user id per line.")] = None,
     k: Annotated[int, typer.Option(min=1, help="How many items.")] = 10,
     include_seen: Annotated[
-        bool, typer.Option(help="Also recommend items the user has seen.")
+        bool,
+        typer.Option(
+            help="Also recommend items the user has seen (read from the data the model was "
+            "fitted on, or from --log)."
+        ),
     ] = False,
+    log: Annotated[
+        str | None,
+        typer.Option(help="Event log to read seen items from (sqlite:///PATH, redis://...)."),
+    ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Write top-K as TSV (user, rank, item, score).")
     ] = None,
@@ -247,7 +259,9 @@ def recommend(
     if (user is None) == (users is None):
         raise FreshrecError("give exactly one of --user or --users")
     ids = [user] if user is not None else users.read_text().split()  # type: ignore[union-attr]
-    recommend_users(model, ids, k=k, include_seen=include_seen, out=out, console=console)
+    recommend_users(
+        model, ids, k=k, include_seen=include_seen, log_url=log, out=out, console=console
+    )
 
 
 @app.command()
@@ -283,9 +297,9 @@ def arena(
 ) -> None:
     """Update strategies side by side over time windows: quality, compute, churn, forgetting."""
     from freshrec.config import parse_overrides
-    from freshrec.evaluation.arena_job import run_arena_job
-    from freshrec.evaluation.arena_report import write_arena
-    from freshrec.evaluation.report import rich_table
+    from freshrec.jobs.arena import run_arena_job
+    from freshrec.jobs.arena_report import write_arena
+    from freshrec.jobs.report import rich_table
     from freshrec.progress import step_progress
     from freshrec.threads import pin_threads
 
@@ -347,8 +361,8 @@ def prequential(
 ) -> None:
     """Test-then-train over the stream: convergence, generalization and stability, plotted."""
     from freshrec.config import parse_overrides
-    from freshrec.evaluation.prequential_job import run_prequential_job, write_prequential
-    from freshrec.evaluation.report import rich_table
+    from freshrec.jobs.prequential import run_prequential_job, write_prequential
+    from freshrec.jobs.report import rich_table
     from freshrec.threads import pin_threads
 
     if holdout >= 1.0:

@@ -6,9 +6,10 @@ This module and ``serving/settings.py`` are the only places that read environmen
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -119,6 +120,35 @@ def is_file_path(dataset: str) -> bool:
     if dataset in CATALOGUE or dataset == SYNTHETIC:
         return False
     return Path(dataset).is_file() or os.sep in dataset or bool(Path(dataset).suffix)
+
+
+def data_source(
+    name: str, data_dir: Path, min_rating: float | None, file: FileOptions
+) -> dict[str, Any]:
+    """What :func:`load_named` read, as JSON a saved model keeps to find its data again.
+
+    Examples
+    --------
+    >>> data_source("ml-100k", Path("/data"), 4.0, FileOptions())["min_rating"]
+    4.0
+    """
+    dataset = str(Path(name).resolve()) if is_file_path(name) else name
+    return {
+        "dataset": dataset,
+        "data_dir": str(data_dir),
+        "min_rating": min_rating,
+        "file": {"sep": file.sep, "header": file.header, "columns": file.columns},
+    }
+
+
+def load_source(source: Mapping[str, Any]) -> Dataset:
+    """Load the data a :func:`data_source` record names again."""
+    return load_named(
+        source["dataset"],
+        Path(source["data_dir"]),
+        min_rating=source["min_rating"],
+        file=FileOptions(**source["file"]),
+    )
 
 
 def load_named(

@@ -9,6 +9,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from freshrec.base import RecommenderBase
+from freshrec.cli.options import load_source
+from freshrec.log import open_log
 from freshrec.persist import atomic_write_text
 
 __all__ = ["recommend_users"]
@@ -22,21 +24,25 @@ def recommend_users(
     include_seen: bool,
     out: Path | None,
     console: Console,
+    log_url: str | None = None,
 ) -> None:
     """Print the top-``k`` items of each user, or write them as TSV to ``out``.
 
-    A user the model has never seen is served by its fallback (item popularity for most
-    models), and the output says so.
+    A saved model holds no events: unless ``include_seen``, the users' seen items are read
+    from the event log at ``log_url``, else from the data the model was fitted on (loaded
+    again), and left out. A user the model has never seen is served by its fallback (item
+    popularity for most models), and the output says so.
     """
     model = RecommenderBase.load(model_dir)
+    if not include_seen:
+        _attach_history(model, log_url, console)
     lines = ["user\trank\titem\tscore"]
     unknown = []
     for raw in users:
         user = _as_model_id(model, raw)
         if user not in model.user_map_:
             unknown.append(raw)
-        exclude = () if include_seen else model.seen_items(user)
-        top = model.recommend(user, k=k, exclude=exclude)
+        top = model.recommend(user, k=k, exclude_seen=not include_seen)
         lines += [f"{raw}\t{rank}\t{s.item}\t{s.score:.6g}" for rank, s in enumerate(top, 1)]
         if out is None:
             note = "unknown user: the model's fallback" if user not in model.user_map_ else None
@@ -55,6 +61,21 @@ def recommend_users(
     if out is not None:
         atomic_write_text(out, "\n".join(lines) + "\n")
         console.print(f"wrote {len(lines) - 1} rows to {out}")
+
+
+def _attach_history(model: RecommenderBase, log_url: str | None, console: Console) -> None:
+    """Attach the log at ``log_url``, else a log of the data the model was fitted on."""
+    if log_url is not None:
+        model.attach(open_log(log_url))
+        return
+    source = getattr(model, "source_", None)
+    if source is None:
+        console.print("the model does not say what it was fitted on: seen items are kept")
+        return
+    with console.status(f"reading {escape(str(source['dataset']))} for the users' seen items"):
+        log = open_log("memory://")
+        log.append(load_source(source).events)
+    model.attach(log)
 
 
 def _as_model_id(model: RecommenderBase, raw: str) -> int | str:

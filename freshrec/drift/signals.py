@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from freshrec.base import RecommenderBase
+from freshrec.capabilities import LearnsPredict
 from freshrec.data.batch import Events, as_batch
 
 __all__ = ["error_stream", "miss_stream", "new_id_rate", "popularity_shift"]
@@ -25,11 +26,10 @@ def error_stream(model: RecommenderBase, events: Events) -> np.ndarray:
     >>> errors.shape, bool((errors >= 0).all())
     ((500,), True)
     """
-    learn_predict = getattr(model, "learn_predict", None)
-    if learn_predict is None:
+    if not isinstance(model, LearnsPredict):
         raise ValueError(f"{type(model).__name__} has no learn_predict (test-then-train)")
     batch = as_batch(events)
-    errors: np.ndarray = np.abs(np.asarray(learn_predict(batch)) - batch.value)
+    errors: np.ndarray = np.abs(np.asarray(model.learn_predict(batch)) - batch.value)
     return errors
 
 

@@ -1,4 +1,7 @@
-"""Evaluation: metrics (pure functions), protocols over fitted models, result reports.
+"""Evaluation: metrics (pure functions), protocols over fitted models, summaries over seeds.
+
+It takes models and events and never builds models by name nor draws: :mod:`freshrec.jobs`
+does, for the commands.
 
 Examples
 --------
@@ -32,19 +35,12 @@ from freshrec.evaluation.protocols import (
     evaluate_rating,
     summarize_seeds,
 )
-from freshrec.evaluation.report import (
-    ResultRow,
-    Results,
-    machine_summary,
-    rich_table,
-    rows_from_seeds,
-)
+from freshrec.evaluation.results import ResultRow, rows_from_seeds
 
 __all__ = [
     "BEYOND_ACCURACY_METRICS",
     "RANKING_METRICS",
     "ResultRow",
-    "Results",
     "evaluate_rating",
     "evaluate_ranking",
     "gini_index",
@@ -52,7 +48,6 @@ __all__ = [
     "hits_at_k",
     "intra_list_diversity",
     "item_coverage",
-    "machine_summary",
     "mae",
     "map_at_k",
     "mrr_at_k",
@@ -60,7 +55,6 @@ __all__ = [
     "novelty",
     "precision_at_k",
     "recall_at_k",
-    "rich_table",
     "rmse",
     "rows_from_seeds",
     "summarize_seeds",

@@ -32,9 +32,9 @@ Examples
 >>> names = ["frozen", "finetune"]
 >>> run = run_arena(events, BPR(n_factors=8, n_epochs=5), {n: make_strategy(n) for n in names},
 ...                 n_windows=3)
->>> [(r["window"], r["strategy"]) for r in run.windows][:3]
+>>> [(r.window, r.strategy) for r in run.windows][:3]
 [(0, 'frozen'), (0, 'finetune'), (1, 'frozen')]
->>> run.windows[0]["ndcg@10"] == run.windows[1]["ndcg@10"]  # one model before window 0
+>>> run.windows[0].measure("ndcg@10") == run.windows[1].measure("ndcg@10")  # one model before
 True
 """
 
@@ -43,20 +43,115 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from freshrec.base import RecommenderBase
 from freshrec.data.batch import EventBatch, Events, as_batch
-from freshrec.data.idmap import IdMap
 from freshrec.data.stream import iter_windows, warm_start_split
 from freshrec.evaluation.protocols import evaluate_ranking
+from freshrec.log import EventLog, open_log
 from freshrec.ranking import top_k
 from freshrec.update.strategies import UpdateStrategy
 
-__all__ = ["ArenaRun", "churn", "model_bytes", "run_arena", "top_item_lists"]
+__all__ = [
+    "ArenaCounts",
+    "ArenaRun",
+    "WindowRecord",
+    "churn",
+    "model_bytes",
+    "run_arena",
+    "top_item_lists",
+]
+
+
+@dataclass(frozen=True)
+class WindowRecord:
+    """What one strategy measured on one window before learning it, and what learning cost.
+
+    Attributes
+    ----------
+    window, strategy
+        The window's index (from 0) and the strategy's name.
+    metrics
+        The model's quality by name (see the module doc): ``recall@k`` and ``ndcg@k`` over
+        the window's users with a target, the same with the suffix `` returning``, the user
+        counts ``n_users`` and ``n_users returning``, ``probe_ndcg@k``, ``forgetting`` and
+        ``churn@k`` (``nan`` where nothing was measured).
+    compute_s, n_updates, n_trained
+        The update's training wall seconds, calls that changed the model, events trained on.
+    lag_h
+        Mean hours from an event to the version that learned it (``nan``: none learned).
+    model_mb
+        Megabytes of the learned arrays after the update.
+    action
+        What a strategy that chooses among actions did (``None`` for the others).
+
+    Examples
+    --------
+    >>> record = WindowRecord(0, "full", {"ndcg@10": 0.2}, compute_s=1.5)
+    >>> record.measure("ndcg@10"), record.measure("compute_s"), record.measure("churn@10")
+    (0.2, 1.5, nan)
+    >>> list(record.to_dict())[:4]
+    ['window', 'strategy', 'ndcg@10', 'compute_s']
+    """
+
+    window: int
+    strategy: str
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    compute_s: float = float("nan")
+    n_updates: int = 0
+    n_trained: int = 0
+    lag_h: float = float("nan")
+    model_mb: float = float("nan")
+    action: str | None = None
+
+    def measure(self, name: str) -> float:
+        """The value of a metric or a cost (``compute_s``, ``lag_h``, ...) by name; ``nan``
+        when the record has none."""
+        return float(self.metrics.get(name, self._costs().get(name, float("nan"))))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as in ``results.json``'s ``windows`` (``action`` only when set)."""
+        out: dict[str, Any] = {"window": self.window, "strategy": self.strategy}
+        out.update(self.metrics)
+        out.update(self._costs())
+        if self.action is not None:
+            out["action"] = self.action
+        return out
+
+    def _costs(self) -> dict[str, float]:
+        return {
+            "compute_s": self.compute_s,
+            "n_updates": self.n_updates,
+            "n_trained": self.n_trained,
+            "lag_h": self.lag_h,
+            "model_mb": self.model_mb,
+        }
+
+
+@dataclass(frozen=True)
+class ArenaCounts:
+    """Events in the stream, the warm start, the probe and the replay; users and items.
+
+    Examples
+    --------
+    >>> ArenaCounts(events=10, warm=4, probe=1, replayed=5, users=3, items=2).to_dict()["warm"]
+    4
+    """
+
+    events: int = 0
+    warm: int = 0
+    probe: int = 0
+    replayed: int = 0
+    users: int = 0
+    items: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        """The counts as in ``results.json``'s ``counts``."""
+        return asdict(self)
 
 
 @dataclass
@@ -66,7 +161,7 @@ class ArenaRun:
     Attributes
     ----------
     windows
-        Dicts with ``window``, ``strategy``, the metrics and measures (see the module doc).
+        One :class:`WindowRecord` per window and strategy, in the order they ran.
     warm_s
         Wall seconds of the warm-start fit.
     counts
@@ -74,24 +169,24 @@ class ArenaRun:
 
     Examples
     --------
-    >>> run = ArenaRun(windows=[{"window": 0, "strategy": "full", "ndcg@10": 0.2},
-    ...                         {"window": 1, "strategy": "full", "ndcg@10": 0.3}])
+    >>> run = ArenaRun(windows=[WindowRecord(0, "full", {"ndcg@10": 0.2}),
+    ...                         WindowRecord(1, "full", {"ndcg@10": 0.3})])
     >>> run.strategies(), round(run.mean("full", "ndcg@10"), 2)
     (['full'], 0.25)
     """
 
-    windows: list[dict[str, Any]] = field(default_factory=list)
+    windows: list[WindowRecord] = field(default_factory=list)
     warm_s: float = 0.0
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: ArenaCounts = field(default_factory=ArenaCounts)
 
     def strategies(self) -> list[str]:
         """The strategy names, in the order they ran."""
-        return list(dict.fromkeys(r["strategy"] for r in self.windows))
+        return list(dict.fromkeys(r.strategy for r in self.windows))
 
     def mean(self, strategy: str, measure: str) -> float:
         """Mean of ``measure`` over the windows of ``strategy`` (``nan`` values skipped)."""
-        values = [r.get(measure) for r in self.windows if r["strategy"] == strategy]
-        finite = [float(v) for v in values if v is not None and np.isfinite(v)]
+        values = [r.measure(measure) for r in self.windows if r.strategy == strategy]
+        finite = [v for v in values if np.isfinite(v)]
         return float(np.mean(finite)) if finite else float("nan")
 
 
@@ -122,7 +217,7 @@ def run_arena(
     >>> from freshrec.update.strategies import Frozen
     >>> events = synthetic_stream(n_users=50, n_items=40, n_events=1000).events
     >>> run = run_arena(events, MostPopular(), {"frozen": Frozen()}, n_windows=2)
-    >>> len(run.windows), run.counts["replayed"]
+    >>> len(run.windows), run.counts.replayed
     (2, 500)
     """
     if not strategies:
@@ -130,7 +225,6 @@ def run_arena(
     if not 0.0 <= probe_fraction < 1.0:
         raise ValueError(f"probe_fraction must be in [0, 1), got {probe_fraction}")
     batch = as_batch(events)
-    codes = _Codes(batch)
     warm, rest = warm_start_split(batch, warm_fraction)
     if not len(warm) or len(rest) < n_windows:
         raise ValueError(
@@ -141,58 +235,58 @@ def run_arena(
     in_probe = rng.random(len(warm)) < probe_fraction
     probe, train = warm.take(in_probe), warm.take(~in_probe)
 
+    log = open_log("memory://")  # the events every strategy has been shown, in time order
+    log.append(train)
     base = model.clone().set_params(seed=seed) if "seed" in model.get_params() else model.clone()
     start = time.perf_counter()
-    base.fit(train)
-    run = ArenaRun(warm_s=time.perf_counter() - start)
-    run.counts = {
-        "events": len(batch),
-        "warm": len(train),
-        "probe": len(probe),
-        "replayed": len(rest),
-        "users": codes.n_users,
-        "items": codes.n_items,
-    }
+    base.learn_from_log(log)
+    counts = ArenaCounts(
+        events=len(batch),
+        warm=len(train),
+        probe=len(probe),
+        replayed=len(rest),
+        users=len(np.unique(batch.user)),
+        items=len(np.unique(batch.item)),
+    )
+    run = ArenaRun(warm_s=time.perf_counter() - start, counts=counts)
     if on_step:
         on_step("warm start")
     threshold = float(base.threshold)
-    probe_mask = train.take(np.isin(codes.users(train), np.unique(codes.users(probe))))
+    probe_mask = train.take(np.isin(train.user, np.unique(probe.user)))
     probe_targets = probe.positives(threshold)
     probe_start = _ndcg(base, probe_mask, probe_targets, k)
-    train_users = np.unique(codes.users(train))
-    churn_codes = rng.permutation(train_users)[:n_churn_users]
-    churn_users = codes.user_ids(churn_codes)
+    train_users = log.users.decode(np.arange(len(log.users)))
+    churn_users = rng.permutation(train_users)[:n_churn_users]
 
-    models = {name: copy.deepcopy(base) for name in strategies}
+    models = {name: copy.deepcopy(base) for name in strategies}  # all read the one log
     for strategy in strategies.values():
         strategy.prime(train)
-    before = EventBatch.concat([train, probe])
     for window in iter_windows(rest, n_windows=n_windows):
-        targets, returning = _targets(codes, before, window.batch, threshold)
-        window_users = np.unique(codes.users(window.batch))
-        seen = before.take(np.isin(codes.users(before), window_users))
+        targets, returning = _targets(log, probe, window.batch, threshold)
+        seen = EventBatch.concat([log.events_of(window.batch.user), probe])
+        log.append(window.batch)
         for name, strategy in strategies.items():
             current = models[name]
-            record: dict[str, Any] = {"window": window.index, "strategy": name}
-            record.update(_metrics(current, seen, targets, returning, k))
-            record[f"probe_ndcg@{k}"] = _ndcg(current, probe_mask, probe_targets, k)
-            record["forgetting"] = probe_start - record[f"probe_ndcg@{k}"]
+            metrics = _metrics(current, seen, targets, returning, k)
+            metrics[f"probe_ndcg@{k}"] = _ndcg(current, probe_mask, probe_targets, k)
+            metrics["forgetting"] = probe_start - metrics[f"probe_ndcg@{k}"]
             lists_before = top_item_lists(current, churn_users, k)
             report = strategy.step(current, window.batch)
-            record[f"churn@{k}"] = churn(lists_before, top_item_lists(current, churn_users, k))
-            record.update(
+            metrics[f"churn@{k}"] = churn(lists_before, top_item_lists(current, churn_users, k))
+            record = WindowRecord(
+                window.index,
+                name,
+                metrics,
                 compute_s=report.seconds,
                 n_updates=report.n_updates,
                 n_trained=report.n_events,
-                lag_h=None if report.lag_s is None else report.lag_s / 3600.0,
+                lag_h=float("nan") if report.lag_s is None else report.lag_s / 3600.0,
                 model_mb=model_bytes(current) / 1e6,
+                action=report.action,
             )
-            if report.action is not None:
-                record["action"] = report.action
             run.windows.append(record)
             if on_step:
                 on_step(f"window {window.index + 1}/{n_windows}: {name}")
-        before = EventBatch.concat([before, window.batch])
     return run
 
 
@@ -225,34 +319,27 @@ def model_bytes(model: RecommenderBase) -> int:
     return int(sum(np.asarray(array).nbytes for array in model._arrays().values()))
 
 
-class _Codes:
-    """Integer codes of every user and item of the stream, for fast set logic on pairs."""
-
-    def __init__(self, batch: EventBatch) -> None:
-        self._users, self._items = IdMap(), IdMap()
-        self._users.encode(batch.user, grow=True)
-        self._items.encode(batch.item, grow=True)
-        self.n_users, self.n_items = len(self._users), len(self._items)
-
-    def users(self, batch: EventBatch) -> np.ndarray:
-        return self._users.encode(batch.user)
-
-    def user_ids(self, codes: np.ndarray) -> np.ndarray:
-        return self._users.decode(codes)
-
-    def pairs(self, batch: EventBatch) -> np.ndarray:
-        pairs: np.ndarray = self.users(batch) * self.n_items + self._items.encode(batch.item)
-        return pairs
-
-
 def _targets(
-    codes: _Codes, before: EventBatch, window: EventBatch, threshold: float
+    log: EventLog, probe: EventBatch, window: EventBatch, threshold: float
 ) -> tuple[EventBatch, np.ndarray]:
-    """The window's positive events on items new to their user, and which are returning."""
+    """The window's positive events on items new to their user (in the log and the probe),
+    and which of them are of returning users (with an event in either before the window)."""
     positives = window.positives(threshold)
-    fresh = ~np.isin(codes.pairs(positives), codes.pairs(before))
-    targets = positives.take(fresh)
-    returning = np.isin(codes.users(targets), codes.users(before))
+    users, items = log.users.encode(positives.user), log.items.encode(positives.item)
+    known = (users >= 0) & (items >= 0)
+    in_log = np.zeros(len(positives), dtype=bool)
+    in_log[known] = np.asarray(log.seen()[users[known], items[known]]).ravel() > 0
+    probe_pairs = set(zip(probe.user.tolist(), probe.item.tolist(), strict=True))
+    in_probe = np.fromiter(
+        (
+            (u, i) in probe_pairs
+            for u, i in zip(positives.user.tolist(), positives.item.tolist(), strict=True)
+        ),
+        dtype=bool,
+        count=len(positives),
+    )
+    targets = positives.take(~(in_log | in_probe))
+    returning = (log.users.encode(targets.user) >= 0) | np.isin(targets.user, probe.user)
     return targets, returning
 
 

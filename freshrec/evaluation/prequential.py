@@ -6,13 +6,13 @@ Protocol (:func:`run_prequential`):
    held-out later slice; the rest is the stream, cut into windows of ``window`` events.
 2. For each window, first the model is tested on it as it stands, then it learns it (with
    ``delay`` > 0, it learns the window that came ``delay`` windows earlier: labels arrive
-   late). Rating models (``predicts_ratings``) are scored by RMSE of each event's
-   prediction; with a compiled ``learn_predict`` (BiasedMF) and no delay, each event is
-   predicted then learned one at a time inside the window. Ranking models are scored by
-   NDCG@k: each user of the window ranks all items, the items they interacted with before
-   masked, against their new positive items in the window; with a compiled ``learn_rank``
-   (online BPR) and no delay, by hit@k instead, each positive event ranked then learned one
-   at a time (the user's earlier items masked).
+   late). Rating models (:class:`~freshrec.capabilities.PredictsRatings`) are scored by RMSE
+   of each event's prediction; with a compiled ``learn_predict`` (BiasedMF) and no delay,
+   each event is predicted then learned one at a time inside the window. Ranking models are
+   scored by NDCG@k: each user of the window ranks all items, the items they interacted with
+   before masked, against their new positive items in the window; with a compiled
+   ``learn_rank`` (online BPR) and no delay, by hit@k instead, each positive event ranked then
+   learned one at a time (the user's earlier items masked).
 3. After the stream, the model is tested on the held-out slice without learning.
 
 Measures: the *windowed* metric of each window; the *fading* metric (exponentially weighted
@@ -37,7 +37,6 @@ Examples
 from __future__ import annotations
 
 import copy
-import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,13 +44,64 @@ from typing import Any
 import numpy as np
 
 from freshrec.base import RecommenderBase
-from freshrec.capabilities import LearnsPredict, LearnsRank
+from freshrec.capabilities import LearnsPredict, LearnsRank, PredictsRatings
 from freshrec.data.batch import EventBatch, Events, as_batch
 from freshrec.data.stream import iter_labelled, time_ordered
 from freshrec.evaluation.arena import churn, top_item_lists
 from freshrec.evaluation.protocols import evaluate_ranking
+from freshrec.log import EventLog, open_log
 
-__all__ = ["PrequentialResult", "convergence_events", "run_prequential"]
+__all__ = ["PrequentialResult", "PrequentialSummary", "convergence_events", "run_prequential"]
+
+
+@dataclass(frozen=True)
+class PrequentialSummary:
+    """The headline figures of one prequential run (see the module doc).
+
+    Attributes
+    ----------
+    prequential, prequential_recent
+        Mean windowed metric over the stream, and over its last windows.
+    fading_final
+        The exponentially faded metric at the end of the stream.
+    holdout, generalization_gap
+        The metric on the held-out later slice, and that minus ``prequential_recent``.
+    convergence_events
+        Events seen when the windowed metric settled for good (``None``: it never did).
+    windowed_variance
+        Variance of the windowed metric over the second half of the stream.
+    churn_mean
+        Mean share of the sampled users' top-k lists changed per window.
+
+    Examples
+    --------
+    >>> summary = PrequentialSummary(0.9, 0.85, 0.86, 0.95, 0.1, None, 0.0, 0.2)
+    >>> summary.figures()["convergence_events"]
+    nan
+    """
+
+    prequential: float
+    prequential_recent: float
+    fading_final: float
+    holdout: float
+    generalization_gap: float
+    convergence_events: int | None
+    windowed_variance: float
+    churn_mean: float
+
+    def figures(self) -> dict[str, float]:
+        """Every figure by name, in the order above (``nan`` for no convergence)."""
+        events = self.convergence_events
+        return {
+            "prequential": self.prequential,
+            "prequential_recent": self.prequential_recent,
+            "fading_final": self.fading_final,
+            "holdout": self.holdout,
+            "generalization_gap": self.generalization_gap,
+            "convergence_events": float("nan") if events is None else float(events),
+            "windowed_variance": self.windowed_variance,
+            "churn_mean": self.churn_mean,
+        }
 
 
 @dataclass
@@ -62,7 +112,7 @@ class PrequentialResult:
     --------
     >>> result = PrequentialResult("rmse", np.array([100, 200]), np.array([1.0, 0.9]),
     ...                            np.array([1.0, 0.93]), holdout=0.95)
-    >>> result.summary()["windowed_variance"]
+    >>> result.summary().windowed_variance
     0.0
     """
 
@@ -75,56 +125,24 @@ class PrequentialResult:
     tail: int = 5
     lower_is_better: bool = True
 
-    def summary(self) -> dict[str, float | int | None]:
+    def summary(self) -> PrequentialSummary:
         """The headline figures: overall, convergence, generalization, stability."""
         n = len(self.windowed)
         tail = self.windowed[-min(self.tail, n) :] if n else self.windowed
         recent = float(np.nanmean(tail)) if len(tail) else float("nan")
         second_half = self.windowed[n // 2 :]
-        return {
-            "prequential": float(np.nanmean(self.windowed)) if n else float("nan"),
-            "prequential_recent": recent,
-            "fading_final": float(self.fading[-1]) if n else float("nan"),
-            "holdout": self.holdout,
-            "generalization_gap": self.holdout - recent,
-            "convergence_events": convergence_events(self.positions, self.windowed),
-            "windowed_variance": float(np.nanvar(second_half)) if len(second_half) else 0.0,
-            "churn_mean": (
+        return PrequentialSummary(
+            prequential=float(np.nanmean(self.windowed)) if n else float("nan"),
+            prequential_recent=recent,
+            fading_final=float(self.fading[-1]) if n else float("nan"),
+            holdout=self.holdout,
+            generalization_gap=self.holdout - recent,
+            convergence_events=convergence_events(self.positions, self.windowed),
+            windowed_variance=float(np.nanvar(second_half)) if len(second_half) else 0.0,
+            churn_mean=(
                 float(np.nanmean(self.churn)) if np.isfinite(self.churn).any() else float("nan")
             ),
-        }
-
-    def plot(self) -> bytes:
-        """PNG bytes: the windowed and fading metric over the stream, and churn."""
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-
-        panels = 2 if len(self.churn) else 1
-        fig = Figure(figsize=(7.5, 3.2 * panels), layout="constrained")
-        FigureCanvasAgg(fig)
-        axes = fig.subplots(panels, 1, squeeze=False)[:, 0]
-        ax = axes[0]
-        ax.plot(self.positions, self.windowed, marker="o", markersize=2, label="windowed")
-        ax.plot(self.positions, self.fading, label="fading")
-        if np.isfinite(self.holdout):
-            ax.axhline(self.holdout, color="grey", linestyle="--", label="held-out slice")
-        events = convergence_events(self.positions, self.windowed)
-        if events is not None:
-            ax.axvline(events, color="green", linestyle=":", label="converged (1% band)")
-        elif len(self.windowed):
-            ax.set_title("not converged: never settled within 1% of its final value", fontsize=9)
-        ax.set_ylabel(self.metric.upper())
-        ax.set_xlabel("events seen")
-        ax.grid(alpha=0.3)
-        ax.legend(frameon=False, fontsize=8)
-        if len(self.churn):
-            axes[1].plot(self.positions, self.churn, color="tab:red")
-            axes[1].set_ylabel("churn@10 between windows")
-            axes[1].set_xlabel("events seen")
-            axes[1].grid(alpha=0.3)
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=120)
-        return buffer.getvalue()
+        )
 
 
 def convergence_events(
@@ -196,14 +214,14 @@ def run_prequential(
         raise ValueError(f"{len(stream)} stream events are fewer than one window of {window}")
     if label_delay_s is not None and delay:
         raise ValueError("give delay (windows) or label_delay_s (seconds), not both")
-    rating = bool(model.predicts_ratings)
+    rating = isinstance(model, PredictsRatings)
     immediate = delay == 0 and label_delay_s is None
     predicts = model if rating and immediate and isinstance(model, LearnsPredict) else None
     ranks = model if not rating and immediate and isinstance(model, LearnsRank) else None
     parts, learned = _schedule(stream, window, delay, label_delay_s)
     rng = np.random.default_rng(seed)
     positions, windowed, churns = [], [], []
-    seen = EventBatch.empty()
+    log = open_log("memory://")  # the stream so far: what users have seen
     lists = None
     for number, (part, labels) in enumerate(zip(parts, learned, strict=True)):
         if predicts is not None:
@@ -211,15 +229,15 @@ def run_prequential(
         elif ranks is not None:
             windowed.append(_hit_rate(ranks.learn_rank(part), k))
         else:
-            windowed.append(_test(model, part, seen, rating, k))
+            windowed.append(_test(model, part, log, rating, k))
             if len(labels):
                 model.partial_fit(labels)
-        seen = EventBatch.concat([seen, part])
-        positions.append(len(seen))
+        log.append(part)
+        positions.append(len(log))
         change = float("nan")
         if model.is_fitted:
             if lists is None:
-                users = np.unique(seen.user)
+                users = np.unique(log.users.decode(np.arange(len(log.users))))
                 sample = rng.permutation(users)[:n_churn_users]
             current = top_item_lists(model, sample, k)
             if lists is not None:
@@ -234,7 +252,7 @@ def run_prequential(
         frozen: Any = copy.deepcopy(model)
         holdout = _hit_rate(frozen.learn_rank(held_out, steps=0), k)
     else:
-        holdout = _test(model, held_out, seen, rating, k)
+        holdout = _test(model, held_out, log, rating, k)
     values = np.asarray(windowed, dtype=float)
     return PrequentialResult(
         metric="rmse" if rating else (f"hit@{k}" if ranks is not None else f"ndcg@{k}"),
@@ -263,10 +281,9 @@ def _schedule(
     return parts, learned
 
 
-def _test(
-    model: RecommenderBase, part: EventBatch, seen: EventBatch, rating: bool, k: int
-) -> float:
-    """The model's metric on ``part`` as it stands (nan before it has learned anything)."""
+def _test(model: RecommenderBase, part: EventBatch, log: EventLog, rating: bool, k: int) -> float:
+    """The model's metric on ``part`` as it stands (nan before it has learned anything),
+    masking what its users have seen in ``log``."""
     if not model.is_fitted or not len(part):
         return float("nan")
     if rating:
@@ -277,8 +294,7 @@ def _test(
     positives = part.positives(model.threshold)
     if not len(positives):
         return float("nan")
-    users = np.unique(positives.user)
-    history = seen.take(np.isin(seen.user, users))
+    history = log.events_of(positives.user)
     result = evaluate_ranking(model, history, positives, k=k, metrics=("ndcg",))
     return float(result[f"ndcg@{k}"])
 

@@ -234,6 +234,62 @@ class EventLog:
             return len(self._views)
 
     # -- views ------------------------------------------------------------------------
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every event's ``(user_idx, item_idx, value)`` in log order, in the log's ids.
+        Shared and read-only.
+
+        Examples
+        --------
+        >>> from freshrec.log import open_log
+        >>> log = open_log("memory://")
+        >>> _ = log.append(EventBatch(np.array([7, 8, 7]), np.array([1, 1, 2]), np.ones(3)))
+        >>> [column.tolist() for column in log.arrays()]
+        [[0, 1, 0], [0, 0, 1], [1.0, 1.0, 1.0]]
+        """
+        with self._lock:
+            self.refresh()
+            _, users, items, values, _ = self._views.columns()
+            return users, items, values
+
+    def events_of(self, users: np.ndarray) -> EventBatch:
+        """The events of ``users`` (external ids; unknown ones have none), in log order,
+        as ``user``, ``item`` and ``value`` (for masking what they have seen).
+
+        Examples
+        --------
+        >>> from freshrec.log import open_log
+        >>> log = open_log("memory://")
+        >>> _ = log.append(EventBatch(np.array([1, 2, 1]), np.array([5, 6, 7]), np.ones(3)))
+        >>> log.events_of(np.array([1, 9])).item.tolist()
+        [5, 7]
+        """
+        user_idx, item_idx, values = self.arrays()
+        wanted = self.users.encode(np.unique(users))
+        keep = np.isin(user_idx, wanted[wanted >= 0])
+        return EventBatch(
+            self.users.decode(user_idx[keep]), self.items.decode(item_idx[keep]), values[keep]
+        )
+
+    def position(self, cursor: Cursor) -> int:
+        """How many events of the log are at or before ``cursor``.
+
+        Examples
+        --------
+        >>> from freshrec.log import open_log
+        >>> log = open_log("memory://")
+        >>> _ = log.append(EventBatch(np.arange(3), np.arange(3), np.ones(3)))
+        >>> second = log.read().cursors[1]
+        >>> log.position(Cursor.START), log.position(second), log.position(log.head())
+        (0, 2, 3)
+        """
+        with self._lock:
+            self.refresh()
+            parts = self._views.columns()[0]
+            if cursor == Cursor.START or not len(parts):
+                return 0
+            cursors = Cursors(parts)
+            return bisect.bisect_right(range(len(cursors)), cursor, key=lambda i: cursors[i])
+
     def seen(self) -> sp.csr_matrix:
         """Binary ``float32`` CSR of shape (n_users, n_items): 1 where the user has any event
         (for masking seen items). Shared and read-only.

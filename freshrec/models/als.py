@@ -9,14 +9,15 @@ import scipy.sparse as sp
 from numba import njit, prange
 
 from freshrec.base import RecommenderBase
+from freshrec.capabilities import FactorTables
 from freshrec.data.batch import EventBatch
-from freshrec.models.training import TrainingHistory, run_epochs
+from freshrec.models.torch.training import TrainingHistory, run_epochs
 from freshrec.tables import grow_rows
 
 __all__ = ["ALS", "default_l2", "top_singular_value"]
 
 
-class ALS(RecommenderBase):
+class ALS(RecommenderBase, FactorTables):
     """Alternating least squares for implicit feedback (Hu, Koren and Volinsky, 2008).
 
     Every user-item pair has a preference ``p_ui`` (1 for a positive event, ``value >=
@@ -72,7 +73,7 @@ class ALS(RecommenderBase):
     l2_
         The L2 penalty the last ``fit``/``partial_fit`` used (``l2``, or the rule's value).
     history_
-        :class:`~freshrec.models.training.TrainingHistory` of the last ``fit``/``partial_fit``
+        :class:`~freshrec.models.torch.training.TrainingHistory` of the last ``fit``/``partial_fit``
         (diagnostics, not saved). Its loss is the objective above restricted to the touched
         rows (the touched users' pairs, the penalty on touched users and items) over the sum
         of those users' confidences; for ``fit`` that is the whole objective, which every

@@ -6,6 +6,7 @@ import numpy as np
 from numba import njit
 
 from freshrec.base import RecommenderBase
+from freshrec.capabilities import FactorTables, LearnsOne, LearnsPredict, PredictsRatings
 from freshrec.data.batch import EventBatch, Events
 from freshrec.data.events import Event
 from freshrec.typing import ItemId, UserId
@@ -13,7 +14,7 @@ from freshrec.typing import ItemId, UserId
 __all__ = ["BiasedMF"]
 
 
-class BiasedMF(RecommenderBase):
+class BiasedMF(RecommenderBase, LearnsOne, LearnsPredict, PredictsRatings, FactorTables):
     """Biased matrix factorization for explicit ratings (Koren, Bell & Volinsky 2009).
 
     The predicted rating of user ``u`` for item ``i`` is
@@ -113,7 +114,6 @@ class BiasedMF(RecommenderBase):
     """
 
     _state_arrays = ("user_bias_", "item_bias_", "user_factors_", "item_factors_")
-    predicts_ratings = True
     _state_values = ("global_mean_", "n_ratings_")
 
     def __init__(

@@ -10,8 +10,17 @@ import scipy.sparse as sp
 from numba import njit
 
 from freshrec.base import RecommenderBase
+from freshrec.capabilities import (
+    Anchors,
+    DistilsFromSelf,
+    FactorTables,
+    GrowsAndEvicts,
+    HasItemRows,
+    LearnsRank,
+    Rehearses,
+)
 from freshrec.data.batch import EventBatch, Events, as_batch
-from freshrec.models.training import TrainingHistory, run_epochs
+from freshrec.models.torch.training import TrainingHistory, run_epochs
 from freshrec.tables import grow_rows
 from freshrec.typing import RowInit
 
@@ -21,7 +30,16 @@ _PARAMS = ("user_factors_", "item_factors_", "item_bias_")
 _PULLS = (*_PARAMS, *(f"{name}weight" for name in _PARAMS))  # references, then weights
 
 
-class BPR(RecommenderBase):
+class BPR(
+    RecommenderBase,
+    LearnsRank,
+    Rehearses,
+    GrowsAndEvicts,
+    Anchors,
+    DistilsFromSelf,
+    FactorTables,
+    HasItemRows,
+):
     """Bayesian Personalized Ranking matrix factorization (Rendle et al., 2009).
 
     The score of item ``i`` for user ``u`` is ``x_ui = p_u . q_i + b_i``. Each training
@@ -39,7 +57,7 @@ class BPR(RecommenderBase):
     fit; for small streaming batches fewer passes (``set_params(n_epochs=3)``) are cheaper and
     less likely to over-fit the newest events. ``fit(events, valid=...)`` picks the
     number of epochs on validation events: NDCG@10 after every epoch, stop after ``patience``
-    epochs without improvement, keep the best epoch (see :mod:`freshrec.models.training`).
+    epochs without improvement, keep the best epoch (see :mod:`freshrec.models.torch.training`).
 
     Parameters
     ----------
@@ -67,7 +85,7 @@ class BPR(RecommenderBase):
     item_bias_
         ``float32`` array of shape (n_items,).
     history_
-        :class:`~freshrec.models.training.TrainingHistory` of the last ``fit``/``partial_fit``
+        :class:`~freshrec.models.torch.training.TrainingHistory` of the last ``fit``/``partial_fit``
         (diagnostics; not saved).
 
     Examples
@@ -128,8 +146,6 @@ class BPR(RecommenderBase):
 
     _state_arrays: ClassVar[tuple[str, ...]] = _PARAMS
     _init_std: ClassVar[float] = 0.1
-    rehearses: ClassVar[bool] = True
-    evicts: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -416,6 +432,43 @@ class BPR(RecommenderBase):
         self.teacher_ = {name: getattr(self, name).copy() for name in _PARAMS}
         self.teacher_weight_ = float(weight)
         return self
+
+    # -- item rows (freshrec.update.item_init) ---------------------------------------------
+    def item_tables(self) -> dict[str, int]:
+        """``{"item_factors_": n_factors}``: the item vectors (the biases go with them)."""
+        self._check_fitted()
+        return {"item_factors_": self.item_factors_.shape[1]}
+
+    def item_rows(self, table: str) -> np.ndarray:
+        """A copy of ``item_factors_``."""
+        self._check_item_table(table)
+        return self.item_factors_.copy()
+
+    def write_item_rows(
+        self,
+        table: str,
+        item_idx: np.ndarray,
+        rows: np.ndarray,
+        *,
+        bias: float | np.ndarray | None = None,
+    ) -> None:
+        """Write ``item_factors_[item_idx] = rows`` and, when the model learns item biases,
+        ``item_bias_[item_idx] = bias`` (``None``: the mean bias of the other items)."""
+        self._check_item_table(table)
+        if bias is None:
+            others = np.ones(self.n_items, dtype=bool)
+            others[item_idx] = False
+            bias = float(self.item_bias_[others].mean()) if others.any() else 0.0
+        biases = np.broadcast_to(np.asarray(bias, dtype=np.float64), (len(item_idx),))
+        if not np.all(np.isfinite(biases)):
+            raise ValueError("bias holds NaN or infinite values")
+        self.item_factors_[item_idx] = np.asarray(rows).astype(self.item_factors_.dtype)
+        if self.item_bias:
+            self.item_bias_[item_idx] = biases.astype(self.item_bias_.dtype)
+
+    def _check_item_table(self, table: str) -> None:
+        if table not in self.item_tables():
+            raise TypeError(f"{table!r} is not an item table of BPR; its item table: item_factors_")
 
     def _grown(self, arrays: dict[str, np.ndarray] | None) -> dict[str, np.ndarray] | None:
         """Pad reference/weight arrays with zero rows up to the current table sizes."""

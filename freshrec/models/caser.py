@@ -17,8 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from freshrec.models.nn import GrowableEmbedding
-from freshrec.models.sequential import SequentialRecommender
+from freshrec.capabilities import Anchors, Observes, Rehearses
+from freshrec.models.torch.nn import GrowableEmbedding
+from freshrec.models.torch.sequential import SequentialRecommender
 
 __all__ = ["Caser", "CaserModule"]
 
@@ -108,14 +109,14 @@ class CaserModule(nn.Module):
         return torch.cat([z, user], dim=-1) * (sequences > 0).unsqueeze(-1)
 
 
-class Caser(SequentialRecommender):
+class Caser(SequentialRecommender, Rehearses, Observes, Anchors):
     """Caser (Tang & Wang, WSDM 2018): convolutions over the latest ``window`` items + user.
 
     :class:`CaserModule` turns the ``window`` items up to each position into a vector,
     joined with the user's vector; its dot product with an item's output vector plus the
     item's bias scores the item as the next one. Training predicts the next item at every
     position of each user's windows of ``max_len`` positions (see
-    :class:`~freshrec.models.sequential.SequentialRecommender`) rather than the paper's
+    :class:`~freshrec.models.torch.sequential.SequentialRecommender`) rather than the paper's
     ``T`` targets per sample; the user table grows for new users in ``partial_fit``.
 
     Parameters
@@ -131,7 +132,7 @@ class Caser(SequentialRecommender):
     max_len
         Positions per training window (longer windows share work across positions).
     loss
-        One of :data:`~freshrec.models.sequential.LOSSES`.
+        One of :data:`~freshrec.models.torch.sequential.LOSSES`.
     n_negatives
         Negatives of ``"sampled-softmax"`` and ``"bpr-max"``, shared by a mini-batch.
     n_epochs, lr, l2, batch_size, patience

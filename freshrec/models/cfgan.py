@@ -21,7 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from freshrec.data.batch import EventBatch
-from freshrec.models.nn import (
+from freshrec.models.profiles import add_to_profiles, profiles_from_arrays, profiles_to_arrays
+from freshrec.models.torch.nn import (
     grow_linear,
     load_module_state,
     load_optimizer_state,
@@ -30,8 +31,8 @@ from freshrec.models.nn import (
     resolve_device,
     train_step,
 )
-from freshrec.models.torch_base import TorchRecommender
-from freshrec.models.training import TrainingHistory
+from freshrec.models.torch.torch_base import TorchRecommender
+from freshrec.models.torch.training import TrainingHistory
 
 __all__ = ["CFGAN", "CFGANModule"]
 
@@ -114,7 +115,7 @@ class CFGANModule(nn.Module):
         New input columns (of G and both halves of D) start at zero, so the outputs for old
         purchase vectors do not change; G's new output units start at the mean of the old
         ones (weights and bias), so a new item scores like an average item until it is
-        learned. See :func:`~freshrec.models.nn.grow_linear`.
+        learned. See :func:`~freshrec.models.torch.nn.grow_linear`.
         """
         for layer in (self.g_in, self.d_condition, self.d_vector):
             grow_linear(layer, in_features=n_items, init="zero", optimizers=optimizers)
@@ -147,7 +148,7 @@ class CFGAN(TorchRecommender):
     their whole purchase vector, continuing both optimizers. ``fit(events, valid=...)``
     stops early on the validation NDCG@10 (patience: the class attribute ``patience``) and
     keeps the best epoch; the state saved and restored holds both networks and both Adam
-    optimizers. See :class:`~freshrec.models.torch_base.TorchRecommender`.
+    optimizers. See :class:`~freshrec.models.torch.torch_base.TorchRecommender`.
 
     Parameters
     ----------
@@ -184,10 +185,13 @@ class CFGAN(TorchRecommender):
     optimizer_, d_optimizer_
         Adam optimizers of G (with weight decay ``l2``) and of D.
     history_
-        :class:`~freshrec.models.training.TrainingHistory` of the last ``fit``/``partial_fit``;
+        :class:`~freshrec.models.torch.training.TrainingHistory` of the last update;
         its ``loss`` is G's mean loss per epoch.
     d_loss_
         D's mean loss per epoch of the last ``fit``/``partial_fit`` (diagnostics; not saved).
+    purchases_
+        Each user's purchase vector (binary CSR, users x items): the generator's input, kept
+        and saved as state.
 
     Examples
     --------
@@ -274,10 +278,21 @@ class CFGAN(TorchRecommender):
             self._init_module(n_users, n_items, int(self.rng_.integers(_SEED_BOUND)))
             return
         self.module_.grow(n_items, optimizers=(self.optimizer_, self.d_optimizer_))
+        if hasattr(self, "purchases_"):
+            self.purchases_.resize((n_users, n_items))
 
     def _learn(self, batch: EventBatch, valid: EventBatch | None) -> None:
-        user_idx, _ = batch.indices()
-        users = np.unique(user_idx[batch.value >= self.threshold])
+        user_idx, item_idx = batch.indices()
+        positive = batch.value >= self.threshold
+        self.purchases_, _ = add_to_profiles(
+            getattr(self, "purchases_", None),
+            user_idx[positive],
+            item_idx[positive],
+            np.ones(int(positive.sum()), np.float32),
+            (self.n_users, self.n_items),
+        )
+        self.purchases_.data[:] = 1.0
+        users = np.unique(user_idx[positive])
         if not len(users):
             self.history_ = TrainingHistory((), (), 0)
             self.d_loss_ = ()
@@ -286,7 +301,7 @@ class CFGAN(TorchRecommender):
         device = resolve_device(self.device)
         mask_generator = torch.Generator(device=device)
         mask_generator.manual_seed(int(self.rng_.integers(_SEED_BOUND)))
-        purchases = self.positives_csr()
+        purchases = self.purchases_
         d_losses: list[float] = []
 
         def epoch() -> float:
@@ -332,7 +347,7 @@ class CFGAN(TorchRecommender):
     @torch.no_grad()
     def _score(self, user_idx: np.ndarray, item_idx: np.ndarray | None) -> np.ndarray:
         device = resolve_device(self.device)
-        purchases = self.positives_csr()
+        purchases = self.purchases_
         out = np.empty(
             (len(user_idx), self.n_items if item_idx is None else len(item_idx)), np.float64
         )
@@ -358,6 +373,7 @@ class CFGAN(TorchRecommender):
         arrays = module_state_arrays(self.module_, _MODULE)
         optimizers = (self.optimizer_, self.d_optimizer_)
         arrays.update(optimizer_state_arrays(self.module_, optimizers, _OPTIMIZER))
+        arrays.update(profiles_to_arrays("purchases", self.purchases_))
         return arrays
 
     def _set_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
@@ -368,6 +384,7 @@ class CFGAN(TorchRecommender):
         self.d_optimizer_ = torch.optim.Adam(self.module_.discriminator(), lr=self.lr)
         optimizers = (self.optimizer_, self.d_optimizer_)
         load_optimizer_state(self.module_, optimizers, arrays, _OPTIMIZER)
+        self.purchases_ = profiles_from_arrays("purchases", arrays, (self.n_users, self.n_items))
 
 
 def _dense(matrix: sp.csr_matrix, rows: np.ndarray, device: torch.device) -> torch.Tensor:

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Self
 
 import numpy as np
 import scipy.sparse as sp
 
-from freshrec.base import RecommenderBase, Scored
+from freshrec.base import Scored
 from freshrec.data.batch import EventBatch, Events
 from freshrec.data.dataset import SideTable
 from freshrec.features import FeatureEncoder
+from freshrec.models.profiles import (
+    PositivesModel,
+    add_to_profiles,
+    profiles_from_arrays,
+    profiles_to_arrays,
+)
 from freshrec.tables import grow_rows
 from freshrec.typing import ItemId
 
 __all__ = ["ContentKNN"]
 
 
-class ContentKNN(RecommenderBase):
+class ContentKNN(PositivesModel):
     """Content-based recommender: items are their side features, users the mean of their items.
 
     Item ``j`` has a feature row ``f_j`` (the ``features`` specs encoded by a
@@ -148,6 +155,9 @@ class ContentKNN(RecommenderBase):
         return self
 
     def _grow(self, n_users: int, n_items: int) -> None:
+        super()._grow(n_users, n_items)
+        if hasattr(self, "value_sums_"):
+            self.value_sums_.resize((n_users, n_items))
         if not hasattr(self, "content_indptr_"):
             self.content_data_ = np.zeros(0, np.float64)
             self.content_indices_ = np.zeros(0, np.int64)
@@ -160,7 +170,24 @@ class ContentKNN(RecommenderBase):
             self.content_indptr_ = np.concatenate([self.content_indptr_, tail])
 
     def _learn(self, batch: EventBatch, valid: EventBatch | None = None) -> None:
-        pass  # profiles are computed from the log and the feature rows when scoring
+        """Add the batch to the user profiles (item features are set by ``items``)."""
+        self._learn_positives(batch)
+        positive = batch.value >= self.threshold
+        user_idx, item_idx = batch.indices()
+        self.value_sums_, _ = add_to_profiles(
+            getattr(self, "value_sums_", None),
+            user_idx[positive],
+            item_idx[positive],
+            batch.value[positive],
+            (self.n_users, self.n_items),
+        )
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return {**super()._arrays(), **profiles_to_arrays("value_sums", self.value_sums_)}
+
+    def _set_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
+        super()._set_arrays(arrays)
+        self.value_sums_ = profiles_from_arrays("value_sums", arrays, (self.n_users, self.n_items))
 
     def _set_content(self, content: sp.csr_matrix) -> None:
         content.sum_duplicates()
@@ -189,12 +216,11 @@ class ContentKNN(RecommenderBase):
         weight = self.collaborative if self.encoder_state_ is not None else 1.0
         if weight == 0.0:
             return content
-        collab = _l2_rows(sp.csr_matrix(self.positives_csr().T, dtype=np.float64)) * weight
+        collab = _l2_rows(sp.csr_matrix(self.positives_.T, dtype=np.float64)) * weight
         return _l2_rows(sp.csr_matrix(sp.hstack([content, collab], format="csr")))
 
     def _score(self, user_idx: np.ndarray, item_idx: np.ndarray | None) -> np.ndarray:
-        how = "sum" if self.weight_by_value else "binary"
-        history = self.log_.to_csr(self.n_users, self.n_items, threshold=self.threshold, how=how)
+        history = self.value_sums_ if self.weight_by_value else self.positives_
         features = self.item_features()
         profiles = _l2_rows(sp.csr_matrix(history[user_idx], dtype=np.float64) @ features)
         if item_idx is not None:

@@ -3,7 +3,7 @@
 Both models see one (user, item) pair as a sparse feature vector ``x`` made of *fields*:
 
 - the user id and the item id (one-hot, in
-  :class:`~freshrec.models.nn.GrowableEmbedding` tables that grow for new ids);
+  :class:`~freshrec.models.torch.nn.GrowableEmbedding` tables that grow for new ids);
 - the item's side attributes from an ``items`` :class:`~freshrec.data.SideTable`, one field
   per feature spec (``"category:onehot"``, ``"tags:multihot"``, ``"price:bucketized:4"``, ...)
   encoded by :class:`~freshrec.features.FeatureEncoder`;
@@ -55,9 +55,9 @@ from freshrec.data.batch import EventBatch, Events, as_batch, ids_array
 from freshrec.data.dataset import SideTable
 from freshrec.data.idmap import IdMap
 from freshrec.features import FeatureEncoder, FeatureSpec, parse_spec
-from freshrec.models.nn import GrowableEmbedding, resolve_device, sample_uniform, train_step
-from freshrec.models.torch_base import TorchRecommender
-from freshrec.models.training import TrainingHistory
+from freshrec.models.torch.nn import GrowableEmbedding, resolve_device, sample_uniform, train_step
+from freshrec.models.torch.torch_base import TorchRecommender
+from freshrec.models.torch.training import TrainingHistory
 from freshrec.typing import ItemId, UserId
 
 __all__ = [
@@ -241,7 +241,7 @@ class DeepFMModule(nn.Module):
     Tables: ``user_emb``/``user_bias`` and ``item_emb``/``item_bias`` (one row per id),
     ``<side>_feature_emb``/``<side>_feature_bias`` for ``side`` in user, item and context
     (one row per encoded feature column), all
-    :class:`~freshrec.models.nn.GrowableEmbedding`; the global bias ``bias``; and ``deep``,
+    :class:`~freshrec.models.torch.nn.GrowableEmbedding`; the global bias ``bias``; and ``deep``,
     the MLP's linear layers (empty for a plain FM). The deep input is the concatenation of
     the field embeddings in the order: user id, user specs, item id, item specs, context specs.
 
@@ -835,7 +835,7 @@ class FM(_FieldRecommender):
     side_encoders_
         The fitted feature encoders of each side as JSON (``None`` before any table).
     history_
-        :class:`~freshrec.models.training.TrainingHistory` of the last ``fit``/``partial_fit``.
+        :class:`~freshrec.models.torch.training.TrainingHistory` of the last update.
 
     Examples
     --------
@@ -927,7 +927,7 @@ class DeepFM(_FieldRecommender):
     side_encoders_
         The fitted feature encoders of each side as JSON (``None`` before any table).
     history_
-        :class:`~freshrec.models.training.TrainingHistory` of the last ``fit``/``partial_fit``.
+        :class:`~freshrec.models.torch.training.TrainingHistory` of the last update.
 
     Examples
     --------

@@ -17,8 +17,9 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from freshrec.models.nn import GrowableEmbedding
-from freshrec.models.sequential import SequentialRecommender
+from freshrec.capabilities import Anchors, Observes, Rehearses
+from freshrec.models.torch.nn import GrowableEmbedding
+from freshrec.models.torch.sequential import SequentialRecommender
 
 __all__ = ["GRU4Rec", "GRU4RecModule"]
 
@@ -93,12 +94,12 @@ class GRU4RecModule(nn.Module):
         return left
 
 
-class GRU4Rec(SequentialRecommender):
+class GRU4Rec(SequentialRecommender, Rehearses, Observes, Anchors):
     """GRU4Rec (Hidasi et al., ICLR 2016): a GRU reads the user's items, in order.
 
     The output of :class:`GRU4RecModule` at the last position, dotted with the (shared) item
     embeddings, scores every item. Training follows
-    :class:`~freshrec.models.sequential.SequentialRecommender`: each user's sequence is cut
+    :class:`~freshrec.models.torch.sequential.SequentialRecommender`: each user's sequence is cut
     into windows of ``max_len`` positions and the next item is predicted at every position,
     with back-propagation through the whole window (rather than the paper's one-step
     session-parallel mini-batches); ``loss="bpr-max"`` is the loss of the follow-up paper
@@ -117,7 +118,7 @@ class GRU4Rec(SequentialRecommender):
     max_len
         Positions read per user.
     loss
-        One of :data:`~freshrec.models.sequential.LOSSES`.
+        One of :data:`~freshrec.models.torch.sequential.LOSSES`.
     n_negatives
         Negatives of ``"sampled-softmax"`` and ``"bpr-max"``, shared by a mini-batch.
     n_epochs, lr, l2, batch_size, patience

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from freshrec.data.batch import EventBatch
-from freshrec.models.nn import (
+from freshrec.models.torch.nn import (
     GrowableEmbedding,
     load_module_state,
     load_optimizer_state,
@@ -31,8 +31,8 @@ from freshrec.models.nn import (
     resolve_device,
     train_step,
 )
-from freshrec.models.torch_base import TorchRecommender
-from freshrec.models.training import TrainingHistory
+from freshrec.models.torch.torch_base import TorchRecommender
+from freshrec.models.torch.training import TrainingHistory
 
 __all__ = ["IRGAN", "IRGANModule"]
 
@@ -47,7 +47,7 @@ class IRGANModule(nn.Module):
 
     G's logit of item ``i`` for user ``u`` is ``g_u . h_i + c_i``, and its policy is the
     softmax of these logits over all items; D's logit is ``p_u . q_i + b_i``. Every table
-    is a :class:`~freshrec.models.nn.GrowableEmbedding` (the biases of width 1).
+    is a :class:`~freshrec.models.torch.nn.GrowableEmbedding` (the biases of width 1).
 
     Parameters
     ----------
@@ -129,7 +129,7 @@ class IRGAN(TorchRecommender):
     mixed into ``p_n`` and the softmax all use everything learned so far).
     ``fit(events, valid=...)`` stops early on the validation NDCG@10 and keeps the best
     epoch; the saved state holds both players and both optimizers. See
-    :class:`~freshrec.models.torch_base.TorchRecommender`.
+    :class:`~freshrec.models.torch.torch_base.TorchRecommender`.
 
     Parameters
     ----------
@@ -162,7 +162,7 @@ class IRGAN(TorchRecommender):
     optimizer_, d_optimizer_
         Adam optimizers of G and of D.
     history_
-        :class:`~freshrec.models.training.TrainingHistory` of the last ``fit``/``partial_fit``;
+        :class:`~freshrec.models.torch.training.TrainingHistory` of the last update;
         its ``loss`` is G's mean policy-gradient loss per epoch.
     d_loss_
         D's mean loss per epoch of the last ``fit``/``partial_fit`` (diagnostics; not saved).

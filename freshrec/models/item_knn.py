@@ -10,15 +10,15 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-from freshrec.base import RecommenderBase, Scored
+from freshrec.base import Scored
 from freshrec.data.batch import EventBatch
-from freshrec.data.interactions import InteractionLog
+from freshrec.models.profiles import PositivesModel
 from freshrec.typing import ItemId
 
 __all__ = ["Cooccurrence", "ItemKNN"]
 
 
-class ItemKNN(RecommenderBase):
+class ItemKNN(PositivesModel):
     """Item-based nearest neighbours: score an item by its similarity to the user's history.
 
     On the binary positive matrix ``X`` (users x items, ``value >= threshold``) with
@@ -89,24 +89,24 @@ class ItemKNN(RecommenderBase):
     def _grow(self, n_users: int, n_items: int) -> None:
         if hasattr(self, "cooccurrence_"):
             self.cooccurrence_.grow(n_items)
+        super()._grow(n_users, n_items)
 
     def _learn(self, batch: EventBatch, valid: EventBatch | None = None) -> None:
-        positives = self.positives_csr().astype(np.int32)
+        fresh = self._learn_positives(batch)
         if not hasattr(self, "cooccurrence_"):
-            self.cooccurrence_ = Cooccurrence(positives)
+            self.cooccurrence_ = Cooccurrence(self.positives_.astype(np.int32))
             return
-        fresh = _new_positives(self.log_, batch, self.threshold, positives.shape)
-        self.cooccurrence_.add(positives, fresh)
+        self.cooccurrence_.add(self.positives_.astype(np.int32), fresh)
 
     def _score(self, user_idx: np.ndarray, item_idx: np.ndarray | None) -> np.ndarray:
-        scores = _rows_times(self.positives_csr(), user_idx, self.similarities())
+        scores = _rows_times(self.positives_, user_idx, self.similarities())
         return scores if item_idx is None else scores[:, item_idx]
 
     def similarities(self) -> sp.csr_matrix:
         """Kept similarities ``sim(i, j)``, shape (n_items, n_items), sorted indices."""
         self._check_fitted()
-        if not hasattr(self, "cooccurrence_"):  # loaded models restore the log only
-            self.cooccurrence_ = Cooccurrence(self.positives_csr().astype(np.int32))
+        if not hasattr(self, "cooccurrence_"):  # loaded models restore the positives only
+            self.cooccurrence_ = Cooccurrence(self.positives_.astype(np.int32))
         return self.cooccurrence_.similarity(self.shrink, self.n_neighbors)
 
     def similar_items(self, item: ItemId, k: int = 10) -> list[Scored]:
@@ -197,28 +197,6 @@ class Cooccurrence:
             )
             self._stale[:] = False
         return self._similarity
-
-
-def _new_positives(
-    log: InteractionLog, batch: EventBatch, threshold: float, shape: tuple[int, int]
-) -> sp.csr_matrix:
-    """Binary ``int32`` (n_users, n_items) matrix of the pairs ``batch`` made positive for the
-    first time. ``partial_fit`` has already appended ``batch`` to ``log``, so the events
-    before the log's last ``len(batch)`` are the history the batch is compared with.
-    """
-    n_users, n_items = shape
-    positive = batch.value >= threshold
-    user_idx, item_idx = batch.indices()
-    pairs = np.unique(user_idx[positive] * n_items + item_idx[positive])
-    users, items, values = log.arrays()
-    before = len(users) - len(batch)
-    users, items, values = users[:before], items[:before], values[:before]
-    touched = np.zeros(n_users, dtype=bool)
-    touched[pairs // n_items] = True
-    known = touched[users] & (values >= threshold)
-    pairs = pairs[~np.isin(pairs, users[known] * n_items + items[known])]
-    ones = np.ones(len(pairs), dtype=np.int32)
-    return sp.csr_matrix((ones, (pairs // n_items, pairs % n_items)), shape=shape)
 
 
 def _top_similar(

@@ -9,9 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from freshrec.models.anchoring import Anchorable
-from freshrec.models.nn import GrowableEmbedding
-from freshrec.models.torch_base import TorchRecommender
+from freshrec.capabilities import Anchors, GrowsAndEvicts, Rehearses
+from freshrec.models.torch.anchoring import Anchorable
+from freshrec.models.torch.nn import GrowableEmbedding
+from freshrec.models.torch.torch_base import TorchRecommender
 
 __all__ = ["NeuMF", "NeuMFModule"]
 
@@ -72,7 +73,7 @@ class NeuMFModule(nn.Module):
         return self.head(torch.cat([gmf, mlp], dim=-1)).squeeze(-1)  # type: ignore[no-any-return]
 
 
-class NeuMF(Anchorable, TorchRecommender):
+class NeuMF(Anchorable, TorchRecommender, Rehearses, GrowsAndEvicts, Anchors):
     """Neural matrix factorization (He et al., WWW 2017), trained with sampled negatives.
 
     The score of item ``i`` for user ``u`` is the logit of :class:`NeuMFModule`: a GMF branch
@@ -87,7 +88,7 @@ class NeuMF(Anchorable, TorchRecommender):
     runs up to ``n_epochs`` passes over the *new* positives only, with the same Adam
     optimizer (its moments persist, and are saved). ``fit(events, valid=...)`` stops early
     on the validation NDCG@10 and keeps the best epoch. See
-    :class:`~freshrec.models.torch_base.TorchRecommender` for the shared machinery.
+    :class:`~freshrec.models.torch.torch_base.TorchRecommender` for the shared machinery.
 
     Parameters
     ----------
@@ -100,7 +101,7 @@ class NeuMF(Anchorable, TorchRecommender):
     lr
         Step size of the optimizer (FTRL: its alpha).
     optimizer
-        Optimizer by name (:func:`~freshrec.models.optim.make_optimizer`): ``adam`` (the
+        Optimizer by name (:func:`~freshrec.models.torch.optim.make_optimizer`): ``adam`` (the
         default), ``sgd``, ``rmsprop``, ``adagrad``, ``rowwise-adagrad`` or ``ftrl``.
     batch_size
         Positives per mini-batch (each with ``n_negatives`` negatives).
@@ -122,7 +123,7 @@ class NeuMF(Anchorable, TorchRecommender):
     optimizer_
         Its Adam optimizer.
     history_
-        :class:`~freshrec.models.training.TrainingHistory` of the last ``fit``/``partial_fit``.
+        :class:`~freshrec.models.torch.training.TrainingHistory` of the last update.
 
     Examples
     --------
@@ -148,8 +149,6 @@ class NeuMF(Anchorable, TorchRecommender):
 
     _user_tables: ClassVar[tuple[str, ...]] = ("user_gmf", "user_mlp")
     _item_tables: ClassVar[tuple[str, ...]] = ("item_gmf", "item_mlp")
-    rehearses: ClassVar[bool] = True
-    evicts: ClassVar[bool] = True
 
     def __init__(
         self,

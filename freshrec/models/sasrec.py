@@ -19,8 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from freshrec.models.nn import GrowableEmbedding
-from freshrec.models.sequential import SequentialRecommender
+from freshrec.capabilities import Anchors, Observes, Rehearses
+from freshrec.models.torch.nn import GrowableEmbedding
+from freshrec.models.torch.sequential import SequentialRecommender
 
 __all__ = ["SASRec", "SASRecModule"]
 
@@ -181,14 +182,14 @@ class SASRecModule(nn.Module):
         return out
 
 
-class SASRec(SequentialRecommender):
+class SASRec(SequentialRecommender, Rehearses, Observes, Anchors):
     """SASRec (Kang & McAuley, ICDM 2018): next-item prediction by causal self-attention.
 
     A user's latest ``max_len`` positive items pass through :class:`SASRecModule`; the output
     at the last position, dotted with the (shared) item embeddings, scores every item. It
     learns to predict each next item at every position of each user's sequence (see
-    :class:`~freshrec.models.sequential.SequentialRecommender` for windows, ``partial_fit``
-    and :meth:`~freshrec.models.sequential.SequentialRecommender.observe`).
+    :class:`~freshrec.models.torch.sequential.SequentialRecommender` for windows, ``partial_fit``
+    and :meth:`~freshrec.models.torch.sequential.SequentialRecommender.observe`).
 
     The defaults are the paper's for ML-1M (``dim=50``, 2 blocks, 1 head, dropout 0.2,
     ``max_len=200``, Adam with ``lr=0.001`` and betas (0.9, 0.98), batch 128) except the
@@ -213,7 +214,7 @@ class SASRec(SequentialRecommender):
         Positions read per user (the paper: 200 for ML-1M, 50 for Amazon).
     loss
         ``"ce"``, ``"sampled-softmax"`` or ``"bce"`` (see
-        :data:`~freshrec.models.sequential.LOSSES`).
+        :data:`~freshrec.models.torch.sequential.LOSSES`).
     n_negatives
         Negatives of ``"sampled-softmax"``, shared by the positions of a mini-batch.
     n_epochs

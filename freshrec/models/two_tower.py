@@ -20,7 +20,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -32,16 +32,18 @@ from torch import nn
 from freshrec.data.batch import EventBatch, Events
 from freshrec.data.dataset import SideTable
 from freshrec.features import FeatureEncoder, FeatureSpec, parse_spec
-from freshrec.models.nn import (
+from freshrec.models.profiles import latest_items
+from freshrec.models.torch.nn import (
     GrowableEmbedding,
     in_batch_logits,
     resolve_device,
     sample_uniform,
     train_step,
 )
-from freshrec.models.torch_base import TorchRecommender
-from freshrec.models.training import TrainingHistory
+from freshrec.models.torch.torch_base import TorchRecommender
+from freshrec.models.torch.training import TrainingHistory
 from freshrec.text import EMBEDDING_DIM, TextEncoder
+from freshrec.typing import ItemId, UserId
 
 __all__ = ["TwoTower", "TwoTowerModule"]
 
@@ -232,7 +234,7 @@ class TwoTower(TorchRecommender):
 
     - **user tower** ``f``: the user's id embedding and the mean id embedding of the user's
       ``history_len`` most recent positive items (``value >= threshold``; recency is the
-      order in which events reached the model, i.e. their order in ``log_``);
+      order in which events reached the model; kept as state, ``recent_items_``);
     - **item tower** ``g``: the item's id embedding, its side ``features`` (one-hot,
       multi-hot, numeric, ... specs of :func:`freshrec.features.parse_spec`, encoded by a
       :class:`~freshrec.features.FeatureEncoder`) and, for ``"column:text"`` entries, a
@@ -262,7 +264,7 @@ class TwoTower(TorchRecommender):
 
     **Growth.** ``partial_fit(new_events)`` continues training on the new positives with
     the same Adam optimizer; the two id tables are
-    :class:`~freshrec.models.nn.GrowableEmbedding` tables, so new users and items get rows
+    :class:`~freshrec.models.torch.nn.GrowableEmbedding` tables, so new users and items get rows
     (``N(0, 0.1)``) while old rows keep their weights and Adam moments, and the item side
     arrays grow with the item table. Unknown users are scored by item popularity.
 
@@ -313,7 +315,7 @@ class TwoTower(TorchRecommender):
     text_vectors_
         Text vectors of the items, shape (n_items, 384), or (n_items, 0) without text.
     history_
-        :class:`~freshrec.models.training.TrainingHistory` of the last ``fit``/``partial_fit``.
+        :class:`~freshrec.models.torch.training.TrainingHistory` of the last update.
 
     Examples
     --------
@@ -607,9 +609,39 @@ class TwoTower(TorchRecommender):
             vectors = self._item_tower(torch.arange(self.n_items, device=device))
         return vectors.double().cpu().numpy()
 
+    def _admit(self, events: Events) -> EventBatch:
+        """Take the events in as the base does, and note each user's latest positives."""
+        batch = super()._admit(events)
+        positive = batch.value >= self.threshold
+        user_idx, item_idx = batch.indices()
+        self.recent_items_ = latest_items(
+            getattr(self, "recent_items_", None),
+            user_idx[positive],
+            item_idx[positive],
+            self.n_users,
+            max(int(self.history_len), 0),
+        )
+        return batch
+
+    def evict(
+        self,
+        users: Collection[UserId] | np.ndarray = (),
+        items: Collection[ItemId] | np.ndarray = (),
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Evict as the base does; the users' latest items and the items go from the histories."""
+        user_rows, item_rows = super().evict(users, items)
+        recent = self.recent_items_.copy()
+        recent[user_rows] = -1
+        recent[np.isin(recent, item_rows)] = -1
+        self.recent_items_ = latest_items(
+            None, *_rows_and_items(recent), len(recent), recent.shape[1]
+        )
+        return user_rows, item_rows
+
     # -- state ----------------------------------------------------------------------------
     def _arrays(self) -> dict[str, np.ndarray]:
         arrays = super()._arrays()
+        arrays["recent_items"] = self.recent_items_
         arrays[f"{_SIDE}feature_data"] = self.feature_data_
         arrays[f"{_SIDE}feature_indices"] = self.feature_indices_
         arrays[f"{_SIDE}feature_indptr"] = self.feature_indptr_
@@ -617,6 +649,7 @@ class TwoTower(TorchRecommender):
         return arrays
 
     def _set_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
+        self.recent_items_ = np.array(arrays["recent_items"], np.int64)
         self.feature_data_ = np.array(arrays[f"{_SIDE}feature_data"], np.float32)
         self.feature_indices_ = np.array(arrays[f"{_SIDE}feature_indices"], np.int64)
         self.feature_indptr_ = np.array(arrays[f"{_SIDE}feature_indptr"], np.int64)
@@ -687,29 +720,22 @@ class TwoTower(TorchRecommender):
         return torch.cat(parts) if parts else torch.zeros(0, self.layers[-1])
 
     def _recent_items(self) -> torch.Tensor:
-        """Each user's ``history_len`` latest positive items, (n_users, history_len), ``-1``-padded.
-
-        Cached until the log, the users, the threshold or the device change.
-        """
+        """Each user's ``history_len`` latest positive items, (n_users, history_len), ``-1``-padded,
+        on the model's device (cached until they change)."""
         device = resolve_device(self.device)
-        key = (len(self.log_), self.n_users, self.threshold, str(device), self.history_len)
-        cached: tuple[tuple[Any, ...], torch.Tensor] | None = getattr(self, "recent_cache_", None)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        length = max(int(self.history_len), 0)
-        users, items, values = self.log_.arrays()
-        keep = values >= self.threshold
-        users, items = users[keep], items[keep]
-        order = np.argsort(users, kind="stable")  # arrival order kept within each user
-        users, items = users[order], items[order]
-        ends = np.cumsum(np.bincount(users, minlength=self.n_users))
-        back = ends[users] - 1 - np.arange(len(users))  # 0 = the user's latest positive
-        take = back < length
-        out = np.full((self.n_users, length), -1, dtype=np.int64)
-        out[users[take], length - 1 - back[take]] = items[take]
-        tensor = torch.from_numpy(out).to(device)
-        self.recent_cache_ = (key, tensor)
+        recent = self.recent_items_
+        cached: tuple[np.ndarray, str, torch.Tensor] | None = getattr(self, "recent_cache_", None)
+        if cached is not None and cached[0] is recent and cached[1] == str(device):
+            return cached[2]
+        tensor = torch.from_numpy(recent).to(device)
+        self.recent_cache_ = (recent, str(device), tensor)
         return tensor
+
+
+def _rows_and_items(recent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(row, item)`` pairs of a ``-1``-padded table, oldest first within each row."""
+    rows, positions = np.nonzero(recent >= 0)
+    return rows, recent[rows, positions]
 
 
 def _text_dim() -> int:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from freshrec.base import RecommenderBase
 from freshrec.data.batch import EventBatch
-from freshrec.models.item_knn import Cooccurrence, _new_positives, _rows_times
+from freshrec.models.item_knn import Cooccurrence, _rows_times
+from freshrec.models.profiles import PositivesModel
 
 __all__ = ["UserKNN"]
 
 
-class UserKNN(RecommenderBase):
+class UserKNN(PositivesModel):
     """User-based nearest neighbours: score an item by how similar users took to it.
 
     On the binary positive matrix ``X`` (users x items, ``value >= threshold``) with user
@@ -72,22 +72,23 @@ class UserKNN(RecommenderBase):
     def _grow(self, n_users: int, n_items: int) -> None:
         if hasattr(self, "cooccurrence_"):
             self.cooccurrence_.grow(n_users)
+        super()._grow(n_users, n_items)
 
     def _learn(self, batch: EventBatch, valid: EventBatch | None = None) -> None:
-        positives = self.positives_csr().astype(np.int32)
+        fresh = self._learn_positives(batch)
+        by_item = self.positives_.T.tocsr().astype(np.int32)
         if not hasattr(self, "cooccurrence_"):
-            self.cooccurrence_ = Cooccurrence(positives.T.tocsr())
+            self.cooccurrence_ = Cooccurrence(by_item)
             return
-        fresh = _new_positives(self.log_, batch, self.threshold, positives.shape)
-        self.cooccurrence_.add(positives.T.tocsr(), fresh.T.tocsr())
+        self.cooccurrence_.add(by_item, fresh.T.tocsr())
 
     def _score(self, user_idx: np.ndarray, item_idx: np.ndarray | None) -> np.ndarray:
-        scores = _rows_times(self.similarities(), user_idx, self.positives_csr())
+        scores = _rows_times(self.similarities(), user_idx, self.positives_)
         return scores if item_idx is None else scores[:, item_idx]
 
     def similarities(self) -> sp.csr_matrix:
         """Kept similarities ``sim(u, v)``, shape (n_users, n_users), sorted indices."""
         self._check_fitted()
-        if not hasattr(self, "cooccurrence_"):  # loaded models restore the log only
-            self.cooccurrence_ = Cooccurrence(self.positives_csr().T.tocsr().astype(np.int32))
+        if not hasattr(self, "cooccurrence_"):  # loaded models restore the positives only
+            self.cooccurrence_ = Cooccurrence(self.positives_.T.tocsr().astype(np.int32))
         return self.cooccurrence_.similarity(self.shrink, self.n_neighbors)

@@ -22,6 +22,13 @@ and rolls it back when it got worse:
    events come after the learned ones, so it is the quality of the next events; the
    known cost is subtracted when choosing).
 
+The actions are the strategies of :mod:`freshrec.update.strategies`: ``streaming`` is a
+:class:`~freshrec.update.strategies.Streaming`, ``finetune-replay`` a
+:class:`~freshrec.update.strategies.FineTune` with a reservoir that every window joins, and
+``full`` a :class:`~freshrec.update.strategies.FullRetrain` whose history the held-out test
+also reads. A rollback puts back a snapshot of what the model had learned (the attributes
+:meth:`~freshrec.base.Estimator.reset` drops), in place.
+
 Every second the controller spends (signals, checks, snapshots and training) counts in its
 :class:`~freshrec.update.strategies.UpdateReport`.
 
@@ -45,6 +52,7 @@ import copy
 import math
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,9 +60,11 @@ import numpy as np
 
 from freshrec.base import RecommenderBase
 from freshrec.data.batch import EventBatch
-from freshrec.data.stream import iter_micro_batches
-from freshrec.update.replay import EventHistory, ReservoirReplay
+from freshrec.update.replay import ReservoirReplay
 from freshrec.update.strategies import (
+    FineTune,
+    FullRetrain,
+    Streaming,
     UpdateReport,
     _default_detector,
     _observe,
@@ -226,6 +236,9 @@ class Adaptive(_Tracked):
 
     Attributes
     ----------
+    streaming, finetune, full
+        The strategies that run the actions (:class:`Streaming`, :class:`FineTune` with
+        replay, :class:`FullRetrain`); ``full.history`` holds every event seen.
     log
         One dict per window: ``context``, ``action``, ``gain``, ``cost``, ``rolled_back``.
 
@@ -256,20 +269,23 @@ class Adaptive(_Tracked):
         self.cost_weight = cost_weight
         self.check = check or HeldOutCheck()
         self.settings = settings or ActionSettings()
-        self.replay = ReservoirReplay(self.settings.replay_capacity, seed)
+        self._replay = ReservoirReplay(self.settings.replay_capacity, seed)
+        # epochs are set around each step, for models that have them (see _apply)
+        self.streaming = Streaming(self.settings.micro_batch, epochs=None)
+        self.finetune = FineTune(replay=self._replay, replay_ratio=self.settings.replay_ratio)
+        self.full = FullRetrain()
         self.bandit = bandit or UpdateBandit(self.actions)
         self.detector = detector or _default_detector
         self.block = block
-        self.history = EventHistory()
         self.log: list[dict[str, Any]] = []
         self._watch = self.detector()
         self._held = EventBatch.empty()
 
     def prime(self, events: EventBatch) -> None:
         super().prime(events)
-        self.history = EventHistory()
-        self.history.add(events)
-        self.replay.add(events)
+        self.streaming.prime(events)
+        self.finetune.prime(events)  # the events join the reservoir
+        self.full.prime(events)
         self._watch = self.detector()
         self._held = EventBatch.empty()
         self.log = []
@@ -283,7 +299,7 @@ class Adaptive(_Tracked):
         learn = EventBatch.concat([self._held, batch[:cut]])
         held = batch[cut:]
         self._arrive(learn)
-        self.history.add(learn)
+        self.full.history.add(learn)
         seen = self._seen(held) if self.check.exclude_seen else None
         hits_before = self._hits(model, held, seen)
         drifted = len(alarms(self._watch, 1.0 - hits_before, block=self.block)) > 0
@@ -291,7 +307,7 @@ class Adaptive(_Tracked):
         costs = self._costs(model, len(learn))
         action = self.bandit.choose(context, costs)
 
-        snapshot = copy.deepcopy(model) if action != "noop" else None
+        snapshot = _learned(model) if action != "noop" else None
         n_events = self._apply(action, model, learn)
         hits_after = self._hits(model, held, seen) if snapshot is not None else hits_before
         lost = int((hits_before & ~hits_after).sum())
@@ -299,13 +315,11 @@ class Adaptive(_Tracked):
         gain = (gained - lost) / max(int(hits_before.sum()), 1)
         rolled_back = lost - gained > self.check.z * math.sqrt(lost + gained)
         if rolled_back and snapshot is not None:
-            model.__dict__.clear()
-            model.__dict__.update(snapshot.__dict__)
+            _restore(model, snapshot)
         if action != "noop":
             self.bandit.update(context, action, gain)
         if drifted:
             self._watch = self.detector()
-        self.replay.add(learn)
         self._held = held
         seconds = time.perf_counter() - start
         self.log.append(
@@ -327,7 +341,7 @@ class Adaptive(_Tracked):
 
     def _seen(self, held: EventBatch) -> EventBatch:
         """Every earlier event of the held-out events' users (their items get masked)."""
-        events = self.history.events()
+        events = self.full.history.events()
         return events.take(np.isin(events.user, np.unique(held.user)))
 
     def _hits(
@@ -348,27 +362,45 @@ class Adaptive(_Tracked):
             "noop": 0.0,
             "streaming": n_new * float(self.settings.streaming_epochs),
             "finetune-replay": reference,
-            "full": len(self.history) * full_epochs,
+            "full": len(self.full.history) * full_epochs,
         }
         return {a: self.cost_weight * event_epochs[a] / reference for a in self.actions}
 
     def _apply(self, action: str, model: RecommenderBase, learn: EventBatch) -> int:
-        """Run ``action`` on ``model`` with the events ``learn``; the events trained on."""
+        """Run ``action`` on ``model`` with the events ``learn``; the events trained on.
+
+        ``learn`` joins the fine-tune's reservoir whatever the action (the fine-tune adds it
+        itself, after drawing its replay sample).
+        """
+        if action == "finetune-replay" and len(learn):
+            with self._epochs(model, self.settings.finetune_epochs):
+                return self.finetune.step(model, learn).n_events
+        self._replay.add(learn)
         if action == "noop" or not len(learn):
             return 0
-        has_epochs = "n_epochs" in model.get_params()
-        settings = self.settings
         if action == "streaming":
-            epochs = settings.streaming_epochs if has_epochs else None
-            with overridden(model, n_epochs=epochs):
-                for part in iter_micro_batches(learn, settings.micro_batch):
-                    model.partial_fit(part)
-            return len(learn)
-        if action == "finetune-replay":
-            replayed = self.replay.sample(int(round(settings.replay_ratio * len(learn))))
-            with overridden(model, n_epochs=settings.finetune_epochs if has_epochs else None):
-                model.partial_fit(learn, replay=replayed)
-            return len(learn) + len(replayed)
-        events = self.history.events()
-        model.fit(events)
-        return len(events)
+            with self._epochs(model, self.settings.streaming_epochs):
+                return self.streaming.step(model, learn).n_events
+        return self.full.retrain(model).n_events
+
+    @staticmethod
+    def _epochs(model: RecommenderBase, epochs: int | None) -> AbstractContextManager[None]:
+        """``model.n_epochs = epochs`` for the block, when the model has epochs."""
+        return overridden(model, n_epochs=epochs if "n_epochs" in model.get_params() else None)
+
+
+def _learned(model: RecommenderBase) -> dict[str, Any]:
+    """A deep copy of what ``model`` learned: the attributes that ``reset`` drops."""
+    learned = {
+        name: value
+        for name, value in vars(model).items()
+        if name.endswith("_") and not name.startswith("__")
+    }
+    return copy.deepcopy(learned)
+
+
+def _restore(model: RecommenderBase, learned: dict[str, Any]) -> None:
+    """Put back what ``model`` had learned when :func:`_learned` took ``learned``."""
+    model.reset()
+    for name, value in learned.items():
+        setattr(model, name, value)

@@ -12,8 +12,9 @@ lose what older events taught (catastrophic forgetting). Besides replay
   the update is the teacher; each training step also matches the teacher's preference
   between two random items for a random known user.
 
-A control needs a model that offers ``fisher``/``anchor`` (EWC: BPR, NeuMF and the sequential
-models) or ``distil_from_self`` (distillation: BPR).
+A control needs a model with the capability it uses: :class:`~freshrec.capabilities.Anchors`
+(``fisher`` and ``anchor``, for EWC: BPR, NeuMF and the sequential models) or
+:class:`~freshrec.capabilities.DistilsFromSelf` (``distil_from_self``, for distillation: BPR).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from freshrec.base import RecommenderBase
+from freshrec.capabilities import Anchors, DistilsFromSelf
 from freshrec.data.batch import EventBatch
 
 __all__ = ["EWC", "Distillation", "ForgettingControl"]
@@ -64,7 +66,7 @@ class EWC:
     ...            .mean()), 3) > 0
     True
     >>> control.after_update(model)
-    >>> hasattr(model, "anchor_")
+    >>> "anchor_" in vars(model)
     False
     """
 
@@ -74,15 +76,15 @@ class EWC:
         self.strength = strength
 
     def before_update(self, model: RecommenderBase, previous: EventBatch) -> None:
-        _require(model, "fisher", "anchor")
-        fisher = model.fisher(previous)  # type: ignore[attr-defined]
+        anchored = _anchors(model)
+        fisher = anchored.fisher(previous)
         touched = np.concatenate([v[v > 0].ravel() for v in fisher.values()])
         scale = float(touched.mean()) if len(touched) else 1.0
         weights = {name: self.strength * value / scale for name, value in fisher.items()}
-        model.anchor(weights)  # type: ignore[attr-defined]
+        anchored.anchor(weights)
 
     def after_update(self, model: RecommenderBase) -> None:
-        model.anchor(None)  # type: ignore[attr-defined]
+        _anchors(model).anchor(None)
 
 
 class Distillation:
@@ -105,17 +107,26 @@ class Distillation:
         self.weight = weight
 
     def before_update(self, model: RecommenderBase, previous: EventBatch) -> None:
-        _require(model, "distil_from_self")
-        model.distil_from_self(self.weight)  # type: ignore[attr-defined]
+        _distils(model).distil_from_self(self.weight)
 
     def after_update(self, model: RecommenderBase) -> None:
-        model.distil_from_self(0.0)  # type: ignore[attr-defined]
+        _distils(model).distil_from_self(0.0)
 
 
-def _require(model: RecommenderBase, *methods: str) -> None:
-    missing = [name for name in methods if not hasattr(model, name)]
-    if missing:
-        raise ValueError(
-            f"{type(model).__name__} does not support this forgetting control "
-            f"(needs {', '.join(missing)}); use replay instead"
-        )
+def _anchors(model: RecommenderBase) -> Anchors:
+    if not isinstance(model, Anchors):
+        raise _unsupported(model, "Anchors (fisher and anchor)")
+    return model
+
+
+def _distils(model: RecommenderBase) -> DistilsFromSelf:
+    if not isinstance(model, DistilsFromSelf):
+        raise _unsupported(model, "DistilsFromSelf (distil_from_self)")
+    return model
+
+
+def _unsupported(model: RecommenderBase, needs: str) -> ValueError:
+    return ValueError(
+        f"{type(model).__name__} does not support this forgetting control: it is not {needs}; "
+        "use replay instead"
+    )

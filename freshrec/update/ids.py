@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from freshrec.base import RecommenderBase
+from freshrec.capabilities import GrowsAndEvicts
 from freshrec.data.batch import Events, as_batch
 from freshrec.data.idmap import IdMap
 from freshrec.typing import RowInit
@@ -166,6 +167,8 @@ class _Side:
 class IdLifecycle:
     """Admit, evict and reuse id rows around a model's ``partial_fit``.
 
+    The model must be :class:`~freshrec.capabilities.GrowsAndEvicts` (BPR, NeuMF).
+
     Parameters
     ----------
     users, items
@@ -213,6 +216,11 @@ class IdLifecycle:
 
     def partial_fit(self, model: RecommenderBase, events: Events) -> LifecycleReport:
         """Admit, evict, add rows, then ``model.partial_fit`` the admitted events."""
+        if not isinstance(model, GrowsAndEvicts):
+            raise ValueError(
+                f"{type(model).__name__} does not support evicting or adding ids (it is not "
+                "GrowsAndEvicts); manage its ids with a model that is (BPR, NeuMF)"
+            )
         batch = as_batch(events)
         times = (
             np.asarray(batch.timestamp, np.float64)

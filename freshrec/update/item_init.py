@@ -11,11 +11,9 @@ guess one, from weakest to strongest evidence:
   the known items and applied to the new ones.
 
 :func:`add_items` gives a fitted model rows for unseen item ids without learning anything, and
-:func:`set_item_rows` writes the guessed vectors into those rows (BPR's ``item_factors_``, or a
-:class:`~freshrec.models.nn.GrowableEmbedding` item table of a torch model).
-
-This module imports neither torch nor numba: it looks a model's class up only in modules that
-are already loaded (a model of that class exists only if its module is).
+:func:`set_item_rows` writes the guessed vectors into those rows of a model with item tables
+(:class:`~freshrec.capabilities.HasItemRows`: BPR's ``item_factors_``, or a
+:class:`~freshrec.models.torch.nn.GrowableEmbedding` item table of a torch model).
 
 Examples
 --------
@@ -32,13 +30,13 @@ True
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Collection, Hashable, Iterable, Sequence
 from typing import Any, Literal, Self
 
 import numpy as np
 
 from freshrec.base import Estimator, RecommenderBase
+from freshrec.capabilities import HasItemRows
 from freshrec.data.batch import ids_array
 from freshrec.tables import grow_rows
 from freshrec.typing import ItemId
@@ -271,7 +269,7 @@ class ContentProjection(Estimator):
         >>> p.transform(np.array([[1.0, 0.0]])).round(6).tolist()
         [[1.0, 0.0]]
         """
-        if not hasattr(self, "coef_"):
+        if "coef_" not in vars(self):
             from freshrec.errors import NotFittedError
 
             raise NotFittedError("ContentProjection is not fitted; call fit first")
@@ -331,24 +329,25 @@ def set_item_rows(
 ) -> None:
     """Write ``vectors`` into the rows ``item_idx`` of a fitted model's item representation.
 
-    Supported models:
+    The model must have item tables (:class:`~freshrec.capabilities.HasItemRows`); the rows
+    go to its item table whose width is ``vectors.shape[1]``, or to the one named by ``table``
+    (when several have that width, as NeuMF's ``item_gmf`` and ``item_mlp``, ``table`` must
+    say which):
 
     - :class:`freshrec.models.bpr.BPR`: ``item_factors_[item_idx] = vectors``, and when the
       model learns item biases, ``item_bias_[item_idx] = bias``; ``bias=None`` uses the mean
       bias of the other items (the known ones), so a new item is neither favoured nor held
       back by its bias.
-    - :class:`freshrec.models.torch_base.TorchRecommender` subclasses: the item table (one of
-      ``_item_tables``, each a :class:`~freshrec.models.nn.GrowableEmbedding`) whose width is
-      ``vectors.shape[1]``, or the one named by ``table``; rows are shifted by the model's
-      ``_item_offset`` (a padding row 0 in the sequential models). When several tables have
-      that width (NeuMF's ``item_gmf`` and ``item_mlp``), ``table`` must say which. Other
-      tables and the optimizer's state are left as they are (the Adam moments of rows added
-      since the last ``partial_fit`` are zero); ``bias`` is not supported.
+    - :class:`freshrec.models.torch.torch_base.TorchRecommender` subclasses: one of
+      ``_item_tables`` (each a :class:`~freshrec.models.torch.nn.GrowableEmbedding`); rows are
+      shifted by the model's ``_item_offset`` (a padding row 0 in the sequential models).
+      Other tables and the optimizer's state are left as they are (the Adam moments of rows
+      added since the last ``partial_fit`` are zero); ``bias`` is not supported.
 
     Parameters
     ----------
     model
-        A fitted recommender of a supported kind.
+        A fitted recommender with item tables.
     item_idx
         Internal item indices (e.g. from :func:`add_items`), distinct, in ``[0, n_items)``.
     vectors
@@ -356,13 +355,13 @@ def set_item_rows(
     bias
         BPR only: one bias for all rows, one per row, or ``None`` (see above).
     table
-        Torch models only: the name of the item table to write.
+        The name of the item table to write (one of
+        :meth:`~freshrec.capabilities.HasItemRows.item_tables`).
 
     Raises
     ------
     TypeError
-        The model is of another kind (no writable item vectors), or ``table`` is not a
-        ``GrowableEmbedding`` item table of it.
+        The model has no item tables, or ``table`` is not one of them.
     ValueError
         Bad indices, a shape that does not fit, non-finite values, or no (or more than one)
         item table of the vectors' width.
@@ -377,6 +376,11 @@ def set_item_rows(
     ([0.5, -0.5], True)
     """
     model._check_fitted()
+    if not isinstance(model, HasItemRows):
+        raise TypeError(
+            f"set_item_rows needs a model with item tables (HasItemRows: BPR and the torch "
+            f"models), not {type(model).__name__}"
+        )
     idx = np.asarray(item_idx)
     if idx.ndim != 1 or (len(idx) and idx.dtype.kind not in "iu"):
         raise ValueError(f"item_idx must be a 1-D array of integers, got {idx.dtype} {idx.shape}")
@@ -390,73 +394,24 @@ def set_item_rows(
         raise ValueError(f"{rows.shape[0]} vectors for {len(idx)} item indices")
     if not np.all(np.isfinite(rows)):
         raise ValueError("vectors hold NaN or infinite values")
-
-    bpr = _loaded_class("freshrec.models.bpr", "BPR")
-    if bpr is not None and isinstance(model, bpr):
-        _set_bpr_rows(model, idx, rows, bias)
-        return
-    torch_base = _loaded_class("freshrec.models.torch_base", "TorchRecommender")
-    if torch_base is not None and isinstance(model, torch_base):
-        if bias is not None:
-            raise ValueError("bias applies to BPR only; write a bias table with table=...")
-        _set_torch_rows(model, idx, rows, table)
-        return
-    raise TypeError(
-        f"set_item_rows supports BPR and torch models with GrowableEmbedding item tables, "
-        f"not {type(model).__name__}"
-    )
-
-
-# -- internals ---------------------------------------------------------------------------------
-
-
-def _set_bpr_rows(model: Any, idx: np.ndarray, rows: np.ndarray, bias: Any) -> None:
-    factors: np.ndarray = model.item_factors_
-    if rows.shape[1] != factors.shape[1]:
-        raise ValueError(f"vectors have width {rows.shape[1]}, the model's {factors.shape[1]}")
-    if bias is None:
-        others = np.ones(len(factors), dtype=bool)
-        others[idx] = False
-        bias = float(model.item_bias_[others].mean()) if others.any() else 0.0
-    biases = np.broadcast_to(np.asarray(bias, dtype=np.float64), (len(idx),))
-    if not np.all(np.isfinite(biases)):
-        raise ValueError("bias holds NaN or infinite values")
-    factors[idx] = rows.astype(factors.dtype)
-    if model.item_bias:
-        model.item_bias_[idx] = biases.astype(model.item_bias_.dtype)
-
-
-def _set_torch_rows(model: Any, idx: np.ndarray, rows: np.ndarray, table: str | None) -> None:
-    import torch
-
-    names: tuple[str, ...] = tuple(model._item_tables) if table is None else (table,)
-    if table is not None and table not in model._item_tables:
+    tables = model.item_tables()
+    if table is not None and table not in tables:
         raise TypeError(
             f"{table!r} is not an item table of {type(model).__name__}; "
-            f"its item tables: {list(model._item_tables)}"
+            f"its item tables: {list(tables)}"
         )
-    tables = {name: model._table(name) for name in names}  # TypeError if not growable
+    names = list(tables) if table is None else [table]
     width = rows.shape[1]
-    matching = [name for name, t in tables.items() if t.dim == width]
+    matching = [name for name in names if tables[name] == width]
     if not matching:
-        widths = {name: t.dim for name, t in tables.items()}
+        widths = {name: tables[name] for name in names}
         raise ValueError(f"no item table of width {width}: {widths}")
     if len(matching) > 1:
         raise ValueError(f"several item tables have width {width}: {matching}; pass table=...")
-    target = tables[matching[0]]
-    weight = target.weight
-    positions = torch.from_numpy(idx + int(model._item_offset))
-    with torch.no_grad():
-        weight[positions.to(weight.device)] = torch.as_tensor(
-            rows, dtype=weight.dtype, device=weight.device
-        )
+    model.write_item_rows(matching[0], idx, rows, bias=bias)
 
 
-def _loaded_class(module: str, name: str) -> type | None:
-    """``module.name`` if ``module`` is already imported (else no instance can exist)."""
-    loaded = sys.modules.get(module)
-    found = getattr(loaded, name, None) if loaded is not None else None
-    return found if isinstance(found, type) else None
+# -- internals ---------------------------------------------------------------------------------
 
 
 def _matrix(values: np.ndarray, name: str) -> np.ndarray:

@@ -46,6 +46,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from freshrec.base import RecommenderBase
+from freshrec.capabilities import Observes, Rehearses
 from freshrec.data.batch import EventBatch
 from freshrec.data.stream import iter_micro_batches
 from freshrec.update.forgetting import EWC, Distillation, ForgettingControl
@@ -149,8 +150,8 @@ class _Tracked:
 class Frozen(_Tracked):
     """Never update: the model's parameters stay as trained before the first window.
 
-    A model that reads histories (the sequential ones, with ``observe``) still sees each
-    user's latest events: observing is not learning.
+    A model that reads histories (:class:`~freshrec.capabilities.Observes`: the sequential
+    ones) still sees each user's latest events: observing is not learning.
 
     Examples
     --------
@@ -214,6 +215,20 @@ class FullRetrain(_Tracked):
         if (self._windows + self.offset) % self.every:
             _observe(model, batch)
             return UpdateReport(False, 0, 0.0, 0, 0, None)
+        return self.retrain(model)
+
+    def retrain(self, model: RecommenderBase) -> UpdateReport:
+        """``fit`` ``model`` from scratch on the retained history now, off the schedule.
+
+        Examples
+        --------
+        >>> from freshrec.checks import checkerboard_events
+        >>> from freshrec.models.popular import MostPopular
+        >>> strategy = FullRetrain(window=50)
+        >>> strategy.history.add(checkerboard_events())
+        >>> strategy.retrain(MostPopular()).n_events
+        50
+        """
         events = self.history.events()
         start = time.perf_counter()
         model.fit(events)
@@ -230,7 +245,8 @@ class FineTune(_Tracked):
         The model's ``n_epochs`` and ``lr`` during the update (``None``: its own).
     replay
         A replay buffer: each update also rehearses ``replay_ratio * len(window)`` events
-        drawn from it, then the window enters it. Needs a model with ``rehearses = True``.
+        drawn from it, then the window enters it. Needs a model that is
+        :class:`~freshrec.capabilities.Rehearses`.
     replay_ratio
         Replayed events per new event.
     forgetting
@@ -293,6 +309,11 @@ class FineTune(_Tracked):
         self._gathered.append(batch)
         if len(self._gathered) < self.every:  # the update will learn it: not observed now
             return UpdateReport(False, 0, 0.0, 0, 0, None)
+        if self.replay is not None and not isinstance(model, Rehearses):
+            raise ValueError(
+                f"{type(model).__name__} cannot rehearse replayed events (it is not Rehearses); "
+                "fine-tune it without replay"
+            )
         batch = _latest(EventBatch.concat(self._gathered), self.max_events)
         self._gathered = []
         self._arrive(batch)
@@ -534,9 +555,8 @@ def _latest(events: EventBatch, max_events: int | None) -> EventBatch:
 
 def _observe(model: RecommenderBase | None, batch: EventBatch) -> None:
     """Let a history-reading model see ``batch`` without learning from it."""
-    observe = getattr(model, "observe", None)
-    if observe is not None and len(batch):
-        observe(batch)
+    if isinstance(model, Observes) and len(batch):
+        model.observe(batch)
 
 
 @contextmanager

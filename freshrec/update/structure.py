@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from freshrec.base import RecommenderBase
+from freshrec.capabilities import FactorTables
 
 __all__ = [
     "Int8Rows",
@@ -40,8 +41,6 @@ __all__ = [
     "widen_factors",
     "widen_hidden",
 ]
-
-_BPR_TABLES = ("user_factors_", "item_factors_")
 
 
 @dataclass(frozen=True)
@@ -106,10 +105,13 @@ def quantize_embeddings(model: RecommenderBase) -> dict[str, Int8Rows]:
     >>> sum(s.nbytes for s in stored.values()) / fp32 < 0.3
     True
     """
-    _require_tables(model, _BPR_TABLES)
-    stored = {name: quantize_rows(getattr(model, name)) for name in _BPR_TABLES}
-    for name, rows in stored.items():
-        setattr(model, name, rows.dequantize())
+    tables = _factor_tables(model)
+    stored = {
+        "user_factors_": quantize_rows(tables.user_factors_),
+        "item_factors_": quantize_rows(tables.item_factors_),
+    }
+    tables.user_factors_ = stored["user_factors_"].dequantize()
+    tables.item_factors_ = stored["item_factors_"].dequantize()
     return stored
 
 
@@ -188,12 +190,12 @@ def prune_rows(model: RecommenderBase, fraction: float, *, side: str = "item") -
     >>> len(pruned) == model.n_items // 4, float(abs(model.item_factors_[pruned]).sum())
     (True, 0.0)
     """
-    _require_tables(model, _BPR_TABLES)
+    tables = _factor_tables(model)
     if side not in ("user", "item"):
         raise ValueError(f"side must be 'user' or 'item', got {side!r}")
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"fraction must be in [0, 1], got {fraction}")
-    table = getattr(model, f"{side}_factors_")
+    table = tables.user_factors_ if side == "user" else tables.item_factors_
     n_pruned = int(np.floor(fraction * len(table)))
     pruned = np.argsort(np.linalg.norm(table, axis=1), kind="stable")[:n_pruned]
     table[pruned] = 0.0
@@ -220,18 +222,16 @@ def widen_factors(model: RecommenderBase, n_factors: int, *, seed: int = 0) -> R
     >>> widened.item_factors_.shape[1], np.allclose(widened.score("u0", ["i0", "i1"]), before)
     (7, True)
     """
-    _require_tables(model, _BPR_TABLES)
-    users, items = model.user_factors_, model.item_factors_  # type: ignore[attr-defined]
+    tables = _factor_tables(model)
+    users, items = tables.user_factors_, tables.item_factors_
     width = users.shape[1]
     if n_factors < width:
         raise ValueError(f"n_factors must be >= the current {width}, got {n_factors}")
     extra = n_factors - width
     spread = float(users.std()) if users.size else 0.1
     fresh = np.random.default_rng(seed).normal(0.0, spread, (len(users), extra))
-    model.user_factors_ = np.hstack([users, fresh.astype(users.dtype)])  # type: ignore[attr-defined]
-    model.item_factors_ = np.hstack(  # type: ignore[attr-defined]
-        [items, np.zeros((len(items), extra), items.dtype)]
-    )
+    tables.user_factors_ = np.hstack([users, fresh.astype(users.dtype)])
+    tables.item_factors_ = np.hstack([items, np.zeros((len(items), extra), items.dtype)])
     model.set_params(n_factors=n_factors)
     return model
 
@@ -247,7 +247,7 @@ def migrate_embeddings(
 
     ``tables`` maps a source attribute (``"item_factors_"``) to a target table: a numpy
     attribute of the same kind (``"user_factors_"`` of another BPR) or the name of a
-    :class:`~freshrec.models.nn.GrowableEmbedding` (``"item_gmf"`` of NeuMF); the widths
+    :class:`~freshrec.models.torch.nn.GrowableEmbedding` (``"item_gmf"`` of NeuMF); the widths
     must match. Rows are matched through both models' id maps (``side`` says whether a
     table is ``"user"`` or ``"item"``; by default from its name), so the two may know
     different ids; target rows without a source row keep their values. A torch target's
@@ -274,7 +274,7 @@ def migrate_embeddings(
         target_rows, source_rows = target_map.encode(ids), source_map.encode(ids)
         found = source_rows >= 0
         rows, copied = target_rows[found], values[source_rows[found]]
-        table = getattr(target, table_name, None)
+        table = vars(target).get(table_name)
         if isinstance(table, np.ndarray):
             _check_width(name, values, table_name, table.shape[1])
             table[rows] = copied
@@ -289,14 +289,17 @@ def _copy_torch_rows(
 ) -> None:
     import torch
 
-    table = target._table(table_name)  # type: ignore[attr-defined]
+    from freshrec.models.torch.torch_base import TorchRecommender
+
+    if not isinstance(target, TorchRecommender):
+        raise TypeError(f"{type(target).__name__} has no numpy table {table_name!r}")
+    table = target._table(table_name)
     _check_width(name, values, table_name, table.dim)
-    which = "item" if table_name in getattr(target, "_item_tables", ()) else "user"
-    offset = target._item_offset if which == "item" else 0  # type: ignore[attr-defined]
+    offset = target._item_offset if table_name in target._item_tables else 0
     index = torch.as_tensor(rows + offset)
     with torch.no_grad():
         table.weight[index] = torch.as_tensor(values).to(table.weight)
-    for value in target.optimizer_.state.get(table.weight, {}).values():  # type: ignore[attr-defined]
+    for value in target.optimizer_.state.get(table.weight, {}).values():
         if isinstance(value, torch.Tensor) and value.shape[:1] == table.weight.shape[:1]:
             value[index] = 0
 
@@ -309,14 +312,16 @@ def _check_width(name: str, values: np.ndarray, table_name: str, width: int) -> 
         )
 
 
-def _require_tables(model: RecommenderBase, names: tuple[str, ...]) -> None:
+def _factor_tables(model: RecommenderBase) -> FactorTables:
+    """``model`` as a fitted :class:`~freshrec.capabilities.FactorTables`, or a clear error."""
     model._check_fitted()
-    missing = [name for name in names if not hasattr(model, name)]
-    if missing:
+    if not isinstance(model, FactorTables):
         raise ValueError(
-            f"{type(model).__name__} has no {', '.join(missing)}; this operation works on "
-            "matrix-factorization tables (BPR)"
+            f"{type(model).__name__} has no user_factors_ and item_factors_ (it is not "
+            "FactorTables); this operation works on matrix-factorization tables (BPR, ALS, "
+            "BiasedMF)"
         )
+    return model
 
 
 def widen_hidden(model: RecommenderBase, layer: int, width: int, *, seed: int = 0) -> None:
@@ -341,10 +346,14 @@ def widen_hidden(model: RecommenderBase, layer: int, width: int, *, seed: int = 
     import torch
     from torch import nn
 
-    module = getattr(model, "module_", None)
-    mlp, head = getattr(module, "mlp", None), getattr(module, "head", None)
-    if not isinstance(mlp, nn.Sequential) or not isinstance(head, nn.Linear):
+    from freshrec.models.neumf import NeuMF
+
+    if not isinstance(model, NeuMF):
         raise ValueError(f"{type(model).__name__} has no MLP tower to widen (NeuMF has)")
+    model._check_fitted()
+    module = model.module_
+    mlp, head = module.mlp, module.head
+    assert isinstance(mlp, nn.Sequential) and isinstance(head, nn.Linear)
     linears = [m for m in mlp if isinstance(m, nn.Linear)]
     if not 0 <= layer < len(linears):
         raise ValueError(f"layer must be in [0, {len(linears)}), got {layer}")
@@ -373,10 +382,10 @@ def widen_hidden(model: RecommenderBase, layer: int, width: int, *, seed: int = 
         following.bias.copy_(second.bias)
     _replace(module, first, grown)
     _replace(module, second, following)
-    hidden = list(model.hidden)  # type: ignore[attr-defined]
+    hidden = list(model.hidden)
     hidden[layer] = width
     model.set_params(hidden=tuple(hidden))
-    model.optimizer_ = model._make_optimizer()  # type: ignore[attr-defined]
+    model.optimizer_ = model._make_optimizer()
 
 
 def _replace(module: Any, old: object, new: object) -> None:

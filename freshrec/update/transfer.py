@@ -27,6 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from freshrec.base import RecommenderBase
+from freshrec.capabilities import GrowsAndEvicts, Rehearses
 from freshrec.data.batch import EventBatch, Events, as_batch
 from freshrec.update.structure import migrate_embeddings
 
@@ -81,9 +82,10 @@ def fine_tune_from(
     domains with shared users; add ``item_factors_`` when items are shared too). ``users``
     are extra ids the target should know from the start (default: every source user), so
     that users with no target event are served from their transferred vectors. The target
-    must rehearse (``partial_fit(..., replay=...)``): it is first fitted with 0 epochs to
-    make its tables, then the source rows are copied, then it learns ``events`` with its
-    own ``n_epochs``.
+    must be :class:`~freshrec.capabilities.Rehearses` (``partial_fit(..., replay=...)``) and
+    :class:`~freshrec.capabilities.GrowsAndEvicts` (``add_ids``): it is first fitted with 0
+    epochs to make its tables, the extra ids are added, the source rows are copied, then it
+    learns ``events`` with its own ``n_epochs``.
 
     Examples
     --------
@@ -96,8 +98,11 @@ def fine_tune_from(
     ...                     source.user_factors_[source.user_map_.encode_one(2)]))
     True
     """
-    if not target.rehearses:
-        raise ValueError(f"{type(target).__name__} cannot be fine-tuned from another model")
+    if not isinstance(target, Rehearses) or not isinstance(target, GrowsAndEvicts):
+        raise ValueError(
+            f"{type(target).__name__} cannot be fine-tuned from another model: it must be "
+            "Rehearses and GrowsAndEvicts (BPR, NeuMF)"
+        )
     batch = as_batch(events)
     epochs = target.get_params()["n_epochs"]
     target.set_params(n_epochs=0).fit(batch)

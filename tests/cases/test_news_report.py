@@ -14,7 +14,8 @@ from freshrec.cases.common import WeightSearch, print_case, write_case
 from freshrec.cases.news import DATASET, data_limits
 from freshrec.data.batch import EventBatch
 from freshrec.data.registry import dataset_info, load_dataset
-from freshrec.evaluation.report import ResultRow, Results
+from freshrec.evaluation.results import ResultRow
+from freshrec.jobs.report import Results
 from tests.conftest import dataset_dir
 
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from freshrec.cli.main import main
+from freshrec.cli.options import load_source
 
 
 def test_evaluate_writes_results_in_the_design_shape(tmp_path, capsys):
@@ -90,9 +91,50 @@ def test_recommend_excludes_seen_items(tmp_path):
     main(["fit", "--dataset", "synthetic", "--model", "popular", "--out", str(model_dir)])
     top = tmp_path / "top.tsv"
     main(["recommend", "--model", str(model_dir), "--user", "3", "--out", str(top)])
-    seen = set(map(str, RecommenderBase.load(model_dir).seen_items(3)))
+    events = load_source(RecommenderBase.load(model_dir).source_).events
+    seen = {str(i) for u, i in zip(events.user, events.item, strict=True) if str(u) == "3"}
     recommended = {line.split("\t")[2] for line in top.read_text().splitlines()[1:]}
     assert recommended and not recommended & seen
+    main(
+        ["recommend", "--model", str(model_dir), "--user", "3", "--include-seen", "--out", str(top)]
+    )
+    assert {line.split("\t")[2] for line in top.read_text().splitlines()[1:]} & seen
+
+
+def test_recommend_reads_seen_items_from_a_log(tmp_path, capsys):
+    from freshrec.data.synthetic import synthetic_stream
+    from freshrec.log import open_log
+    from freshrec.models import MostPopular
+
+    events = synthetic_stream(n_users=30, n_items=200, n_events=600, seed=0).events
+    model_dir, log_path = tmp_path / "model", tmp_path / "events.sqlite"
+    with open_log(f"sqlite:///{log_path}") as log:
+        log.append(events)
+        MostPopular().learn_from_log(log).save(model_dir)
+    top = tmp_path / "top.tsv"
+    assert main(["recommend", "--model", str(model_dir), "--user", "3", "--out", str(top)]) == 0
+    assert "seen items are kept" in capsys.readouterr().out  # no log, no source: said so
+    kept = {line.split("\t")[2] for line in top.read_text().splitlines()[1:]}
+    log_url = f"sqlite:///{log_path}"
+    assert (
+        main(
+            [
+                "recommend",
+                "--model",
+                str(model_dir),
+                "--user",
+                "3",
+                "--log",
+                log_url,
+                "--out",
+                str(top),
+            ]
+        )
+        == 0
+    )
+    seen = {str(i) for u, i in zip(events.user, events.item, strict=True) if u == 3}
+    recommended = {line.split("\t")[2] for line in top.read_text().splitlines()[1:]}
+    assert kept & seen and recommended and not recommended & seen
 
 
 def test_demo_runs_offline_on_the_synthetic_stream(tmp_path):

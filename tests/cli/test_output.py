@@ -13,9 +13,10 @@ from typer.testing import CliRunner
 
 from freshrec.cases.common import case_table
 from freshrec.cli.main import app
-from freshrec.evaluation.arena import ArenaRun
-from freshrec.evaluation.arena_report import arena_results
-from freshrec.evaluation.report import ResultRow, Results, figures_table, rich_table
+from freshrec.evaluation.arena import ArenaRun, WindowRecord
+from freshrec.evaluation.results import ResultRow
+from freshrec.jobs.arena_report import arena_results
+from freshrec.jobs.report import Results, figures_table, rich_table
 from freshrec.progress import step_progress
 
 STRATEGIES = ("frozen", "full", "finetune-replay", "streaming", "adaptive")
@@ -43,15 +44,17 @@ def arena() -> Results:
     runs = []
     for _ in range(3):
         records = [
-            {
-                "window": w,
-                "strategy": s,
-                "ndcg@10": rng.uniform(0.01, 0.3),
-                "recall@10 returning": rng.uniform(0.0, 0.5),
-                "compute_s": rng.uniform(0.0, 5000.0),
-                "forgetting": rng.uniform(-0.1, 0.1),
-                "model_mb": rng.uniform(1.0, 300.0),
-            }
+            WindowRecord(
+                w,
+                s,
+                {
+                    "ndcg@10": rng.uniform(0.01, 0.3),
+                    "recall@10 returning": rng.uniform(0.0, 0.5),
+                    "forgetting": rng.uniform(-0.1, 0.1),
+                },
+                compute_s=rng.uniform(0.0, 5000.0),
+                model_mb=rng.uniform(1.0, 300.0),
+            )
             for w in range(4)
             for s in STRATEGIES
         ]

@@ -10,9 +10,9 @@ import pytest
 from freshrec.cli.main import main
 from freshrec.data.batch import EventBatch
 from freshrec.data.synthetic import synthetic_stream
-from freshrec.evaluation.arena import churn, run_arena
-from freshrec.evaluation.arena_job import run_arena_job
-from freshrec.evaluation.arena_report import arena_results, write_arena
+from freshrec.evaluation.arena import ArenaRun, WindowRecord, churn, run_arena
+from freshrec.jobs.arena import run_arena_job
+from freshrec.jobs.arena_report import arena_results, write_arena
 from freshrec.models import BPR, MostPopular
 from freshrec.update.strategies import make_strategy
 
@@ -30,17 +30,17 @@ def test_every_strategy_starts_from_the_same_model(data):
     run = run_arena(
         data.events, BPR(n_factors=8, n_epochs=5), _strategies("frozen", "finetune"), n_windows=3
     )
-    first = [r for r in run.windows if r["window"] == 0]
-    assert first[0]["ndcg@10"] == first[1]["ndcg@10"]
-    assert first[0]["probe_ndcg@10"] == first[1]["probe_ndcg@10"]
-    assert run.counts["warm"] + run.counts["probe"] == 2000 and run.counts["replayed"] == 2000
+    first = [r for r in run.windows if r.window == 0]
+    assert first[0].metrics["ndcg@10"] == first[1].metrics["ndcg@10"]
+    assert first[0].metrics["probe_ndcg@10"] == first[1].metrics["probe_ndcg@10"]
+    assert run.counts.warm + run.counts.probe == 2000 and run.counts.replayed == 2000
 
 
 def test_frozen_has_no_compute_no_churn_and_no_forgetting(data):
     run = run_arena(data.events, BPR(n_factors=8, n_epochs=5), _strategies("frozen"), n_windows=3)
     for record in run.windows:
-        assert record["compute_s"] == 0.0 and record["churn@10"] == 0.0
-        assert record["forgetting"] == 0.0 and record["lag_h"] is None
+        assert record.compute_s == 0.0 and record.metrics["churn@10"] == 0.0
+        assert record.metrics["forgetting"] == 0.0 and np.isnan(record.lag_h)
 
 
 def test_updating_strategies_report_compute_churn_and_freshness(data):
@@ -54,8 +54,8 @@ def test_updating_strategies_report_compute_churn_and_freshness(data):
         n_windows=3,
     )
     for record in run.windows:
-        assert record["compute_s"] > 0 and 0 < record["churn@10"] <= 1
-        assert record["lag_h"] > 0 and record["model_mb"] > 0
+        assert record.compute_s > 0 and 0 < record.metrics["churn@10"] <= 1
+        assert record.lag_h > 0 and record.model_mb > 0
     assert run.mean("streaming", "lag_h") < run.mean("full", "lag_h")
 
 
@@ -80,9 +80,9 @@ def test_targets_are_items_new_to_the_user_in_the_window():
         probe_fraction=0.0,
     )
     (record,) = run.windows
-    assert record["n_users"] == 2 and record["n_users returning"] == 1
+    assert record.metrics["n_users"] == 2 and record.metrics["n_users returning"] == 1
     # popularity ranks 2 and 3 first; "a" has seen 1 and 2, so 3 is its top item: a hit
-    assert record["recall@10 returning"] == 1.0
+    assert record.metrics["recall@10 returning"] == 1.0
 
 
 def test_churn_counts_replaced_items():
@@ -113,15 +113,34 @@ def test_job_summarizes_seeds_and_the_report_is_written(data, tmp_path):
     paths = write_arena(tmp_path, results, runs)
     written = json.loads(paths[0].read_text())
     assert written["protocol"] == "arena" and len(written["windows"]) == 2 * 2 * 3
+    assert list(written["counts"]) == ["events", "warm", "probe", "replayed", "users", "items"]
+    assert list(written["windows"][0]) == [  # the keys of earlier results.json files
+        "seed",
+        "window",
+        "strategy",
+        "recall@10",
+        "ndcg@10",
+        "n_users",
+        "recall@10 returning",
+        "ndcg@10 returning",
+        "n_users returning",
+        "probe_ndcg@10",
+        "forgetting",
+        "churn@10",
+        "compute_s",
+        "n_updates",
+        "n_trained",
+        "lag_h",
+        "model_mb",
+    ]
+    assert written["windows"][0]["lag_h"] is None  # frozen learns nothing: no lag
     report = paths[1].read_text()
     assert "of full's compute" in report and "finetune-replay" in report
     assert all(p.stat().st_size > 0 for p in paths)
 
 
 def test_arena_results_skip_measures_no_strategy_has():
-    from freshrec.evaluation.arena import ArenaRun
-
-    run = ArenaRun(windows=[{"window": 0, "strategy": "frozen", "ndcg@10": 0.1, "lag_h": None}])
+    run = ArenaRun(windows=[WindowRecord(0, "frozen", {"ndcg@10": 0.1})])
     results = arena_results([run], [0], dataset="toy", params={})
     assert results.metrics == ["ndcg@10"]
 

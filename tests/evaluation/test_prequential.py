@@ -58,9 +58,7 @@ def test_ranking_models_are_scored_by_ndcg_and_churn(events):
     assert np.isnan(result.windowed[0]) and np.all(result.windowed[1:] <= 1)
     assert np.isnan(result.churn[0]) and np.all((result.churn[1:] >= 0) & (result.churn[1:] <= 1))
     summary = result.summary()
-    assert summary["generalization_gap"] == pytest.approx(
-        summary["holdout"] - summary["prequential_recent"]
-    )
+    assert summary.generalization_gap == pytest.approx(summary.holdout - summary.prequential_recent)
 
 
 def test_online_bpr_is_ranked_then_learned_event_by_event(events):

@@ -42,7 +42,7 @@ def gloo_threads() -> int:
 
 
 def main() -> None:
-    from freshrec.models.distributed import distributed
+    from freshrec.models.torch.distributed import distributed
 
     name, out = sys.argv[1], sys.argv[2]
     with distributed() as (rank, size):

@@ -18,7 +18,7 @@ from freshrec.models.als import (
     solve_rows,
     top_singular_value,
 )
-from freshrec.models.training import ValidationNDCG
+from freshrec.models.torch.training import ValidationNDCG
 
 
 @pytest.mark.parametrize("check", list(yield_checks(ALS())), ids=lambda check: check.__name__)

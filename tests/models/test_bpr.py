@@ -10,7 +10,7 @@ from freshrec.data import EventBatch
 from freshrec.data.batch import as_batch
 from freshrec.data.synthetic import synthetic_stream
 from freshrec.models.bpr import BPR
-from freshrec.models.training import EarlyStopping, ValidationNDCG, run_epochs
+from freshrec.models.torch.training import EarlyStopping, ValidationNDCG, run_epochs
 
 
 @pytest.mark.parametrize("check", list(yield_checks(BPR())), ids=lambda check: check.__name__)
@@ -129,7 +129,7 @@ def test_run_epochs_restores_best_state():
 def _brute_force_ranks(model: BPR, events: EventBatch, exclude_seen: bool) -> list[int]:
     """Ranks from the model's scores, each user's earlier positives masked by hand."""
     earlier = {}
-    for user, item in zip(*model.log_.arrays()[:2], strict=True):
+    for user, item in zip(*model.history().arrays()[:2], strict=True):
         earlier.setdefault(int(user), set()).add(int(item))
     known = set(range(model.n_items))
     out = []

@@ -12,7 +12,7 @@ from freshrec.checks import check_learns_checkerboard, checkerboard_events, yiel
 from freshrec.data import EventBatch, SideTable
 from freshrec.models import deepfm
 from freshrec.models.deepfm import FM, DeepFM, DeepFMModule, fm_interaction, parse_features
-from freshrec.models.torch_base import TorchRecommender
+from freshrec.models.torch.torch_base import TorchRecommender
 
 MODELS = [
     FM(n_factors=8, n_epochs=30, lr=0.05, batch_size=32),
@@ -315,7 +315,7 @@ def test_early_stopping_restores_the_best_epoch():
     model = small(FM, n_epochs=40, patience=3, lr=0.1, threshold=3.0).fit(train, valid=valid)
     history = model.history_
     assert history.best_epoch == int(np.argmax(history.valid_ndcg)) + 1
-    from freshrec.models.training import ValidationNDCG
+    from freshrec.models.torch.training import ValidationNDCG
 
     assert ValidationNDCG(model, valid)() == pytest.approx(max(history.valid_ndcg))
 

@@ -9,8 +9,8 @@ import torch
 from freshrec.checks import checkerboard_events, yield_checks
 from freshrec.data import EventBatch
 from freshrec.models.irgan import IRGAN, IRGANModule
-from freshrec.models.torch_base import TorchRecommender
-from freshrec.models.training import ValidationNDCG
+from freshrec.models.torch.torch_base import TorchRecommender
+from freshrec.models.torch.training import ValidationNDCG
 
 SMALL = {"n_factors": 8, "n_epochs": 20, "lr": 0.01, "batch_size": 32}
 MORE = {"n_users": 4, "n_items": 4, "seen": 2, "offset": 100}

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from freshrec.models.losses import linear_cross_entropy
+from freshrec.models.torch.losses import linear_cross_entropy
 
 
 @pytest.mark.parametrize("with_bias", [False, True])

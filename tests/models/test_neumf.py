@@ -9,7 +9,7 @@ import torch
 from freshrec.checks import checkerboard_events, yield_checks
 from freshrec.data import EventBatch
 from freshrec.models.neumf import NeuMF
-from freshrec.models.torch_base import TorchRecommender
+from freshrec.models.torch.torch_base import TorchRecommender
 
 SMALL = {"n_factors": 8, "hidden": (16, 8), "n_epochs": 30, "lr": 0.01, "batch_size": 64}
 
@@ -92,7 +92,7 @@ def test_early_stopping_restores_the_best_epoch():
     model = small(n_epochs=40, patience=3, lr=0.05, threshold=3.0).fit(train, valid=valid)
     history = model.history_
     assert history.best_epoch == int(np.argmax(history.valid_ndcg)) + 1
-    from freshrec.models.training import ValidationNDCG
+    from freshrec.models.torch.training import ValidationNDCG
 
     assert ValidationNDCG(model, valid)() == pytest.approx(max(history.valid_ndcg))
 

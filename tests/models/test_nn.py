@@ -1,4 +1,4 @@
-"""Tests of the shared torch parts (freshrec.models.nn); issue 3, item 1."""
+"""Tests of the shared torch parts (freshrec.models.torch.nn); issue 3, item 1."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
-from freshrec.models.nn import (
+from freshrec.models.torch.nn import (
     GrowableEmbedding,
     extend_optimizer_state,
     grow_linear,

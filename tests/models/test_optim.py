@@ -9,7 +9,7 @@ import torch
 from freshrec.checks import check_learns_checkerboard, checkerboard_events
 from freshrec.data import EventBatch
 from freshrec.models.neumf import NeuMF
-from freshrec.models.optim import FTRLProximal, RowWiseAdagrad, make_optimizer
+from freshrec.models.torch.optim import FTRLProximal, RowWiseAdagrad, make_optimizer
 
 
 def test_rowwise_adagrad_keeps_one_accumulator_per_row():

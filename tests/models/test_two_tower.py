@@ -8,7 +8,7 @@ import torch
 
 from freshrec.checks import checkerboard_events, yield_checks
 from freshrec.data import Event, EventBatch, SideTable
-from freshrec.models.torch_base import TorchRecommender
+from freshrec.models.torch.torch_base import TorchRecommender
 from freshrec.models.two_tower import TwoTower, TwoTowerModule
 
 SMALL = {"layers": (32, 16), "n_epochs": 30, "batch_size": 32}
@@ -133,7 +133,7 @@ def test_early_stopping_restores_the_best_epoch():
     model = small(n_epochs=40, threshold=3.0).fit(train, valid=valid)
     history = model.history_
     assert history.best_epoch == int(np.argmax(history.valid_ndcg)) + 1
-    from freshrec.models.training import ValidationNDCG
+    from freshrec.models.torch.training import ValidationNDCG
 
     assert ValidationNDCG(model, valid)() == pytest.approx(max(history.valid_ndcg))
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
 from freshrec.data.batch import EventBatch, as_batch
 from freshrec.data.synthetic import synthetic_stream
-from freshrec.evaluation.arena_job import run_arena_job
+from freshrec.jobs.arena import run_arena_job
 from freshrec.models import BPR, MostPopular
 from freshrec.update.adaptive import Adaptive, HeldOutCheck, UpdateBandit
-from freshrec.update.strategies import make_strategy
+from freshrec.update.strategies import FineTune, FullRetrain, Streaming, make_strategy
 
 
 def _events(users: list[str], items: list[str], start: float = 0.0) -> EventBatch:
@@ -107,6 +109,34 @@ def test_cheap_updates_are_learned_and_counted(warm_bpr) -> None:
     assert model.n_events_ > 1200
 
 
+def test_a_rollback_restores_exactly_what_the_model_had_learned(warm_bpr) -> None:
+    model, warm, windows = warm_bpr
+    before = copy.deepcopy(model)
+    controller = Adaptive(
+        ["full"], cost_weight=0.0, check=HeldOutCheck(z=-100.0), detector=_NeverAlarms
+    )
+    controller.prime(warm)
+    assert not controller.step(model, windows[0]).trained and controller.log[-1]["rolled_back"]
+    users = np.arange(model.n_users)
+    assert np.array_equal(model.score_batch(users), before.score_batch(users))
+    assert (model.n_events_, model.n_items) == (before.n_events_, before.n_items)
+    assert model.rng_.random() == before.rng_.random()  # the RNG is put back too
+    assert model.get_params() == before.get_params()
+
+
+def test_the_actions_are_the_update_strategies_and_every_window_joins_them(warm_bpr) -> None:
+    model, warm, windows = warm_bpr
+    controller = Adaptive(["finetune-replay"], cost_weight=0.0, detector=_NeverAlarms)
+    assert isinstance(controller.streaming, Streaming)
+    assert isinstance(controller.finetune, FineTune) and isinstance(controller.full, FullRetrain)
+    controller.prime(warm)
+    for window in windows:
+        controller.step(model, window)
+    learned = len(warm) + 3 * 400 - 40  # the last window's held-out tenth waits
+    assert controller.finetune.replay is not None
+    assert controller.finetune.replay.n_seen == len(controller.full.history) == learned
+
+
 def test_unknown_actions_and_bad_held_out_shares_are_rejected() -> None:
     with pytest.raises(ValueError, match="unknown actions"):
         Adaptive(["nightly"])
@@ -124,7 +154,7 @@ def test_arena_runs_the_adaptive_strategy_by_name() -> None:
         n_windows=3,
         overrides={"bpr": {"n_epochs": 3}, "adaptive": {"cost_weight": 0.01}},
     )
-    assert {r["strategy"] for r in runs[0].windows} == {"adaptive", "frozen"}
+    assert {r.strategy for r in runs[0].windows} == {"adaptive", "frozen"}
     assert results.row("adaptive", "ndcg@10").value >= 0.0
 
 

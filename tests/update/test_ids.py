@@ -68,7 +68,7 @@ def test_evict_forgets_the_events_and_counts_of_the_ids():
     model = BPR(n_factors=4, n_epochs=2).fit(checkerboard_events())
     (row,) = model.item_map_.encode(["i3"])
     model.evict(items=["i3"])
-    _, items, _ = model.log_.arrays()
+    _, items, _ = model.history().arrays()
     assert row not in items and model.item_counts_[row] == 0
     ranked = [s.item for s in model.recommend("u0", k=model.n_items)]
     assert "i3" not in ranked and None not in ranked
@@ -133,10 +133,8 @@ def test_admission_probability_admits_a_share_of_new_ids():
 
 def test_lifecycle_needs_a_model_that_evicts():
     lifecycle = IdLifecycle(items=IdPolicy(budget=2))
-    model = MostPopular()
-    lifecycle.partial_fit(model, _events(["u", "u"], ["a", "b"]))
-    with pytest.raises(ValueError, match="does not support evicting"):
-        lifecycle.partial_fit(model, _events(["u"], ["c"]))
+    with pytest.raises(ValueError, match="MostPopular does not support evicting"):
+        lifecycle.partial_fit(MostPopular(), _events(["u", "u"], ["a", "b"]))
 
 
 def test_policies_validate_their_settings():

@@ -194,12 +194,12 @@ def _clone(model):
 
 def test_add_items_grows_without_learning(bpr):
     model = _clone(bpr)
-    before_factors, before_log = model.item_factors_.copy(), len(model.log_.arrays()[0])
+    before_factors, before_log = model.item_factors_.copy(), len(model.history().arrays()[0])
     idx = add_items(model, ["new0", "new1", "i0"])
     assert idx.tolist() == [16, 17, model.item_map_.encode_one("i0")]
     assert model.item_factors_.shape == (18, 8) and model.item_bias_.shape == (18,)
     assert np.array_equal(model.item_factors_[:16], before_factors)
-    assert len(model.log_.arrays()[0]) == before_log
+    assert len(model.history().arrays()[0]) == before_log
     assert model.item_counts_.shape == (18,) and model.item_counts_[16:].sum() == 0
     assert model.score("u0", ["new0"]).shape == (1,)
 

@@ -20,9 +20,9 @@ from freshrec.data.batch import EventBatch, as_batch
 from freshrec.models import BPR
 from freshrec.models.cfgan import CFGAN
 from freshrec.models.neumf import NeuMF
-from freshrec.models.optim import OPTIMIZERS, step_settings
 from freshrec.models.sasrec import SASRec
-from freshrec.models.torch_base import TorchRecommender
+from freshrec.models.torch.optim import OPTIMIZERS, step_settings
+from freshrec.models.torch.torch_base import TorchRecommender
 from freshrec.update.strategies import FineTune, overridden
 
 GROUP_KEYS = ("lr", "alpha", "weight_decay")

@@ -43,7 +43,7 @@ def test_replay_is_learned_but_not_logged_or_counted(stream):
     model = BPR(n_factors=8, n_epochs=3).fit(warm)
     plain = copy.deepcopy(model).partial_fit(windows[0])
     rehearsed = copy.deepcopy(model).partial_fit(windows[0], replay=warm[:300])
-    assert len(rehearsed.log_) == len(plain.log_) == len(warm) + len(windows[0])
+    assert len(rehearsed.history()) == len(plain.history()) == len(warm) + len(windows[0])
     assert np.array_equal(rehearsed.item_counts_, plain.item_counts_)
     assert rehearsed.n_events_ == plain.n_events_
     # the replayed events were trained on: the factors differ from the plain update
@@ -102,7 +102,7 @@ def test_sliding_window_retrain_forgets_old_events(stream):
     strategy = FullRetrain(window=500)
     strategy.prime(warm)
     strategy.step(model, windows[0])
-    assert model.n_events_ == 500 and len(model.log_) == 500
+    assert model.n_events_ == 500 and len(model.history()) == 500
 
 
 def test_finetune_overrides_epochs_only_during_the_update(stream):

@@ -29,12 +29,12 @@ import torch.nn.functional as F
 from freshrec.base import _plain
 from freshrec.data.batch import EventBatch, Events, as_batch
 from freshrec.data.interactions import InteractionLog
-from freshrec.models.anchoring import Anchorable
-from freshrec.models.distributed import shard, world
-from freshrec.models.losses import linear_cross_entropy
-from freshrec.models.nn import resolve_device, sample_uniform, train_step
-from freshrec.models.torch_base import TorchRecommender
-from freshrec.models.training import TrainingHistory
+from freshrec.models.torch.anchoring import Anchorable
+from freshrec.models.torch.distributed import shard, world
+from freshrec.models.torch.losses import linear_cross_entropy
+from freshrec.models.torch.nn import resolve_device, sample_uniform, train_step
+from freshrec.models.torch.torch_base import TorchRecommender
+from freshrec.models.torch.training import TrainingHistory
 from freshrec.typing import ItemId, UserId
 
 __all__ = ["LOSSES", "SequentialRecommender"]
@@ -87,7 +87,7 @@ class SequentialRecommender(Anchorable, TorchRecommender):
         :class:`~freshrec.data.interactions.InteractionLog` of the sequence events, in arrival
         order (saved with the model).
     history_
-        :class:`~freshrec.models.training.TrainingHistory` of the last ``fit``/``partial_fit``.
+        :class:`~freshrec.models.torch.training.TrainingHistory` of the last update.
 
     Examples
     --------
@@ -100,7 +100,6 @@ class SequentialRecommender(Anchorable, TorchRecommender):
     """
 
     _item_offset: ClassVar[int] = 1
-    rehearses: ClassVar[bool] = True
     _min_width: ClassVar[int] = 1  # inputs are never trimmed below this many positions
     max_len: int
     loss: str

@@ -1,4 +1,5 @@
-"""Holdout experiments: split a dataset, fit models over seeds, evaluate, collect Results."""
+"""``freshrec evaluate``: split a dataset, build and fit models by name over seeds, evaluate,
+collect :class:`~freshrec.jobs.report.Results`."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from typing import Any
 
 import numpy as np
 
+from freshrec.capabilities import Observes, PredictsRatings
 from freshrec.config import model_params
 from freshrec.data.dataset import Dataset, SideTable
 from freshrec.data.splits import Split, k_fold_splits, split_by_name
 from freshrec.evaluation.protocols import evaluate_ranking, evaluate_rating, summarize_seeds
-from freshrec.evaluation.report import ResultRow, Results
+from freshrec.evaluation.results import ResultRow
+from freshrec.jobs.report import Results
 from freshrec.models import REGISTRY
 
 __all__ = ["PROTOCOLS", "fit_model", "run_evaluation"]
@@ -106,7 +109,11 @@ def run_evaluation(
             base = {"seed": seed} if "seed" in inspect.signature(cls.__init__).parameters else {}
             params = model_params(name, cls, overrides, base=base)
             model, seconds = fit_model(name, params, split, dataset.items)
-            if protocol.startswith("loo") and split.valid is not None and _observes(model):
+            if (
+                protocol.startswith("loo")
+                and split.valid is not None
+                and isinstance(model, Observes)
+            ):
                 model.observe(split.valid)  # the test input includes the validation item
             fit_seconds.setdefault(name, []).append(seconds)
             chosen[name] = model.get_params()
@@ -120,7 +127,7 @@ def run_evaluation(
                 protocol=ranking_protocol,
                 seed=seed,
             )
-            if getattr(cls, "predicts_ratings", False):
+            if issubclass(cls, PredictsRatings):
                 metrics.update(evaluate_rating(model, split.test))
             eval_s += time.perf_counter() - start
             for metric, value in metrics.items():
@@ -156,10 +163,6 @@ def run_evaluation(
             "split_seed": split_seed,
         },
     )
-
-
-def _observes(model: Any) -> bool:
-    return callable(getattr(model, "observe", None))
 
 
 def _all_ids(split: Split, column: str) -> np.ndarray:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from freshrec.data.synthetic import synthetic_stream
-from freshrec.evaluation.experiment import run_evaluation
+from freshrec.jobs.evaluate import run_evaluation
 from freshrec.models.sasrec import SASRec
 
 TINY = {"sasrec": {"dim": 8, "max_len": 10, "n_epochs": 2}}

@@ -25,9 +25,10 @@ import torch
 from torch import nn
 
 from freshrec.base import RecommenderBase
+from freshrec.capabilities import HasItemRows
 from freshrec.data.batch import EventBatch
-from freshrec.models.distributed import shard, world
-from freshrec.models.nn import (
+from freshrec.models.torch.distributed import shard, world
+from freshrec.models.torch.nn import (
     GrowableEmbedding,
     load_module_state,
     module_state_arrays,
@@ -35,8 +36,8 @@ from freshrec.models.nn import (
     sample_uniform,
     train_step,
 )
-from freshrec.models.optim import apply_step_settings, make_optimizer, step_settings
-from freshrec.models.training import TrainingHistory, run_epochs
+from freshrec.models.torch.optim import apply_step_settings, make_optimizer, step_settings
+from freshrec.models.torch.training import TrainingHistory, run_epochs
 from freshrec.typing import RowInit
 
 __all__ = ["TorchRecommender"]
@@ -46,13 +47,13 @@ _OPTIMIZER = "optimizer."
 _SEED_BOUND = 2**63
 
 
-class TorchRecommender(RecommenderBase):
+class TorchRecommender(RecommenderBase, HasItemRows):
     """Base of the torch recommenders that learn from (user, positive item) pairs.
 
     **State.** ``partial_fit`` builds ``module_`` on its first call, at the current numbers
     of users and items, with all initial weights drawn from a seed taken from the model's
     RNG (``rng_``; torch's global RNG is left untouched). Later calls grow the
-    :class:`~freshrec.models.nn.GrowableEmbedding` tables named in ``_user_tables`` and
+    :class:`~freshrec.models.torch.nn.GrowableEmbedding` tables named in ``_user_tables`` and
     ``_item_tables`` (rows ``N(0, std)`` from a seed taken from ``rng_``) and extend the
     Adam optimizer ``optimizer_``, which is created once and kept, so the moments of old
     rows carry over to the next ``partial_fit``.
@@ -62,11 +63,11 @@ class TorchRecommender(RecommenderBase):
     negatives per positive among the items the user has no positive for (everything learned
     so far), and steps on :meth:`_batch_loss`, for up to ``n_epochs`` epochs; with ``valid``
     it stops early on NDCG@10 and keeps the best epoch
-    (:func:`~freshrec.models.training.run_epochs`). All randomness of one call comes from a
+    (:func:`~freshrec.models.torch.training.run_epochs`). All randomness of one call comes from a
     ``torch.Generator`` seeded from ``rng_``, so a saved and loaded model continues exactly
     as the original would. Under ``torchrun`` each process takes its share of every
-    mini-batch and gradients are averaged (:mod:`freshrec.models.distributed`). While an EWC
-    anchor is set (:mod:`freshrec.models.anchoring`), every mini-batch loss also pays its
+    mini-batch and gradients are averaged (:mod:`freshrec.models.torch.distributed`). While an EWC
+    anchor is set (:mod:`freshrec.models.torch.anchoring`), every mini-batch loss also pays its
     penalty (:meth:`_anchor_penalty`).
 
     **Step size.** Every training pass starts by writing the *current* ``lr`` and ``l2`` into
@@ -95,7 +96,7 @@ class TorchRecommender(RecommenderBase):
     optimizer_
         Its Adam optimizer.
     history_
-        :class:`~freshrec.models.training.TrainingHistory` of the last
+        :class:`~freshrec.models.torch.training.TrainingHistory` of the last
         ``fit``/``partial_fit`` (diagnostics; not saved).
 
     Examples
@@ -126,7 +127,7 @@ class TorchRecommender(RecommenderBase):
     def _build_module(self, n_users: int, n_items: int, seed: int) -> nn.Module:
         """A new module for ``n_users`` users and ``n_items`` items.
 
-        Seed every :class:`~freshrec.models.nn.GrowableEmbedding` from ``seed`` (e.g.
+        Seed every :class:`~freshrec.models.torch.nn.GrowableEmbedding` from ``seed`` (e.g.
         ``seed + k`` for the ``k``-th table); the other layers draw from torch's global RNG,
         which the base seeds with ``seed`` inside ``torch.random.fork_rng``.
         """
@@ -147,7 +148,7 @@ class TorchRecommender(RecommenderBase):
 
         :meth:`_run_epochs` applies them before every training pass. The base: ``optimizer_``
         with step size ``lr`` and weight decay ``l2``
-        (:func:`~freshrec.models.optim.step_settings`); a model with more optimizers, or
+        (:func:`~freshrec.models.torch.optim.step_settings`); a model with more optimizers, or
         other values, overrides this together with :meth:`_make_optimizer`.
         """
         name = getattr(self, "optimizer", "adam")
@@ -163,7 +164,7 @@ class TorchRecommender(RecommenderBase):
             apply_step_settings(optimizer, settings)
         return run_epochs(self, epoch, self.n_epochs, valid=valid, patience=self.patience)
 
-    # -- forgetting control (used by freshrec.models.anchoring) ----------------------------
+    # -- forgetting control (used by freshrec.models.torch.anchoring) ----------------------------
     def _anchor_penalty(self) -> torch.Tensor | float:
         """``sum w * (theta - theta_anchor)^2 / 2`` over the anchored entries, or 0.
 
@@ -316,6 +317,45 @@ class TorchRecommender(RecommenderBase):
         )
         apply_step_settings(optimizer, step_settings(name, self.lr, self.l2))
         return optimizer
+
+    # -- item rows (freshrec.update.item_init) ------------------------------------------
+    def item_tables(self) -> dict[str, int]:
+        """The width of each :class:`GrowableEmbedding` in ``_item_tables``, by name."""
+        self._check_fitted()
+        return {name: self._table(name).dim for name in self._item_tables}
+
+    def item_rows(self, table: str) -> np.ndarray:
+        """A copy of item table ``table`` without its leading ``_item_offset`` rows."""
+        weight = self._item_table(table).weight.detach()
+        rows = weight[self._item_offset : self._item_offset + self.n_items]
+        return np.array(rows.cpu().numpy(), copy=True)
+
+    def write_item_rows(
+        self,
+        table: str,
+        item_idx: np.ndarray,
+        rows: np.ndarray,
+        *,
+        bias: float | np.ndarray | None = None,
+    ) -> None:
+        """Write the rows (shifted by ``_item_offset``) of item table ``table``; the optimizer's
+        state is left as it is. ``bias`` is not taken: write a bias table by name."""
+        if bias is not None:
+            raise ValueError("bias applies to BPR only; write a bias table with table=...")
+        weight = self._item_table(table).weight
+        positions = torch.from_numpy(np.asarray(item_idx, np.int64) + self._item_offset)
+        with torch.no_grad():
+            weight[positions.to(weight.device)] = torch.as_tensor(
+                rows, dtype=weight.dtype, device=weight.device
+            )
+
+    def _item_table(self, name: str) -> GrowableEmbedding:
+        if name not in self._item_tables:
+            raise TypeError(
+                f"{name!r} is not an item table of {type(self).__name__}; "
+                f"its item tables: {list(self._item_tables)}"
+            )
+        return self._table(name)
 
     def _table(self, name: str) -> GrowableEmbedding:
         table = self.module_.get_submodule(name)

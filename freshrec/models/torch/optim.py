@@ -10,7 +10,7 @@ large embedding tables two cheaper, sparser rules are common in production recom
 
 :func:`make_optimizer` builds any of them by name (``sgd``, ``adam``, ``rmsprop``,
 ``adagrad``, ``rowwise-adagrad``, ``ftrl``). Their state tensors have the rows as first
-dimension, so :meth:`~freshrec.models.nn.GrowableEmbedding.grow` extends them for new ids.
+dimension, so :meth:`~freshrec.models.torch.nn.GrowableEmbedding.grow` extends them for new ids.
 :func:`step_settings` names the param-group entries that carry a step size and weight decay,
 and :func:`apply_step_settings` writes them into a live optimizer, keeping its state, so a
 model's changed ``lr``/``l2`` reaches its next update.

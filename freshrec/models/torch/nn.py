@@ -1,6 +1,6 @@
 """Shared torch parts of the deep recommenders: growable embeddings, samplers, batching, steps.
 
-Import this module explicitly (``from freshrec.models import nn``); ``freshrec.models`` itself
+Import this module explicitly (``from freshrec.models.torch import nn``); ``freshrec.models`` itself
 does not import torch, so ``import freshrec`` stays light.
 
 - :class:`GrowableEmbedding` appends rows for new ids *and* extends the state any optimizer
@@ -11,7 +11,7 @@ does not import torch, so ``import freshrec`` stays light.
 - :func:`sample_uniform`, :func:`sample_by_popularity` and :func:`in_batch_logits` give
   negatives; :func:`pad_sequences` batches behaviour sequences; :func:`train_step` is one
   optimisation step with gradient clipping (early stopping lives in
-  :mod:`freshrec.models.training`); :func:`resolve_device` turns ``device=`` into a device;
+  :mod:`freshrec.models.torch.training`); :func:`resolve_device` turns ``device=`` into a device;
   :func:`module_state_arrays` / :func:`load_module_state` move module state to and from the
   numpy arrays that freshrec saves as safetensors, :func:`optimizer_state_arrays` /
   :func:`load_optimizer_state` the per-parameter state of one or more optimizers.
@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from freshrec.models.distributed import average_gradients, mean_over_processes
+from freshrec.models.torch.distributed import average_gradients, mean_over_processes
 from freshrec.typing import RowInit
 
 __all__ = [
@@ -648,9 +648,9 @@ def train_step(
 
     Gradients of ``model``'s parameters are clipped to total norm ``max_grad_norm`` when given.
     A non-finite loss raises ``FloatingPointError`` before anything is updated. Under
-    ``torchrun`` (:mod:`freshrec.models.distributed`) the gradients are averaged over the
+    ``torchrun`` (:mod:`freshrec.models.torch.distributed`) the gradients are averaged over the
     processes before the step, and the returned loss is their mean.
-    Early stopping and epoch loops live in :mod:`freshrec.models.training`.
+    Early stopping and epoch loops live in :mod:`freshrec.models.torch.training`.
 
     Examples
     --------

@@ -1,11 +1,11 @@
 """Elastic weight consolidation for the torch recommenders: Fisher information and anchors.
 
-:class:`Anchorable` gives a :class:`~freshrec.models.torch_base.TorchRecommender` the two
+:class:`Anchorable` gives a :class:`~freshrec.models.torch.torch_base.TorchRecommender` the two
 methods :class:`freshrec.update.forgetting.EWC` calls: :meth:`~Anchorable.fisher` (the
 empirical Fisher information of every parameter on some events) and
 :meth:`~Anchorable.anchor` (pull the parameters toward their current values, entry by entry,
 in later updates). The model's training loop adds :meth:`TorchRecommender._anchor_penalty
-<freshrec.models.torch_base.TorchRecommender._anchor_penalty>` to every mini-batch loss, and
+<freshrec.models.torch.torch_base.TorchRecommender._anchor_penalty>` to every mini-batch loss, and
 its ``_loss_terms(batch)`` yields the losses the Fisher information is measured on.
 
 Examples

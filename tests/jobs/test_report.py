@@ -10,7 +10,8 @@ import pytest
 from rich.console import Console
 
 import freshrec
-from freshrec.evaluation.report import ResultRow, Results, rich_table, rows_from_seeds
+from freshrec.evaluation.results import ResultRow, rows_from_seeds
+from freshrec.jobs.report import Results, rich_table
 
 DESIGN_KEYS = [
     "command",

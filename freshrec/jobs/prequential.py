@@ -7,19 +7,23 @@ figures; ``prequential.png`` draws them over the stream.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from freshrec.config import model_params
 from freshrec.data.dataset import Dataset
-from freshrec.evaluation.prequential import PrequentialResult, run_prequential
-from freshrec.evaluation.report import ResultRow, Results
+from freshrec.evaluation.prequential import PrequentialResult, convergence_events, run_prequential
+from freshrec.evaluation.results import ResultRow
+from freshrec.jobs.report import Results
 from freshrec.persist import atomic_write_bytes, atomic_write_text
 
-__all__ = ["run_prequential_job", "write_prequential"]
+__all__ = ["plot_prequential", "run_prequential_job", "write_prequential"]
 
 _EXPLAINED = {
     "prequential": "mean windowed metric over the stream",
@@ -73,8 +77,8 @@ def run_prequential_job(
         on_window=on_window,
     )
     rows = [
-        ResultRow.from_seeds(model, name, [float("nan") if value is None else float(value)])
-        for name, value in run.summary().items()
+        ResultRow.from_seeds(model, name, [value])
+        for name, value in run.summary().figures().items()
     ]
     results = Results(
         "prequential",
@@ -123,7 +127,7 @@ def write_prequential(
         )
     ]
     verdict = []
-    if run.summary()["convergence_events"] is None:
+    if run.summary().convergence_events is None:
         verdict = [
             "",
             "**Not converged:** the windowed metric never settled within 1% of its final "
@@ -136,8 +140,50 @@ def write_prequential(
     paths = [folder / "results.json", folder / "report.md", folder / "prequential.png"]
     atomic_write_text(paths[0], json.dumps(data, indent=2, allow_nan=False) + "\n")
     atomic_write_text(paths[1], lines)
-    atomic_write_bytes(paths[2], run.plot())
+    atomic_write_bytes(paths[2], plot_prequential(run))
     return paths
+
+
+def plot_prequential(run: PrequentialResult) -> bytes:
+    """PNG bytes: the windowed and fading metric over the stream, and churn.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> run = PrequentialResult("rmse", np.array([100, 200]), np.array([1.0, 0.9]),
+    ...                         np.array([1.0, 0.93]), holdout=0.95, churn=np.array([np.nan, 0.1]))
+    >>> plot_prequential(run)[:4]
+    b'\x89PNG'
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    panels = 2 if len(run.churn) else 1
+    fig = Figure(figsize=(7.5, 3.2 * panels), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(panels, 1, squeeze=False)[:, 0]
+    ax = axes[0]
+    ax.plot(run.positions, run.windowed, marker="o", markersize=2, label="windowed")
+    ax.plot(run.positions, run.fading, label="fading")
+    if np.isfinite(run.holdout):
+        ax.axhline(run.holdout, color="grey", linestyle="--", label="held-out slice")
+    events = convergence_events(run.positions, run.windowed)
+    if events is not None:
+        ax.axvline(events, color="green", linestyle=":", label="converged (1% band)")
+    elif len(run.windowed):
+        ax.set_title("not converged: never settled within 1% of its final value", fontsize=9)
+    ax.set_ylabel(run.metric.upper())
+    ax.set_xlabel("events seen")
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False, fontsize=8)
+    if len(run.churn):
+        axes[1].plot(run.positions, run.churn, color="tab:red")
+        axes[1].set_ylabel("churn@10 between windows")
+        axes[1].set_xlabel("events seen")
+        axes[1].grid(alpha=0.3)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120)
+    return buffer.getvalue()
 
 
 def _seeded(model: str, seed: int) -> dict[str, Any]:

@@ -161,7 +161,7 @@ class ValidationNDCG:
             (np.ones(len(rows), np.float32), (rows, item_idx[keep])), shape=shape
         )
         self.relevant.sum_duplicates()
-        self.seen = model.log_.to_csr(model.n_users, model.n_items)[self.users]
+        self.seen = model.history().to_csr(model.n_users, model.n_items)[self.users]
 
     def __call__(self) -> float:
         """The mean NDCG@k over the validation users (``nan`` when there are none)."""

@@ -9,16 +9,17 @@ import numpy as np
 from rich.console import Console
 
 from freshrec.evaluation.prequential import PrequentialResult, convergence_events
-from freshrec.evaluation.prequential_job import write_prequential
-from freshrec.evaluation.report import ResultRow, Results, rich_table
+from freshrec.evaluation.results import ResultRow
+from freshrec.jobs.prequential import write_prequential
+from freshrec.jobs.report import Results, rich_table
 
 POSITIONS = np.array([1000, 2000, 3000, 4000, 5000])
 
 
 def _results(run: PrequentialResult) -> Results:
     rows = [
-        ResultRow.from_seeds("bpr", name, [np.nan if value is None else float(value)])
-        for name, value in run.summary().items()
+        ResultRow.from_seeds("bpr", name, [value])
+        for name, value in run.summary().figures().items()
     ]
     return Results("prequential", "toy", "prequential (rmse, window 1000, delay 0)", [0], rows)
 

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from freshrec.evaluation.arena import ArenaRun
-from freshrec.evaluation.report import ResultRow, Results
+from freshrec.evaluation.results import ResultRow
+from freshrec.jobs.report import Results
 from freshrec.persist import atomic_write_bytes, atomic_write_text
 
 __all__ = ["arena_results", "measures", "relative_table", "write_arena"]
@@ -59,7 +60,8 @@ def arena_results(
 
     Examples
     --------
-    >>> run = ArenaRun(windows=[{"window": 0, "strategy": "frozen", "ndcg@10": 0.2}])
+    >>> from freshrec.evaluation.arena import WindowRecord
+    >>> run = ArenaRun(windows=[WindowRecord(0, "frozen", {"ndcg@10": 0.2})])
     >>> results = arena_results([run], [0], dataset="toy", params={})
     >>> results.row("frozen", "ndcg@10").value
     0.2
@@ -120,17 +122,18 @@ def action_table(runs: Sequence[ArenaRun]) -> list[str]:
 
     Examples
     --------
-    >>> run = ArenaRun(windows=[{"strategy": "adaptive", "action": "streaming"},
-    ...                         {"strategy": "adaptive", "action": "noop"},
-    ...                         {"strategy": "full"}])
+    >>> from freshrec.evaluation.arena import WindowRecord
+    >>> run = ArenaRun(windows=[WindowRecord(0, "adaptive", action="streaming"),
+    ...                         WindowRecord(1, "adaptive", action="noop"),
+    ...                         WindowRecord(0, "full")])
     >>> action_table([run])[-1]
     '| adaptive | streaming | 1 |'
     """
     counts: dict[tuple[str, str], int] = {}
     for run in runs:
         for record in run.windows:
-            if "action" in record:
-                key = (record["strategy"], record["action"])
+            if record.action is not None:
+                key = (record.strategy, record.action)
                 counts[key] = counts.get(key, 0) + 1
     if not counts:
         return []
@@ -148,8 +151,8 @@ def write_arena(
     Examples
     --------
     >>> import tempfile
-    >>> run = ArenaRun(windows=[{"window": 0, "strategy": "frozen", "ndcg@10": 0.2,
-    ...                          "compute_s": 0.0}])
+    >>> from freshrec.evaluation.arena import WindowRecord
+    >>> run = ArenaRun(windows=[WindowRecord(0, "frozen", {"ndcg@10": 0.2}, compute_s=0.0)])
     >>> results = arena_results([run], [0], dataset="toy", params={})
     >>> [p.name for p in write_arena(tempfile.mkdtemp(), results, [run])]
     ['results.json', 'report.md', 'quality_over_time.png', 'quality_vs_compute.png']
@@ -157,9 +160,9 @@ def write_arena(
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     data = results.to_dict()
-    data["counts"] = runs[0].counts if runs else {}
+    data["counts"] = runs[0].counts.to_dict() if runs else {}
     data["windows"] = [
-        {"seed": seed, **_jsonable(record)}
+        {"seed": seed, **_jsonable(record.to_dict())}
         for seed, run in zip(results.seeds, runs, strict=True)
         for record in run.windows
     ]
@@ -212,8 +215,7 @@ def _plot_over_time(results: Results, runs: Sequence[ArenaRun], measure: str = "
     ax = fig.add_subplot()
     for strategy in results.models:
         per_seed = [
-            [r.get(measure, np.nan) for r in run.windows if r["strategy"] == strategy]
-            for run in runs
+            [r.measure(measure) for r in run.windows if r.strategy == strategy] for run in runs
         ]
         curve = np.nanmean(np.array(per_seed, dtype=float), axis=0)
         ax.plot(np.arange(1, len(curve) + 1), curve, marker="o", markersize=3, label=strategy)

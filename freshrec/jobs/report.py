@@ -27,25 +27,20 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.markup import escape
 from rich.table import Table
 
-from freshrec.evaluation.protocols import (
-    BEYOND_ACCURACY_METRICS,
-    RANKING_METRICS,
-    summarize_seeds,
-)
+from freshrec.evaluation.protocols import BEYOND_ACCURACY_METRICS, RANKING_METRICS
+from freshrec.evaluation.results import ResultRow
 from freshrec.persist import atomic_write_bytes, atomic_write_text
 
 __all__ = [
     "METRIC_FAMILIES",
     "ChartPanel",
     "FiguresTable",
-    "ResultRow",
     "Results",
     "chart_panels",
     "figures_table",
     "is_count",
     "machine_summary",
     "rich_table",
-    "rows_from_seeds",
 ]
 
 
@@ -62,65 +57,6 @@ def machine_summary() -> str:
         f"{platform.system()} {platform.release()} ({platform.machine()}), {cpu}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}"
     )
-
-
-@dataclass(frozen=True)
-class ResultRow:
-    """One model's value of one metric: the mean over seeds, its 95% CI and each seed's value.
-
-    Examples
-    --------
-    >>> row = ResultRow.from_seeds("pop", "ndcg@10", [0.1, 0.2, 0.3])
-    >>> row.value, row.per_seed
-    (0.2, (0.1, 0.2, 0.3))
-    >>> [round(v, 3) for v in row.ci95]
-    [-0.048, 0.448]
-    """
-
-    model: str
-    metric: str
-    value: float
-    ci95: tuple[float, float]
-    per_seed: tuple[float, ...] = ()
-
-    @classmethod
-    def from_seeds(cls, model: str, metric: str, values: Sequence[float]) -> ResultRow:
-        """Summarize one value per seed with :func:`summarize_seeds`."""
-        mean, ci95 = summarize_seeds(values)
-        return cls(model, metric, mean, ci95, tuple(float(v) for v in values))
-
-    def to_dict(self) -> dict[str, Any]:
-        """The row as in ``results.json`` (``nan`` becomes ``None``)."""
-        return {
-            "model": self.model,
-            "metric": self.metric,
-            "value": _finite(self.value),
-            "ci95": [_finite(self.ci95[0]), _finite(self.ci95[1])],
-            "per_seed": [_finite(v) for v in self.per_seed],
-        }
-
-
-def rows_from_seeds(
-    model: str,
-    per_seed: Sequence[Mapping[str, float | int]],
-    *,
-    skip: Sequence[str] = ("n_users",),
-) -> list[ResultRow]:
-    """Rows of one model from one result dict per seed (e.g. of ``evaluate_ranking``).
-
-    Metrics are kept in the order of the first dict; keys in ``skip`` are left out.
-
-    Examples
-    --------
-    >>> per_seed = [{"hit@10": 0.5, "n_users": 4}, {"hit@10": 0.7, "n_users": 4}]
-    >>> rows = rows_from_seeds("pop", per_seed)
-    >>> [(r.metric, round(r.value, 2)) for r in rows]
-    [('hit@10', 0.6)]
-    """
-    if not per_seed:
-        return []
-    names = [name for name in per_seed[0] if name not in skip]
-    return [ResultRow.from_seeds(model, name, [float(d[name]) for d in per_seed]) for name in names]
 
 
 @dataclass
@@ -188,22 +124,12 @@ class Results:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Results:
         """Rebuild from :meth:`to_dict` output (``null`` values read back as ``nan``)."""
-        rows = [
-            ResultRow(
-                r["model"],
-                r["metric"],
-                _float(r["value"]),
-                (_float(r["ci95"][0]), _float(r["ci95"][1])),
-                tuple(_float(v) for v in r.get("per_seed", ())),
-            )
-            for r in data.get("rows", ())
-        ]
         return cls(
             command=data["command"],
             dataset=data["dataset"],
             protocol=data["protocol"],
             seeds=list(data.get("seeds", ())),
-            rows=rows,
+            rows=[ResultRow.from_dict(row) for row in data.get("rows", ())],
             timing=dict(data.get("timing", {})),
             params=dict(data.get("params", {})),
             machine=data.get("machine", ""),
@@ -637,10 +563,6 @@ def _bars(ax: Any, results: Results, panel: ChartPanel) -> None:
 def _finite(value: float) -> float | None:
     value = float(value)
     return value if math.isfinite(value) else None
-
-
-def _float(value: Any) -> float:
-    return float("nan") if value is None else float(value)
 
 
 def _jsonable(value: Any) -> Any:

@@ -6,7 +6,8 @@ import struct
 
 import pytest
 
-from freshrec.evaluation.report import ResultRow, Results, chart_panels
+from freshrec.evaluation.results import ResultRow
+from freshrec.jobs.report import Results, chart_panels
 
 MODELS = ("popular", "item-knn", "user-knn", "biased-mf", "bpr", "als")
 RANKING = ("recall@10", "ndcg@10", "precision@10", "hit@10", "mrr@10", "map@10")

@@ -13,8 +13,8 @@ from typing import Any
 from freshrec.config import model_params
 from freshrec.data.dataset import Dataset
 from freshrec.evaluation.arena import ArenaRun, run_arena
-from freshrec.evaluation.arena_report import arena_results
-from freshrec.evaluation.report import Results
+from freshrec.jobs.arena_report import arena_results
+from freshrec.jobs.report import Results
 from freshrec.update.strategies import make_strategy
 
 __all__ = ["run_arena_job"]

@@ -2,7 +2,7 @@
 
 Every process holds the whole model and walks through the same shuffled mini-batches (all
 randomness comes from the model's seeded RNG, identical on every rank); each takes its share
-of every mini-batch (:func:`shard`), and :func:`~freshrec.models.nn.train_step` averages the
+of every mini-batch (:func:`shard`), and :func:`~freshrec.models.torch.nn.train_step` averages the
 gradients over the processes before each optimizer step, so all replicas stay identical
 and the run equals a one-process run with the same ``batch_size`` up to floating-point
 noise. Run a script that fits a model inside :func:`distributed` with
