@@ -238,7 +238,9 @@ class RecommenderBase(Estimator):
             if self.is_fitted
             else (set(), set())
         )
-        batch = self.encode(as_batch(events), grow=True)
+        batch = as_batch(events)
+        through = self._reading if self._reading is not None else self._next_in_log(batch)
+        batch = self.encode(batch, grow=True)
         if not self.is_fitted:
             self.rng_ = np.random.default_rng(self.seed)
             self.interactions_ = InteractionLog()
@@ -248,8 +250,8 @@ class RecommenderBase(Estimator):
         positive = batch.value >= self.threshold
         user_idx, item_idx = batch.indices()
         np.add.at(self.item_counts_, item_idx[positive], 1.0)
-        if self._reading is not None:  # the log holds these events: the cursor covers them
-            self.cursor_ = str(self._reading)
+        if through is not None:  # the log holds these events: the cursor covers them
+            self.cursor_ = str(through)
         else:
             self.interactions_.append(user_idx, item_idx, batch.value)
         self._grow(n_users, n_items)
@@ -265,6 +267,21 @@ class RecommenderBase(Estimator):
             )
         self.n_events_ = getattr(self, "n_events_", 0) + len(batch)
         return batch
+
+    def _next_in_log(self, batch: EventBatch) -> Cursor | None:
+        """The cursor after ``batch`` when it is the attached log's next events after
+        ``cursor_`` (same event ids, in order), else ``None``."""
+        if self._event_log is None or batch.event_id is None or not len(batch):
+            return None
+        cursor = getattr(self, "cursor_", None) if self.is_fitted else None
+        read = self._event_log.read(Cursor.parse(cursor) if cursor else Cursor.START, len(batch))
+        if len(read) != len(batch) or read.events.event_id is None:
+            return None
+        stored, given = read.events.event_id, batch.event_id
+        same = np.array_equal(stored, given) or [str(a) for a in stored.tolist()] == [
+            str(b) for b in given.tolist()
+        ]  # the log compares ids as text: 7 and "7" are one event
+        return read.next_cursor if same else None
 
     def _check_finite(self) -> None:
         """Raise :class:`DivergedError` when a learned parameter is NaN or infinite."""

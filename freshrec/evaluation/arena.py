@@ -52,7 +52,7 @@ from freshrec.base import RecommenderBase
 from freshrec.data.batch import EventBatch, Events, as_batch
 from freshrec.data.stream import iter_windows, warm_start_split
 from freshrec.evaluation.protocols import evaluate_ranking
-from freshrec.log import EventLog, open_log
+from freshrec.log import Cursor, EventLog, open_log
 from freshrec.ranking import top_k
 from freshrec.update.strategies import UpdateStrategy
 
@@ -237,6 +237,7 @@ def run_arena(
 
     log = open_log("memory://")  # the events every strategy has been shown, in time order
     log.append(train)
+    train = log.window(Cursor.START)  # as stored: with event ids, so models learn by cursor
     base = model.clone().set_params(seed=seed) if "seed" in model.get_params() else model.clone()
     start = time.perf_counter()
     base.learn_from_log(log)
@@ -264,14 +265,16 @@ def run_arena(
     for window in iter_windows(rest, n_windows=n_windows):
         targets, returning = _targets(log, probe, window.batch, threshold)
         seen = EventBatch.concat([log.events_of(window.batch.user), probe])
+        before = log.head()
         log.append(window.batch)
+        logged = log.window(before)
         for name, strategy in strategies.items():
             current = models[name]
             metrics = _metrics(current, seen, targets, returning, k)
             metrics[f"probe_ndcg@{k}"] = _ndcg(current, probe_mask, probe_targets, k)
             metrics["forgetting"] = probe_start - metrics[f"probe_ndcg@{k}"]
             lists_before = top_item_lists(current, churn_users, k)
-            report = strategy.step(current, window.batch)
+            report = strategy.step(current, logged)
             metrics[f"churn@{k}"] = churn(lists_before, top_item_lists(current, churn_users, k))
             record = WindowRecord(
                 window.index,

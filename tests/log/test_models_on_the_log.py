@@ -131,3 +131,17 @@ def _in_rows(matrix, source, target):
     out = out.tolil()
     out[users, items] = 1.0
     return out.tocsr()
+
+
+def test_the_logs_next_events_move_the_cursor_instead_of_being_kept():
+    from freshrec.update.strategies import Streaming
+
+    events = as_batch(checkerboard_events())
+    log = _log_of(events[:100])
+    model = BPR(n_factors=4, n_epochs=1, seed=0).learn_from_log(log)
+    before = log.head()
+    log.append(events[100:])
+    Streaming(micro_batch=20, epochs=1).step(model, log.window(before))
+    assert len(model.interactions_) == 0 and Cursor.parse(model.cursor_) == log.head()
+    model.partial_fit(events[:5])  # not the log's next events: kept in memory, in the history
+    assert len(model.interactions_) == 5 and len(model.history()) == len(events) + 5
