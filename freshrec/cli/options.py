@@ -135,7 +135,7 @@ def data_source(
     dataset = str(Path(name).resolve()) if is_file_path(name) else name
     return {
         "dataset": dataset,
-        "data_dir": str(data_dir),
+        "data_dir": str(Path(data_dir).resolve()),
         "min_rating": min_rating,
         "file": {"sep": file.sep, "header": file.header, "columns": file.columns},
     }
