@@ -145,3 +145,22 @@ def test_the_logs_next_events_move_the_cursor_instead_of_being_kept():
     assert len(model.interactions_) == 0 and Cursor.parse(model.cursor_) == log.head()
     model.partial_fit(events[:5])  # not the log's next events: kept in memory, in the history
     assert len(model.interactions_) == 5 and len(model.history()) == len(events) + 5
+
+
+@pytest.mark.parametrize("name", ["sasrec", "gru4rec"])
+def test_sequential_models_save_only_each_users_context(tmp_path, name):
+    from freshrec.data.synthetic import synthetic_stream
+    from freshrec.models import REGISTRY
+
+    events = synthetic_stream(n_users=30, n_items=80, n_events=1500, seed=0).events
+    first, later = events[:1000], events[1000:]
+    model = REGISTRY[name](dim=8, max_len=4, n_epochs=1, seed=0).fit(first)
+    model.save(tmp_path / "m")
+    loaded = RecommenderBase.load(tmp_path / "m")
+    lengths = np.bincount(loaded._history().arrays()[0])
+    assert lengths.max() == 4 and len(model._history()) == 1000  # 30 users x 4 at most
+    users = np.arange(model.n_users)
+    np.testing.assert_array_equal(loaded.score_batch(users), model.score_batch(users))
+    model.partial_fit(later)
+    loaded.partial_fit(later)  # later windows reach back max_len items at most: the same
+    np.testing.assert_allclose(loaded.score_batch(users), model.score_batch(users), rtol=1e-6)

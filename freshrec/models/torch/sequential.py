@@ -85,7 +85,7 @@ class SequentialRecommender(Anchorable, TorchRecommender):
     ----------
     sequence_log_
         :class:`~freshrec.data.interactions.InteractionLog` of the sequence events, in arrival
-        order (saved with the model).
+        order (each user's latest ``max_len`` are saved with the model: the context it reads).
     history_
         :class:`~freshrec.models.torch.training.TrainingHistory` of the last update.
 
@@ -274,10 +274,21 @@ class SequentialRecommender(Anchorable, TorchRecommender):
 
     # -- state ----------------------------------------------------------------------------
     def _arrays(self) -> dict[str, np.ndarray]:
+        """The module's state and each user's latest ``max_len`` items: the context every
+        later score reads, and all a later update's windows reach back to (their targets'
+        inputs start at most ``max_len`` items before the first new one)."""
         arrays = super()._arrays()
         users, items, values = self._history().arrays()
+        indptr, _, positions = self._sequences()
+        rank = np.arange(len(positions)) - np.repeat(indptr[:-1], np.diff(indptr))
+        from_end = np.repeat(np.diff(indptr), np.diff(indptr)) - rank  # 1 = the latest item
+        keep = np.sort(positions[from_end <= self.max_len])
         arrays.update(
-            {f"{_HISTORY}user_idx": users, f"{_HISTORY}item_idx": items, f"{_HISTORY}value": values}
+            {
+                f"{_HISTORY}user_idx": users[keep],
+                f"{_HISTORY}item_idx": items[keep],
+                f"{_HISTORY}value": values[keep],
+            }
         )
         return arrays
 
