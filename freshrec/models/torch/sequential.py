@@ -125,7 +125,8 @@ class SequentialRecommender(Anchorable, TorchRecommender):
         ``replay`` (earlier events, e.g. a replay buffer's sample) are learned again *where
         they stand in their users' histories*: the positions of the history holding those
         (user, item) pairs become targets too, with the items before them as context. They
-        are not appended to the histories a second time; pairs the history lacks are skipped.
+        are not appended to the histories a second time; pairs the history lacks (older than
+        a loaded model's saved context, for one) are skipped.
         """
         return super().partial_fit(as_batch(events).sort_by_time(), valid=valid, replay=replay)
 
@@ -156,7 +157,8 @@ class SequentialRecommender(Anchorable, TorchRecommender):
         return self
 
     def user_sequence(self, user: UserId) -> list[ItemId]:
-        """The items of ``user``'s history in time order (empty for an unknown user)."""
+        """The items of ``user``'s history in time order (empty for an unknown user); a loaded
+        model's history starts with the latest ``max_len`` items it was saved with."""
         self._check_fitted()
         u = self.user_map_.encode_one(user)
         if u < 0:
