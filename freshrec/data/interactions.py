@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["InteractionLog"]
+__all__ = ["InteractionLog", "events_csr"]
 
 
 class InteractionLog:
@@ -133,23 +133,13 @@ class InteractionLog:
             base = _resized(matrix, n_users, n_items)
         else:
             start, base = 0, None
-        users, items, values = self._events_from(start)
-        if threshold is not None:
-            keep = values >= threshold
-            users, items, values = users[keep], items[keep], values[keep]
-        if how == "last":
-            flat = users * n_items + items
-            _, last = np.unique(flat[::-1], return_index=True)
-            last = len(flat) - 1 - last
-            users, items, values = users[last], items[last], values[last]
-        elif how == "binary":
-            values = np.ones(len(users), np.float32)
-        built = sp.csr_matrix((values, (users, items)), shape=(n_users, n_items), dtype=np.float32)
-        built.sum_duplicates()
+        built = events_csr(
+            *self._events_from(start), (n_users, n_items), threshold=threshold, how=how
+        )
         if base is not None:
             built = base + built
-        if how == "binary":
-            built.data[:] = 1.0
+            if how == "binary":
+                built.data[:] = 1.0
         self._cache[key] = (n_events, built)
         return built
 
@@ -168,6 +158,46 @@ class InteractionLog:
             return parts[0]  # type: ignore[return-value]
         users, items, values = (np.concatenate(columns) for columns in zip(*parts, strict=True))
         return users, items, values
+
+
+def events_csr(
+    users: np.ndarray,
+    items: np.ndarray,
+    values: np.ndarray,
+    shape: tuple[int, int],
+    *,
+    threshold: float | None = None,
+    how: str = "binary",
+) -> sp.csr_matrix:
+    """``float32`` user x item matrix of encoded events: ``how`` is ``"binary"`` (1 where any
+    event), ``"sum"`` of values or ``"last"`` value; with ``threshold``, only events with
+    ``value >= threshold`` count.
+
+    Examples
+    --------
+    >>> users, items, values = np.array([0, 0, 1]), np.array([1, 1, 0]), np.array([2.0, 3.0, 1.0])
+    >>> events_csr(users, items, values, (2, 2), how="last").toarray().tolist()
+    [[0.0, 3.0], [1.0, 0.0]]
+    >>> events_csr(users, items, values, (2, 2), threshold=2.0).toarray().tolist()
+    [[0.0, 1.0], [0.0, 0.0]]
+    """
+    if how not in ("binary", "sum", "last"):
+        raise ValueError(f"how must be 'binary', 'sum' or 'last', got {how!r}")
+    if threshold is not None:
+        keep = values >= threshold
+        users, items, values = users[keep], items[keep], values[keep]
+    if how == "last":
+        flat = users * shape[1] + items
+        _, last = np.unique(flat[::-1], return_index=True)
+        last = len(flat) - 1 - last
+        users, items, values = users[last], items[last], values[last]
+    elif how == "binary":
+        values = np.ones(len(users), np.float32)
+    matrix = sp.csr_matrix((values, (users, items)), shape=shape, dtype=np.float32)
+    matrix.sum_duplicates()
+    if how == "binary":
+        matrix.data[:] = 1.0
+    return matrix
 
 
 def _resized(matrix: sp.csr_matrix, n_rows: int, n_cols: int) -> sp.csr_matrix:

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 
 from freshrec.data.batch import ids_array
 from freshrec.data.idmap import IdMap
-from freshrec.data.interactions import InteractionLog
+from freshrec.data.interactions import InteractionLog, events_csr
 from freshrec.log.cursor import Cursor
 from freshrec.log.log import EventLog
 
@@ -104,26 +104,11 @@ class ModelView:
     def to_csr(
         self, n_users: int, n_items: int, *, threshold: float | None = None, how: str = "binary"
     ) -> sp.csr_matrix:
-        """User x item matrix of the view, as :meth:`InteractionLog.to_csr` builds it."""
-        if how not in ("binary", "sum", "last"):
-            raise ValueError(f"how must be 'binary', 'sum' or 'last', got {how!r}")
-        users, items, values = self.arrays()
+        """User x item matrix of the view (see :func:`~freshrec.data.interactions.events_csr`)."""
         key = (n_users, n_items, threshold, how)
-        if key in self._csr:
-            return self._csr[key]
-        if threshold is not None:
-            keep = values >= threshold
-            users, items, values = users[keep], items[keep], values[keep]
-        if how == "last":
-            flat = users * n_items + items
-            _, last = np.unique(flat[::-1], return_index=True)
-            last = len(flat) - 1 - last
-            users, items, values = users[last], items[last], values[last]
-        elif how == "binary":
-            values = np.ones(len(users), np.float32)
-        matrix = sp.csr_matrix((values, (users, items)), shape=(n_users, n_items), dtype=np.float32)
-        matrix.sum_duplicates()
-        if how == "binary":
-            matrix.data[:] = 1.0
-        self._csr[key] = matrix
-        return matrix
+        users, items, values = self.arrays()  # first: a change of the view clears the cache
+        if key not in self._csr:
+            self._csr[key] = events_csr(
+                users, items, values, (n_users, n_items), threshold=threshold, how=how
+            )
+        return self._csr[key]
