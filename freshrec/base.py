@@ -271,17 +271,10 @@ class RecommenderBase(Estimator):
     def _next_in_log(self, batch: EventBatch) -> Cursor | None:
         """The cursor after ``batch`` when it is the attached log's next events after
         ``cursor_`` (same event ids, in order), else ``None``."""
-        if self._event_log is None or batch.event_id is None or not len(batch):
+        if self._event_log is None:
             return None
         cursor = getattr(self, "cursor_", None) if self.is_fitted else None
-        read = self._event_log.read(Cursor.parse(cursor) if cursor else Cursor.START, len(batch))
-        if len(read) != len(batch) or read.events.event_id is None:
-            return None
-        stored, given = read.events.event_id, batch.event_id
-        same = np.array_equal(stored, given) or [str(a) for a in stored.tolist()] == [
-            str(b) for b in given.tolist()
-        ]  # the log compares ids as text: 7 and "7" are one event
-        return read.next_cursor if same else None
+        return self._event_log.follows(Cursor.parse(cursor) if cursor else Cursor.START, batch)
 
     def _check_finite(self) -> None:
         """Raise :class:`DivergedError` when a learned parameter is NaN or infinite."""

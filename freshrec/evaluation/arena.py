@@ -261,7 +261,7 @@ def run_arena(
 
     models = {name: copy.deepcopy(base) for name in strategies}  # all read the one log
     for strategy in strategies.values():
-        strategy.prime(train)
+        strategy.prime(train, log)  # they keep cursors into the log, not copies
     for window in iter_windows(rest, n_windows=n_windows):
         targets, returning = _targets(log, probe, window.batch, threshold)
         seen = EventBatch.concat([log.events_of(window.batch.user), probe])

@@ -290,6 +290,73 @@ class EventLog:
             cursors = Cursors(parts)
             return bisect.bisect_right(range(len(cursors)), cursor, key=lambda i: cursors[i])
 
+    def cursor_at(self, position: int) -> Cursor:
+        """The cursor after the first ``position`` events (:attr:`Cursor.START` for 0):
+        the inverse of :meth:`position`.
+
+        Examples
+        --------
+        >>> from freshrec.log import open_log
+        >>> log = open_log("memory://")
+        >>> _ = log.append(EventBatch(np.arange(3), np.arange(3), np.ones(3)))
+        >>> log.cursor_at(0), log.cursor_at(2) == log.read().cursors[1]
+        (Cursor('0'), True)
+        """
+        with self._lock:
+            self.refresh()
+            parts = self._views.columns()[0]
+            if not 0 <= position <= len(parts):
+                raise IndexError(f"position {position} is outside the log's {len(parts)} events")
+            return Cursor.START if position == 0 else Cursors(parts)[position - 1]
+
+    def follows(self, cursor: Cursor, events: EventBatch) -> Cursor | None:
+        """The cursor after ``events`` when they are the log's next events after ``cursor``
+        (the same event ids, in order), else ``None``: how a consumer given a batch knows
+        that a cursor can stand for it.
+
+        Examples
+        --------
+        >>> from freshrec.log import open_log
+        >>> log = open_log("memory://")
+        >>> _ = log.append(EventBatch(np.arange(3), np.arange(3), np.ones(3), event_id=[1, 2, 3]))
+        >>> first, rest = log.read(max_events=1), log.read(log.read(max_events=1).next_cursor)
+        >>> log.follows(Cursor.START, first.events), log.follows(Cursor.START, rest.events)
+        (Cursor('1'), None)
+        """
+        if events.event_id is None or not len(events):
+            return None
+        read = self.read(cursor, len(events))
+        if len(read) != len(events) or read.events.event_id is None:
+            return None
+        stored, given = read.events.event_id, events.event_id
+        same = np.array_equal(stored, given) or [str(a) for a in stored.tolist()] == [
+            str(b) for b in given.tolist()
+        ]  # ids compare as text: 7 and "7" are one event
+        return read.next_cursor if same else None
+
+    def take(self, positions: np.ndarray) -> EventBatch:
+        """The events at ``positions`` (0-based, in log order), in the order given, as
+        ``user``, ``item``, ``value`` and ``timestamp`` (for sampling the past).
+
+        Examples
+        --------
+        >>> from freshrec.log import open_log
+        >>> log = open_log("memory://")
+        >>> _ = log.append(EventBatch(np.array([1, 2, 3]), np.array([7, 8, 9]), np.ones(3)))
+        >>> log.take(np.array([2, 0])).item.tolist()
+        [9, 7]
+        """
+        with self._lock:
+            self.refresh()
+            _, users, items, values, times = self._views.columns()
+            rows = np.asarray(positions, dtype=np.int64)
+            return EventBatch(
+                self.users.decode(users[rows]),
+                self.items.decode(items[rows]),
+                values[rows],
+                timestamp=times[rows],
+            )
+
     def seen(self) -> sp.csr_matrix:
         """Binary ``float32`` CSR of shape (n_users, n_items): 1 where the user has any event
         (for masking seen items). Shared and read-only.

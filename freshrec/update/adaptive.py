@@ -60,6 +60,7 @@ import numpy as np
 
 from freshrec.base import RecommenderBase
 from freshrec.data.batch import EventBatch
+from freshrec.log.log import EventLog
 from freshrec.update.replay import ReservoirReplay
 from freshrec.update.strategies import (
     FineTune,
@@ -281,11 +282,11 @@ class Adaptive(_Tracked):
         self._watch = self.detector()
         self._held = EventBatch.empty()
 
-    def prime(self, events: EventBatch) -> None:
-        super().prime(events)
-        self.streaming.prime(events)
-        self.finetune.prime(events)  # the events join the reservoir
-        self.full.prime(events)
+    def prime(self, events: EventBatch, log: EventLog | None = None) -> None:
+        super().prime(events, log)
+        self.streaming.prime(events, log)
+        self.finetune.prime(events, log)  # the events join the reservoir
+        self.full.prime(events, log)
         self._watch = self.detector()
         self._held = EventBatch.empty()
         self.log = []

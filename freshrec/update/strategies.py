@@ -1,8 +1,12 @@
 """Update strategies: how a trained model learns from each new window of events.
 
-Every strategy has ``prime(events)`` (the events the model was trained on before the first
-window) and ``step(model, batch) -> UpdateReport`` (learn, or not, from the next window, in
-place). The names are those of the command line:
+Every strategy has ``prime(events, log=None)`` (the events the model was trained on before
+the first window) and ``step(model, batch) -> UpdateReport`` (learn, or not, from the next
+window, in place). Given the :class:`~freshrec.log.EventLog` the events come from, a strategy
+keeps cursors into it rather than copies of the events it may train on again (the history
+of a full retrain, a replay buffer, windows gathered for a later update), as long as the
+windows it is given are the log's next events (see :mod:`freshrec.update.replay`). The names
+are those of the command line:
 
 - ``frozen``: never updates; the baseline every other strategy must beat.
 - ``full`` (:class:`FullRetrain`): ``fit`` from scratch on the history (all of it, or a
@@ -48,7 +52,7 @@ import numpy as np
 from freshrec.base import RecommenderBase
 from freshrec.capabilities import Observes, Rehearses
 from freshrec.data.batch import EventBatch
-from freshrec.data.stream import iter_micro_batches
+from freshrec.log.log import EventLog
 from freshrec.update.forgetting import EWC, Distillation, ForgettingControl
 from freshrec.update.replay import EventHistory, ReservoirReplay
 
@@ -114,8 +118,9 @@ class UpdateStrategy(Protocol):
     (True, False)
     """
 
-    def prime(self, events: EventBatch) -> None:
-        """Take note of the events the model was trained on before the first window."""
+    def prime(self, events: EventBatch, log: EventLog | None = None) -> None:
+        """Take note of the events the model was trained on before the first window (the
+        first events of ``log``, when given: the strategy then reads them from it)."""
 
     def step(self, model: RecommenderBase, batch: EventBatch) -> UpdateReport:
         """Learn (or not) from the next window ``batch``, in place."""
@@ -128,7 +133,7 @@ class _Tracked:
         self._pending: list[np.ndarray] = []  # timestamps of events not learned yet
         self._now: float | None = None
 
-    def prime(self, events: EventBatch) -> None:
+    def prime(self, events: EventBatch, log: EventLog | None = None) -> None:
         self._pending.clear()
 
     def _arrive(self, batch: EventBatch) -> None:
@@ -202,10 +207,9 @@ class FullRetrain(_Tracked):
         self.history = EventHistory(window)
         self._windows = 0
 
-    def prime(self, events: EventBatch) -> None:
-        super().prime(events)
-        self.history = EventHistory(self.history.max_events)
-        self.history.add(events)
+    def prime(self, events: EventBatch, log: EventLog | None = None) -> None:
+        super().prime(events, log)
+        self.history = _history(events, log, self.history.max_events)
         self._windows = 0
 
     def step(self, model: RecommenderBase, batch: EventBatch) -> UpdateReport:
@@ -295,34 +299,41 @@ class FineTune(_Tracked):
         self.forgetting = forgetting
         self.every = every
         self.max_events = max_events
-        self._previous = EventBatch.empty()
-        self._gathered: list[EventBatch] = []
+        self._previous = EventHistory()  # the window learned last
+        self._gathered = EventHistory()  # windows since the last update
+        self._n_gathered = 0
 
-    def prime(self, events: EventBatch) -> None:
-        super().prime(events)
-        self._previous = events
-        self._gathered = []
+    def prime(self, events: EventBatch, log: EventLog | None = None) -> None:
+        super().prime(events, log)
+        self._previous = _history(events, log)
+        self._gathered = _history(events, log)
+        self._gathered.clear()  # on a log: the next window follows the primed events
+        self._n_gathered = 0
         if self.replay is not None:
+            if log is not None:
+                self.replay.attach(log)
             self.replay.add(events)
 
     def step(self, model: RecommenderBase, batch: EventBatch) -> UpdateReport:
-        self._gathered.append(batch)
-        if len(self._gathered) < self.every:  # the update will learn it: not observed now
+        self._gathered.add(batch)
+        self._n_gathered += 1
+        if self._n_gathered < self.every:  # the update will learn it: not observed now
             return UpdateReport(False, 0, 0.0, 0, 0, None)
         if self.replay is not None and not isinstance(model, Rehearses):
             raise ValueError(
                 f"{type(model).__name__} cannot rehearse replayed events (it is not Rehearses); "
                 "fine-tune it without replay"
             )
-        batch = _latest(EventBatch.concat(self._gathered), self.max_events)
-        self._gathered = []
+        batch = _latest(self._gathered.events(), self.max_events)
+        self._gathered.clear()
+        self._n_gathered = 0
         self._arrive(batch)
         replayed = None
         if self.replay is not None:
             replayed = self.replay.sample(int(round(self.replay_ratio * len(batch))))
         start = time.perf_counter()
         if self.forgetting is not None:
-            self.forgetting.before_update(model, self._previous)
+            self.forgetting.before_update(model, self._previous.events())
         try:
             with overridden(model, n_epochs=self.epochs, lr=self.lr):
                 model.partial_fit(batch, replay=replayed)
@@ -330,7 +341,8 @@ class FineTune(_Tracked):
             if self.forgetting is not None:
                 self.forgetting.after_update(model)
         seconds = time.perf_counter() - start
-        self._previous = batch
+        self._previous.clear()
+        self._previous.add(batch)
         if self.replay is not None:
             self.replay.add(batch)
         n_events = len(batch) + (len(replayed) if replayed is not None else 0)
@@ -338,7 +350,8 @@ class FineTune(_Tracked):
 
 
 class Streaming(_Tracked):
-    """``partial_fit`` on micro-batches of ``micro_batch`` events, in time order.
+    """``partial_fit`` on micro-batches of ``micro_batch`` events, in the order given (a
+    window read from the log: log order).
 
     Parameters
     ----------
@@ -369,7 +382,8 @@ class Streaming(_Tracked):
     def step(self, model: RecommenderBase, batch: EventBatch) -> UpdateReport:
         seconds, n_updates, n_learned, lag_total = 0.0, 0, 0, 0.0
         with overridden(model, n_epochs=self.epochs, lr=self.lr):
-            for part in iter_micro_batches(batch, self.micro_batch):
+            for first in range(0, len(batch), self.micro_batch):  # in the order given
+                part = batch[first : first + self.micro_batch]
                 self._arrive(part)
                 start = time.perf_counter()
                 model.partial_fit(part)
@@ -445,17 +459,17 @@ class OnDrift(_Tracked):
         self.spacing = spacing
         self.max_events = max_events
         self._watch = self.detector()
-        self._backlog: list[EventBatch] = []
+        self._backlog = EventHistory()  # windows since the last update
         self._left = 0  # updates still due in the current burst
         self._since = 0  # windows since the last alarm
         self.alarms = 0
 
-    def prime(self, events: EventBatch) -> None:
-        super().prime(events)
-        self.history = EventHistory(self.history.max_events)
-        self.history.add(events)
+    def prime(self, events: EventBatch, log: EventLog | None = None) -> None:
+        super().prime(events, log)
+        self.history = _history(events, log, self.history.max_events)
         self._watch = self.detector()
-        self._backlog = []
+        self._backlog = _history(events, log)
+        self._backlog.clear()
         self._left = 0
 
     def step(self, model: RecommenderBase, batch: EventBatch) -> UpdateReport:
@@ -463,7 +477,7 @@ class OnDrift(_Tracked):
         from freshrec.drift.signals import miss_stream
 
         self.history.add(batch)
-        self._backlog.append(batch)
+        self._backlog.add(batch)
         misses = miss_stream(model, batch, self.k)
         if len(alarms(self._watch, misses, block=self.block)):
             self.alarms += 1
@@ -478,15 +492,15 @@ class OnDrift(_Tracked):
         self._left -= 1
         start = time.perf_counter()
         if self.action == "full":
-            self._arrive(EventBatch.concat(self._backlog))
+            self._arrive(self._backlog.events())
             events = self.history.events()
             model.fit(events)
         else:
-            events = _latest(EventBatch.concat(self._backlog), self.max_events)
+            events = _latest(self._backlog.events(), self.max_events)
             self._arrive(events)
             model.partial_fit(events)
         seconds = time.perf_counter() - start
-        self._backlog = []
+        self._backlog.clear()
         return UpdateReport(True, len(events), seconds, 1, *self._learn_pending())
 
 
@@ -529,9 +543,9 @@ class Hybrid:
         self.streaming = streaming or Streaming()
         self.retrain = FullRetrain(every=every, window=window)
 
-    def prime(self, events: EventBatch) -> None:
-        self.streaming.prime(events)
-        self.retrain.prime(events)
+    def prime(self, events: EventBatch, log: EventLog | None = None) -> None:
+        self.streaming.prime(events, log)
+        self.retrain.prime(events, log)
 
     def step(self, model: RecommenderBase, batch: EventBatch) -> UpdateReport:
         streamed = self.streaming.step(model, batch)
@@ -544,6 +558,18 @@ class Hybrid:
             streamed.n_learned,
             streamed.lag_s,
         )
+
+
+def _history(
+    events: EventBatch, log: EventLog | None, max_events: int | None = None
+) -> EventHistory:
+    """A history that holds ``events`` (cursors into ``log`` when they are its first
+    events)."""
+    history = EventHistory(max_events)
+    if log is not None:
+        history.attach(log)
+    history.add(events)
+    return history
 
 
 def _latest(events: EventBatch, max_events: int | None) -> EventBatch:
