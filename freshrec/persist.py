@@ -2,14 +2,15 @@
 
 Layout of a saved model folder::
 
-    freshrec.json       {"format": 1, "freshrec_version": ..., "class": ..., "params": {...}}
+    freshrec.json       {"format": 2, "freshrec_version": ..., "class": ..., "params": {...}}
     model.safetensors   numeric state (numpy arrays)
     state.json          JSON state: id maps, scalars, RNG state
-    manifest.json       file checksums and summary; written last, so its presence marks a
-                        complete folder
+    manifest.json       file checksums and summary, with a checksum of its own contents;
+                        written last, so its presence marks a complete folder
 
 The folder is written under a temporary sibling name, every file is fsynced, and the folder
-is renamed into place, so a reader never sees half a model.
+is renamed into place, so a reader never sees half a model. Format 2 added the manifest's own
+checksum (required from format 2 on; format 1 folders still load).
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ __all__ = [
     "save_model",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_READABLE_FORMATS = (1, 2)
 MODEL_FILES = ("freshrec.json", "model.safetensors", "state.json", "manifest.json")
 _TRUSTED_PREFIXES = ("freshrec.",)
 
@@ -212,9 +214,10 @@ def save_model(
             name: _sha256(tmp / name)
             for name in ("freshrec.json", "model.safetensors", "state.json")
         }
+        body = {"files": files, **(manifest or {})}
         _write(
             tmp / "manifest.json",
-            json.dumps({"files": files, **(manifest or {})}, indent=2).encode(),
+            json.dumps({**body, "checksum": _json_digest(body)}, indent=2).encode(),
         )
         if target.is_dir() and any(p.name not in MODEL_FILES for p in target.iterdir()):
             _move_files_into(tmp, target)  # forced: the other files stay where they are
@@ -275,13 +278,23 @@ def load_model(
     manifest_path = folder / "manifest.json"
     if not manifest_path.exists():
         raise FileNotFoundError(f"{folder} is not a complete model folder (no manifest.json)")
-    manifest = json.loads(manifest_path.read_text())
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{manifest_path}: not valid JSON ({err})") from err
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        raise ValueError(f"{manifest_path}: not a manifest (no files and checksums)")
+    written = manifest.pop("checksum", None)
+    if written is not None and written != _json_digest(manifest):
+        raise ValueError(f"{manifest_path}: checksum does not match its contents")
     for name, digest in manifest["files"].items():
         if _sha256(folder / name) != digest:
             raise ValueError(f"{folder / name}: checksum does not match manifest.json")
     config = json.loads((folder / "freshrec.json").read_text())
-    if config.get("format") != FORMAT_VERSION:
+    if config.get("format") not in _READABLE_FORMATS:
         raise ValueError(f"{folder}: unsupported model format {config.get('format')!r}")
+    if config["format"] >= 2 and written is None:  # the manifest's own checksum was lost
+        raise ValueError(f"{manifest_path}: no checksum of its own (format 2 writes one)")
     if cls is None:
         cls = _resolve_class(config["class"])
     arrays = load_file(str(folder / "model.safetensors"))
@@ -319,6 +332,12 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _json_digest(value: Any) -> str:
+    """SHA-256 of ``value`` as canonical JSON (sorted keys, no spaces)."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _sha256(path: Path) -> str:

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from freshrec.cli.datasets import app as datasets_app
+from freshrec.cli.models import app as models_app
 from freshrec.cli.options import (
     MODEL_NAMES,
     DataDir,
@@ -42,6 +43,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(datasets_app, name="datasets")
+app.add_typer(models_app, name="models")
 console = Console()
 _INTERRUPTED = 130  # the shell's code for a process stopped by SIGINT
 
@@ -386,6 +388,96 @@ def prequential(
         )
     console.print(rich_table(results))
     console.print(_wrote(write_prequential(out, results, run)))
+
+
+@app.command()
+def learn(
+    log: Annotated[
+        str, typer.Option(help="Event log to learn from (sqlite:///PATH, redis://..., memory://).")
+    ],
+    registry: Annotated[Path, typer.Option(help="Registry folder: versions and checkpoints.")],
+    model: Annotated[str, typer.Option(help=f"Model name; {_MODELS_HELP}.")],
+    strategy: Annotated[
+        str, typer.Option(help="Update strategy (streaming, finetune, ...).")
+    ] = "streaming",
+    micro_batch: Annotated[int, typer.Option(min=1, help="Events per learning step.")] = 1000,
+    candidate_every: Annotated[
+        int, typer.Option(min=1, help="Publish a candidate every N events.")
+    ] = 100_000,
+    guard_events: Annotated[
+        int, typer.Option(min=1, help="Held-out events the guard checks a candidate on.")
+    ] = 25_000,
+    checkpoint_every: Annotated[int, typer.Option(min=1, help="Checkpoint every N events.")] = (
+        10_000
+    ),
+    margin: Annotated[
+        float, typer.Option(min=0.0, help="Largest relative metric loss a candidate may show.")
+    ] = 0.02,
+    max_events: Annotated[
+        int | None, typer.Option(min=1, help="Stop after learning this many events.")
+    ] = None,
+    follow: Annotated[
+        bool, typer.Option(help="Keep waiting for new events at the head of the log.")
+    ] = False,
+    set_: SetOption = None,
+) -> None:
+    """Learn from the event log, checkpoint, and publish guarded versions to the registry."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from freshrec.config import parse_overrides
+    from freshrec.jobs.learn import run_learner
+    from freshrec.live.learner import LearnerStatus
+
+    columns = (
+        TextColumn("[bold]learning"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.fields[head]:,} events"),
+        TextColumn(
+            "lag {task.fields[lag]:,} | {task.fields[rate]:,.0f} events/s | {task.fields[version]}"
+        ),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task(
+            "learn", total=None, head=0, lag=0, rate=0.0, version="no version yet"
+        )
+
+        def show(status: LearnerStatus) -> None:
+            progress.update(
+                task,
+                completed=status.position,
+                total=status.head,
+                head=status.head,
+                lag=status.lag,
+                rate=status.events_per_s,
+                version=f"last published {status.last_version or '-'}",
+            )
+
+        learner, status = run_learner(
+            log,
+            registry,
+            model,
+            strategy,
+            overrides=parse_overrides(set_ or []),
+            micro_batch=micro_batch,
+            candidate_every=candidate_every,
+            guard_events=guard_events,
+            checkpoint_every=checkpoint_every,
+            margin=margin,
+            max_events=max_events,
+            follow=follow,
+            on_status=show,
+        )
+        show(status)
+    labels = learner.registry.labels()
+    console.print(
+        escape(
+            f"learned up to event {status.position:,} of {status.head:,} "
+            f"({status.events_per_s:,.0f} events/s); promoted {status.promoted}, rejected "
+            f"{status.rejected}; stable {labels['stable'] or '-'}, candidate "
+            f"{labels['candidate'] or '-'}"
+        )
+    )
 
 
 @app.command()

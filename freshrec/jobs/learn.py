@@ -1,0 +1,78 @@
+"""``freshrec learn``: build the model and strategy by name and run the learner on a log.
+
+``--set`` overrides reach the model (``bpr.lr=0.01``, ``model.n_factors=32``) and the
+strategy by its command-line name (``streaming.epochs=2``, ``finetune.lr=0.01``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from freshrec.config import model_params
+from freshrec.live.guard import Guard
+from freshrec.live.learner import Learner, LearnerStatus
+from freshrec.live.registry import Registry
+from freshrec.log import open_log
+from freshrec.models import REGISTRY
+from freshrec.update.strategies import make_strategy
+
+__all__ = ["run_learner"]
+
+
+def run_learner(
+    log_url: str,
+    registry_dir: Path,
+    model: str,
+    strategy: str = "streaming",
+    *,
+    overrides: dict[str, dict[str, Any]] | None = None,
+    micro_batch: int = 1000,
+    candidate_every: int = 100_000,
+    guard_events: int = 25_000,
+    checkpoint_every: int = 10_000,
+    margin: float = 0.02,
+    max_events: int | None = None,
+    follow: bool = False,
+    on_status: Callable[[LearnerStatus], None] | None = None,
+) -> tuple[Learner, LearnerStatus]:
+    """Learn model ``model`` from the log at ``log_url`` through ``strategy``, publishing to
+    ``registry_dir``; resume from the registry's latest checkpoint when there is one.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from freshrec.checks import checkerboard_events
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> log = open_log(f"sqlite:///{folder / 'events.db'}")
+    >>> _ = log.append(checkerboard_events())
+    >>> learner, status = run_learner(f"sqlite:///{folder / 'events.db'}", folder / "registry",
+    ...     "popular", micro_batch=32, candidate_every=64, guard_events=32, checkpoint_every=64)
+    >>> status.position, status.lag
+    (192, 0)
+    >>> [(r["action"], r["version"]) for r in learner.registry.journal()][:4]
+    [('publish', 'v000001'), ('promote', 'v000001'), ('publish', 'v000002'), ('reject', 'v000002')]
+    """
+    overrides = overrides or {}
+    if model not in REGISTRY:
+        raise ValueError(f"unknown model {model!r}; choose from {', '.join(sorted(REGISTRY))}")
+    built = REGISTRY[model](**model_params(model, REGISTRY[model], overrides))
+    params = dict(overrides.get(strategy, {}))
+    if strategy == "streaming":
+        params.setdefault("micro_batch", micro_batch)
+        if "n_epochs" not in built.get_params():
+            params.setdefault("epochs", None)  # models without epochs learn each event once
+    learner = Learner(
+        open_log(log_url),
+        Registry(registry_dir),
+        built,
+        strategy=make_strategy(strategy, params),
+        micro_batch=micro_batch,
+        candidate_every=candidate_every,
+        guard_events=guard_events,
+        checkpoint_every=checkpoint_every,
+        guard=Guard(margin=margin),
+    )
+    status = learner.run(max_events=max_events, follow=follow, on_status=on_status)
+    return learner, status

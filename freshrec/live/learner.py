@@ -1,0 +1,319 @@
+"""The learner: keeps a published model fresh from the event log, exactly once.
+
+One loop, in log order:
+
+1. **Read** the events after the model's cursor, cut into micro-batches at fixed log positions
+   (every ``micro_batch`` events from the start of the log), so a learner that restarts cuts
+   the same batches whatever a read returned; at the head it waits (``follow``) or stops,
+   learning the last, shorter batch.
+2. **Learn** each micro-batch through an update strategy (default: streaming ``partial_fit``);
+   the batch is the log's next events, so the model's cursor moves past it.
+3. **Checkpoint** every ``checkpoint_every`` events: the model folder (parameters, id maps,
+   random-generator state and the cursor) written atomically under ``checkpoints/`` of the
+   registry. A restarted learner loads the newest checkpoint that verifies (a torn or corrupt
+   one is reported and skipped) and reads on from its cursor: events after it are learned
+   again from the same state, so every event is applied exactly once in effect.
+4. **Publish** a candidate version every ``candidate_every`` events; once the next
+   ``guard_events`` events are in the log, the :class:`~freshrec.live.guard.Guard` compares
+   it with the stable version on those events (neither has learned them; users the stable
+   version does not know are left out, so a burst of new accounts cannot vouch for itself)
+   and the registry promotes it or records why it was rejected.
+
+Examples
+--------
+>>> import tempfile
+>>> from freshrec.checks import checkerboard_events
+>>> from freshrec.live.registry import Registry
+>>> from freshrec.log import open_log
+>>> from freshrec.models import BPR
+>>> log = open_log("memory://")
+>>> _ = log.append(checkerboard_events())
+>>> registry = Registry(tempfile.mkdtemp())
+>>> learner = Learner(log, registry, BPR(n_factors=4, seed=0), micro_batch=20,
+...                   candidate_every=100, guard_events=40, checkpoint_every=20)
+>>> status = learner.run()
+>>> status.position, status.lag, registry.labels()["stable"]
+(192, 0, 'v000001')
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from freshrec.base import RecommenderBase
+from freshrec.data.batch import EventBatch
+from freshrec.live.checkpoints import CheckpointStore
+from freshrec.live.guard import Guard, GuardVerdict
+from freshrec.live.registry import Registry
+from freshrec.log.cursor import Cursor
+from freshrec.log.log import EventLog
+from freshrec.update.strategies import Streaming, UpdateStrategy
+
+__all__ = ["Learner", "LearnerStatus"]
+
+
+@dataclass(frozen=True)
+class LearnerStatus:
+    """Where the learner stands.
+
+    Attributes
+    ----------
+    position
+        Events of the log learned (the model's cursor as a count).
+    head
+        Events in the log.
+    events_per_s
+        Events learned per second of this run (reading, learning, checkpoints and checks).
+    last_version
+        The latest version published (``None`` before the first).
+    promoted, rejected
+        Candidates promoted and rejected in this run.
+
+    Examples
+    --------
+    >>> LearnerStatus(900, 1000, 5000.0, "v000002", 2, 0).lag
+    100
+    """
+
+    position: int
+    head: int
+    events_per_s: float
+    last_version: str | None
+    promoted: int
+    rejected: int
+
+    @property
+    def lag(self) -> int:
+        """Events in the log not learned yet."""
+        return self.head - self.position
+
+
+class Learner:
+    """Learns ``model`` from ``log`` and publishes guarded versions to ``registry``.
+
+    Parameters
+    ----------
+    log
+        The event log to learn from.
+    registry
+        Where versions are published; checkpoints go to its ``checkpoints/`` folder.
+    model
+        The model to start from when there is no checkpoint yet: unfitted, or learned from
+        this log (its ``cursor_``). A checkpoint, when there is one, takes its place.
+    strategy
+        How each micro-batch is learned (default: :class:`Streaming`, one epoch for models
+        that have epochs).
+    micro_batch
+        Events per learning step; batches end at multiples of it in the log.
+    candidate_every, guard_events, checkpoint_every
+        Publish a candidate every ``candidate_every`` events (a multiple of
+        ``micro_batch``), check it on the next ``guard_events`` (at most
+        ``candidate_every``), checkpoint every ``checkpoint_every`` events (a multiple of
+        ``micro_batch``).
+    guard
+        The checks a candidate must pass (default :class:`Guard()`).
+    keep_checkpoints
+        Checkpoints kept (older ones are removed after each new one).
+
+    Examples
+    --------
+    A second learner on the same registry goes on from the first one's checkpoint:
+
+    >>> import tempfile
+    >>> from freshrec.checks import checkerboard_events
+    >>> from freshrec.log import open_log
+    >>> from freshrec.models import BPR
+    >>> log = open_log("memory://")
+    >>> _ = log.append(checkerboard_events())
+    >>> registry = Registry(tempfile.mkdtemp())
+    >>> settings = dict(micro_batch=20, candidate_every=100, guard_events=40, checkpoint_every=20)
+    >>> Learner(log, registry, BPR(seed=0), **settings).run(max_events=60).position
+    60
+    >>> Learner(log, registry, BPR(seed=0), **settings).run().position
+    192
+    """
+
+    def __init__(
+        self,
+        log: EventLog,
+        registry: Registry,
+        model: RecommenderBase,
+        *,
+        strategy: UpdateStrategy | None = None,
+        micro_batch: int = 1000,
+        candidate_every: int = 100_000,
+        guard_events: int = 25_000,
+        checkpoint_every: int = 10_000,
+        guard: Guard | None = None,
+        keep_checkpoints: int = 2,
+    ) -> None:
+        if micro_batch < 1 or keep_checkpoints < 1:
+            raise ValueError("micro_batch and keep_checkpoints must be >= 1")
+        for name, value in (
+            ("candidate_every", candidate_every),
+            ("checkpoint_every", checkpoint_every),
+        ):
+            if value < micro_batch or value % micro_batch:
+                raise ValueError(
+                    f"{name} ({value}) must be a multiple of micro_batch ({micro_batch})"
+                )
+        if not 1 <= guard_events <= candidate_every:
+            raise ValueError(f"guard_events must be in [1, candidate_every], got {guard_events}")
+        self.log = log
+        self.registry = registry
+        self.micro_batch = micro_batch
+        self.candidate_every = candidate_every
+        self.guard_events = guard_events
+        self.checkpoint_every = checkpoint_every
+        self.guard = guard or Guard()
+        self.checkpoints = CheckpointStore(registry.path / "checkpoints", keep=keep_checkpoints)
+        restored, self.corrupt_checkpoints = self.checkpoints.latest()
+        self.model = restored or model
+        if self.model.is_fitted and getattr(self.model, "cursor_", None) is None:
+            raise ValueError(
+                f"{type(self.model).__name__} has learned {self.model.n_events_:,} events but "
+                "has no log cursor: give an unfitted model, or one learned from this log "
+                "(learn_from_log)"
+            )
+        self.model.attach(log)
+        epochs = 1 if "n_epochs" in self.model.get_params() else None
+        self.strategy = strategy or Streaming(micro_batch=micro_batch, epochs=epochs)
+        self.strategy.prime(log.window(Cursor.START, self._cursor()), log)
+        self.last_version: str | None = None
+        self._promoted = self._rejected = 0
+        self._pending = self._pending_candidate()
+
+    # -- the loop -------------------------------------------------------------------------
+    def run(
+        self,
+        *,
+        max_events: int | None = None,
+        follow: bool = False,
+        poll_s: float = 0.2,
+        on_status: Callable[[LearnerStatus], None] | None = None,
+    ) -> LearnerStatus:
+        """Learn until the head of the log (or ``max_events``; with ``follow``, until
+        ``max_events`` or forever, waiting for new events); return where it stands.
+
+        At the head without ``follow`` the last, shorter micro-batch is learned too and a
+        checkpoint is written.
+        """
+        started, learned = time.perf_counter(), 0
+        self._publish_if_due()
+        self._check_if_due()
+        while max_events is None or learned < max_events:
+            position = self._position()
+            wanted = self.micro_batch - position % self.micro_batch
+            if max_events is not None:
+                wanted = min(wanted, max_events - learned)
+            read = self.log.read(self._cursor(), wanted)
+            if len(read) < wanted and follow:
+                time.sleep(poll_s)
+                continue
+            if not len(read):
+                break
+            self.strategy.step(self.model, read.events)
+            if self._cursor() != read.next_cursor:
+                raise RuntimeError(
+                    f"{type(self.model).__name__} did not move its cursor past the batch it "
+                    "learned: the strategy changed the batch (order or events)"
+                )
+            learned += len(read)
+            position += len(read)
+            if position % self.checkpoint_every == 0:
+                self.checkpoint()
+            self._publish_if_due()
+            self._check_if_due()
+            if on_status is not None:
+                on_status(self.status(learned / max(time.perf_counter() - started, 1e-9)))
+        if learned and self._position() % self.checkpoint_every:
+            self.checkpoint()
+        return self.status(learned / max(time.perf_counter() - started, 1e-9))
+
+    def status(self, events_per_s: float = 0.0) -> LearnerStatus:
+        """Where the learner stands now."""
+        return LearnerStatus(
+            self._position(),
+            len(self.log),
+            events_per_s,
+            self.last_version,
+            self._promoted,
+            self._rejected,
+        )
+
+    # -- cursor ---------------------------------------------------------------------------
+    def _cursor(self) -> Cursor:
+        cursor = getattr(self.model, "cursor_", None)
+        return Cursor.parse(cursor) if cursor else Cursor.START
+
+    def _position(self) -> int:
+        return self.log.position(self._cursor())
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def checkpoint(self) -> None:
+        """Save the model (with its cursor) as the newest checkpoint; drop older ones."""
+        self.checkpoints.save(self.model, position=self._position())
+
+    # -- candidates and the guard ---------------------------------------------------------
+    def _publish_if_due(self) -> None:
+        """Publish a candidate at each multiple of ``candidate_every`` (once: a restart
+        between the checkpoint and the publication publishes it then)."""
+        position = self._position()
+        if not position or position % self.candidate_every:
+            return
+        cursor = str(self._cursor())
+        if any(v.cursor == cursor for v in self.registry.versions()):
+            return
+        self.last_version = self.registry.publish(self.model)
+        self._pending = (self.last_version, self._cursor())
+
+    def _pending_candidate(self) -> tuple[str, Cursor] | None:
+        """The candidate waiting for its check, and the cursor it learned up to."""
+        candidate = self.registry.labels()["candidate"]
+        info = next((v for v in self.registry.versions() if v.version == candidate), None)
+        if info is None or info.cursor is None:
+            return None
+        return info.version, Cursor.parse(info.cursor)
+
+    def _check_if_due(self) -> None:
+        """Check the candidate once the ``guard_events`` after it are learned."""
+        if self._pending is None:
+            return
+        candidate, start = self._pending
+        first = self.log.position(start)
+        if self._position() < first + self.guard_events:
+            return
+        verdict = self._verdict(candidate, start, first)
+        if verdict.passed:
+            self.registry.promote(candidate, reason=verdict.reason, metrics=verdict.metrics)
+            self._promoted += 1
+        else:
+            self.registry.reject(candidate, reason=verdict.reason, metrics=verdict.metrics)
+            self._rejected += 1
+        self._pending = None
+
+    def _verdict(self, candidate: str, start: Cursor, first: int) -> GuardVerdict:
+        """The guard's verdict on ``candidate`` (learned up to ``start``, position
+        ``first``) over the next ``guard_events`` events of the log."""
+        labels = self.registry.labels()
+        stable = self.registry.load("stable") if labels["stable"] is not None else None
+        held_out = self.log.window(start, self.log.cursor_at(first + self.guard_events))
+        if stable is not None:
+            known = np.array([u in stable.user_map_ for u in held_out.user.tolist()], bool)
+            held_out = held_out.take(known)
+        return self.guard.check(
+            self.registry.load(candidate), stable, held_out, self._seen(held_out, first)
+        )
+
+    def _seen(self, held_out: EventBatch, first: int) -> EventBatch:
+        """The held-out users' events among the log's first ``first`` (masked in ranking)."""
+        users, items, values = (column[:first] for column in self.log.arrays())
+        wanted = self.log.users.encode(np.unique(held_out.user)) if len(held_out) else users[:0]
+        keep = np.isin(users, wanted[wanted >= 0])
+        return EventBatch(
+            self.log.users.decode(users[keep]), self.log.items.decode(items[keep]), values[keep]
+        )

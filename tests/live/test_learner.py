@@ -1,0 +1,183 @@
+"""The learner: exactly once across crashes and resends, checkpoints, guarded publishing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from freshrec.base import RecommenderBase
+from freshrec.data.batch import EventBatch, as_batch
+from freshrec.data.synthetic import synthetic_stream
+from freshrec.live.guard import Guard
+from freshrec.live.learner import Learner
+from freshrec.live.registry import Registry
+from freshrec.log import open_log
+from freshrec.models import BPR, BiasedMF
+
+SETTINGS = {"micro_batch": 100, "candidate_every": 2000, "guard_events": 500}
+
+
+class Crash(Exception):
+    """Stands for the process dying between two micro-batches."""
+
+
+@pytest.fixture(scope="module")
+def stream() -> EventBatch:
+    batch = as_batch(synthetic_stream(n_users=120, n_items=80, n_events=6000, seed=2).events)
+    batch = batch.sort_by_time()
+    return EventBatch(
+        batch.user, batch.item, batch.value, timestamp=batch.timestamp, event_id=np.arange(6000)
+    )
+
+
+def _sqlite_log(tmp_path: Path, stream: EventBatch, name: str = "log.db"):
+    log = open_log(f"sqlite:///{tmp_path / name}")
+    log.append(stream)
+    return log
+
+
+def _scores(model: RecommenderBase) -> np.ndarray:
+    return model.score_batch(np.arange(model.n_users))
+
+
+def _uninterrupted(tmp_path, stream, model_cls, **settings):
+    log = _sqlite_log(tmp_path, stream, "clean.db")
+    registry = Registry(tmp_path / "clean")
+    learner = Learner(log, registry, model_cls(seed=0), checkpoint_every=500, **settings)
+    learner.run()
+    return learner.model, registry
+
+
+@pytest.mark.parametrize("model_cls", [BPR, BiasedMF])
+def test_a_learner_that_crashes_and_restarts_learns_every_event_exactly_once(
+    tmp_path, stream, model_cls
+):
+    clean, clean_registry = _uninterrupted(tmp_path, stream, model_cls, **SETTINGS)
+    log = _sqlite_log(tmp_path, stream)
+    registry = Registry(tmp_path / "crashy")
+    crash_after = iter(np.random.default_rng(7).integers(1, 12, size=8).tolist())
+    restarts = 0
+    while True:
+        learner = Learner(log, registry, model_cls(seed=0), checkpoint_every=500, **SETTINGS)
+        budget = next(crash_after, None)
+
+        def crash(_status, left=[budget]):  # noqa: B006 - a counter shared by the calls
+            if left[0] is not None:
+                left[0] -= 1
+                if left[0] == 0:
+                    raise Crash
+
+        try:
+            learner.run(on_status=crash)
+            break
+        except Crash:
+            restarts += 1
+    assert restarts == 8
+    assert learner.model.cursor_ == clean.cursor_ == str(log.head())
+    assert learner.model.n_events_ == clean.n_events_ == len(stream)
+    np.testing.assert_allclose(_scores(learner.model), _scores(clean), atol=1e-6)
+    assert [(v.version, v.cursor) for v in registry.versions()] == [
+        (v.version, v.cursor) for v in clean_registry.versions()
+    ]
+    assert registry.labels() == clean_registry.labels()
+
+
+def test_resent_events_leave_the_model_as_single_delivery_does(tmp_path, stream):
+    clean, _ = _uninterrupted(tmp_path, stream, BPR, **SETTINGS)
+    log = open_log(f"sqlite:///{tmp_path / 'resent.db'}")
+    sends = np.random.default_rng(3).integers(2, 4, size=len(stream) // 250)  # 2 or 3 each
+    duplicates = 0
+    for start, times in zip(range(0, len(stream), 250), sends, strict=True):
+        for _ in range(times):
+            duplicates += log.append(stream[start : start + 250]).duplicate
+    assert duplicates == int(((sends - 1) * 250).sum()) and len(log) == len(stream)
+    learner = Learner(
+        log, Registry(tmp_path / "resent"), BPR(seed=0), checkpoint_every=500, **SETTINGS
+    )
+    learner.run()
+    np.testing.assert_allclose(_scores(learner.model), _scores(clean), atol=1e-6)
+
+
+def test_a_corrupt_checkpoint_is_skipped_for_the_previous_one(tmp_path, stream):
+    clean, _ = _uninterrupted(tmp_path, stream, BPR, **SETTINGS)
+    log = _sqlite_log(tmp_path, stream)
+    registry = Registry(tmp_path / "torn")
+    Learner(log, registry, BPR(seed=0), checkpoint_every=500, **SETTINGS).run(max_events=3000)
+    newest = sorted((registry.path / "checkpoints").iterdir())[-1]
+    data = bytearray((newest / "model.safetensors").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (newest / "model.safetensors").write_bytes(bytes(data))
+    learner = Learner(log, registry, BPR(seed=0), checkpoint_every=500, **SETTINGS)
+    assert len(learner.corrupt_checkpoints) == 1 and newest.name in learner.corrupt_checkpoints[0]
+    assert learner.status().position == 2500
+    learner.run()
+    np.testing.assert_allclose(_scores(learner.model), _scores(clean), atol=1e-6)
+
+
+def test_candidates_are_promoted_or_rejected_with_their_reason(tmp_path, stream):
+    log = _sqlite_log(tmp_path, stream)
+    registry = Registry(tmp_path / "strict")
+    strict = Guard(max_churn=0.0)  # any change of a top-10 list is too much
+    status = Learner(
+        log, registry, BPR(seed=0), guard=strict, checkpoint_every=500, **SETTINGS
+    ).run()
+    assert status.promoted == 1 and status.rejected == 1  # the first goes through unchecked
+    rejections = [r for r in registry.journal() if r["action"] == "reject"]
+    assert (
+        rejections[0]["reason"].startswith("churn@10") and rejections[0]["metrics"]["churn@10"] > 0
+    )
+    assert registry.labels()["stable"] == "v000001"
+    assert registry.labels()["candidate"] == "v000003"  # published at the head, not checked yet
+
+
+def test_a_model_fitted_off_the_log_is_refused(tmp_path, stream):
+    log = _sqlite_log(tmp_path, stream)
+    with pytest.raises(ValueError, match="has no log cursor"):
+        Learner(log, Registry(tmp_path / "r"), BPR(seed=0).fit(stream[:100]))
+
+
+_WORKER = """
+import sys
+from freshrec.live.learner import Learner
+from freshrec.live.registry import Registry
+from freshrec.log import open_log
+from freshrec.models import BPR
+log = open_log(sys.argv[1])
+learner = Learner(log, Registry(sys.argv[2]), BPR(seed=0), checkpoint_every=500,
+                  micro_batch=100, candidate_every=2000, guard_events=500)
+print("started", learner.status().position, flush=True)
+learner.run(on_status=lambda status: print(status.position, flush=True))
+"""
+
+
+def test_kill_9_at_random_points_loses_and_repeats_nothing(tmp_path, stream):
+    clean, _ = _uninterrupted(tmp_path, stream, BPR, **SETTINGS)
+    log = _sqlite_log(tmp_path, stream)
+    registry_dir = tmp_path / "killed"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    starts = []
+    for batches in np.random.default_rng(11).integers(6, 20, size=3):
+        worker = subprocess.Popen(
+            [sys.executable, "-c", _WORKER, url, str(registry_dir)],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert worker.stdout is not None
+        starts.append(int(worker.stdout.readline().split()[1]))
+        for _ in range(int(batches)):  # let it learn that many micro-batches, then kill it
+            worker.stdout.readline()
+        worker.send_signal(signal.SIGKILL)
+        assert worker.wait() == -signal.SIGKILL
+    assert starts[0] == 0 and starts[1] > 0 and starts[2] > starts[1]  # each resumed
+    learner = Learner(log, Registry(registry_dir), BPR(seed=0), checkpoint_every=500, **SETTINGS)
+    learner.run()
+    assert learner.model.cursor_ == clean.cursor_
+    np.testing.assert_allclose(_scores(learner.model), _scores(clean), atol=1e-6)
