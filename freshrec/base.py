@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 import inspect
 import os
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar, NamedTuple, Protocol, Self, runtime_checkable
 
 import numpy as np
@@ -493,12 +494,39 @@ class RecommenderBase(Estimator):
             read = log.read(start, max_events)
             events, end = read.events, read.next_cursor
         if len(events):
-            self._reading = end
-            try:
+            with self.learning_through(end):
                 self.partial_fit(events)
-            finally:
-                self._reading = None
         return self
+
+    @contextmanager
+    def learning_through(self, cursor: Cursor) -> Iterator[None]:
+        """In the block, what ``partial_fit`` is given comes from the attached log's events
+        up to ``cursor``, in any order and maybe not all of them (a learner leaves out events
+        it caps); nothing of it is kept in memory, and ``cursor_`` ends at ``cursor``.
+
+        Examples
+        --------
+        >>> from freshrec.data import Event
+        >>> from freshrec.log import open_log
+        >>> from freshrec.models import MostPopular
+        >>> log = open_log("memory://")
+        >>> _ = log.append([Event("ann", "a"), Event("ann", "b"), Event("bob", "a")])
+        >>> read = log.read()
+        >>> model = MostPopular().attach(log)
+        >>> with model.learning_through(read.next_cursor):
+        ...     _ = model.partial_fit(read.events[[0, 2]])  # ann's second event left out
+        >>> model.n_events_, model.cursor_ == str(log.head())
+        (2, True)
+        """
+        if self._event_log is None:
+            raise ValueError(f"{type(self).__name__} has no log attached (attach(log) first)")
+        self._reading = cursor
+        try:
+            yield
+        finally:
+            self._reading = None
+        if self.is_fitted:
+            self.cursor_ = str(cursor)
 
     # -- hooks --------------------------------------------------------------------------
     def _grow(self, n_users: int, n_items: int) -> None:

@@ -413,6 +413,10 @@ def learn(
     margin: Annotated[
         float, typer.Option(min=0.0, help="Largest relative metric loss a candidate may show.")
     ] = 0.02,
+    max_user_events: Annotated[
+        int | None,
+        typer.Option(min=1, help="Learn at most N events of one user per candidate window."),
+    ] = None,
     max_events: Annotated[
         int | None, typer.Option(min=1, help="Stop after learning this many events.")
     ] = None,
@@ -464,6 +468,7 @@ def learn(
             guard_events=guard_events,
             checkpoint_every=checkpoint_every,
             margin=margin,
+            max_user_events=max_user_events,
             max_events=max_events,
             follow=follow,
             on_status=show,
@@ -473,9 +478,9 @@ def learn(
     console.print(
         escape(
             f"learned up to event {status.position:,} of {status.head:,} "
-            f"({status.events_per_s:,.0f} events/s); promoted {status.promoted}, rejected "
-            f"{status.rejected}; stable {labels['stable'] or '-'}, candidate "
-            f"{labels['candidate'] or '-'}"
+            f"({status.events_per_s:,.0f} events/s, {status.capped:,} passed over by the "
+            f"per-user cap); promoted {status.promoted}, rejected {status.rejected}; "
+            f"stable {labels['stable'] or '-'}, candidate {labels['candidate'] or '-'}"
         )
     )
 

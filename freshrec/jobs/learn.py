@@ -33,6 +33,7 @@ def run_learner(
     guard_events: int = 25_000,
     checkpoint_every: int = 10_000,
     margin: float = 0.02,
+    max_user_events: int | None = None,
     max_events: int | None = None,
     follow: bool = False,
     on_status: Callable[[LearnerStatus], None] | None = None,
@@ -73,6 +74,7 @@ def run_learner(
         guard_events=guard_events,
         checkpoint_every=checkpoint_every,
         guard=Guard(margin=margin),
+        max_user_events=max_user_events,
     )
     status = learner.run(max_events=max_events, follow=follow, on_status=on_status)
     return learner, status

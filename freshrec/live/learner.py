@@ -6,8 +6,12 @@ One loop, in log order:
    (every ``micro_batch`` events from the start of the log), so a learner that restarts cuts
    the same batches whatever a read returned; at the head it waits (``follow``) or stops,
    learning the last, shorter batch.
-2. **Learn** each micro-batch through an update strategy (default: streaming ``partial_fit``);
-   the batch is the log's next events, so the model's cursor moves past it.
+2. **Learn** each micro-batch through an update strategy (default: streaming ``partial_fit``)
+   in :meth:`~freshrec.base.RecommenderBase.learning_through` the batch's last cursor, so the
+   model's cursor moves past it and it keeps no copy. With a per-user cap
+   (``max_user_events``), a user's events beyond the cap in the current candidate window
+   are passed over. A strategy must learn each batch in its own step (streaming, fine-tune
+   with ``every=1``): the cursor moves past what it is given.
 3. **Checkpoint** every ``checkpoint_every`` events: the model folder (parameters, id maps,
    random-generator state and the cursor) written atomically under ``checkpoints/`` of the
    registry. A restarted learner loads the newest checkpoint that verifies (a torn or corrupt
@@ -72,6 +76,8 @@ class LearnerStatus:
         The latest version published (``None`` before the first).
     promoted, rejected
         Candidates promoted and rejected in this run.
+    capped
+        Events passed over in this run by the per-user cap.
 
     Examples
     --------
@@ -85,6 +91,7 @@ class LearnerStatus:
     last_version: str | None
     promoted: int
     rejected: int
+    capped: int = 0
 
     @property
     def lag(self) -> int:
@@ -118,6 +125,10 @@ class Learner:
         The checks a candidate must pass (default :class:`Guard()`).
     keep_checkpoints
         Checkpoints kept (older ones are removed after each new one).
+    max_user_events
+        Learn at most this many events of one user per candidate window (``None``: no cap);
+        the others are passed over (the cursor moves past them), which blunts a burst from a
+        few users. Counted from the log, so a restart caps the same events.
 
     Examples
     --------
@@ -150,6 +161,7 @@ class Learner:
         checkpoint_every: int = 10_000,
         guard: Guard | None = None,
         keep_checkpoints: int = 2,
+        max_user_events: int | None = None,
     ) -> None:
         if micro_batch < 1 or keep_checkpoints < 1:
             raise ValueError("micro_batch and keep_checkpoints must be >= 1")
@@ -161,6 +173,8 @@ class Learner:
                 raise ValueError(
                     f"{name} ({value}) must be a multiple of micro_batch ({micro_batch})"
                 )
+        if max_user_events is not None and max_user_events < 1:
+            raise ValueError(f"max_user_events must be >= 1 or None, got {max_user_events}")
         if not 1 <= guard_events <= candidate_every:
             raise ValueError(f"guard_events must be in [1, candidate_every], got {guard_events}")
         self.log = log
@@ -170,6 +184,10 @@ class Learner:
         self.guard_events = guard_events
         self.checkpoint_every = checkpoint_every
         self.guard = guard or Guard()
+        self.max_user_events = max_user_events
+        self._window_start = -1
+        self._window_counts = np.zeros(0, np.int64)
+        self._capped = 0
         self.checkpoints = CheckpointStore(registry.path / "checkpoints", keep=keep_checkpoints)
         restored, self.corrupt_checkpoints = self.checkpoints.latest()
         self.model = restored or model
@@ -216,12 +234,13 @@ class Learner:
                 continue
             if not len(read):
                 break
-            self.strategy.step(self.model, read.events)
-            if self._cursor() != read.next_cursor:
-                raise RuntimeError(
-                    f"{type(self.model).__name__} did not move its cursor past the batch it "
-                    "learned: the strategy changed the batch (order or events)"
-                )
+            events = read.events
+            if self.max_user_events is not None:
+                events = events.take(self._under_cap(events, position))
+                self._capped += len(read) - len(events)
+            with self.model.learning_through(read.next_cursor):
+                if len(events):
+                    self.strategy.step(self.model, events)
             learned += len(read)
             position += len(read)
             if position % self.checkpoint_every == 0:
@@ -243,6 +262,7 @@ class Learner:
             self.last_version,
             self._promoted,
             self._rejected,
+            self._capped,
         )
 
     # -- cursor ---------------------------------------------------------------------------
@@ -252,6 +272,29 @@ class Learner:
 
     def _position(self) -> int:
         return self.log.position(self._cursor())
+
+    # -- the per-user cap -----------------------------------------------------------------
+    def _under_cap(self, events: EventBatch, position: int) -> np.ndarray:
+        """Which of ``events`` (the log's, from ``position``) keep their user within
+        ``max_user_events`` in the current candidate window; counted from the log, so a
+        restarted learner caps the same events."""
+        start = position - position % self.candidate_every
+        if self._window_start != start:  # a new window, or a restart inside one
+            users = self.log.arrays()[0][start:position]
+            self._window_counts = np.bincount(users, minlength=len(self.log.users))
+            self._window_start = start
+        users = events.indices()[0]
+        if len(self._window_counts) < len(self.log.users):
+            grown = np.zeros(len(self.log.users), np.int64)
+            grown[: len(self._window_counts)] = self._window_counts
+            self._window_counts = grown
+        order = np.argsort(users, kind="stable")
+        ranked = users[order]
+        rank = np.empty(len(users), np.int64)
+        rank[order] = np.arange(len(users)) - np.searchsorted(ranked, ranked, side="left")
+        keep: np.ndarray = self._window_counts[users] + rank < self.max_user_events
+        np.add.at(self._window_counts, users, 1)
+        return keep
 
     # -- checkpoints ----------------------------------------------------------------------
     def checkpoint(self) -> None:

@@ -181,3 +181,36 @@ def test_kill_9_at_random_points_loses_and_repeats_nothing(tmp_path, stream):
     learner.run()
     assert learner.model.cursor_ == clean.cursor_
     np.testing.assert_allclose(_scores(learner.model), _scores(clean), atol=1e-6)
+
+
+def test_the_per_user_cap_passes_over_a_burst_and_a_restart_caps_the_same_events(tmp_path, stream):
+    burst = EventBatch(
+        np.repeat(np.array([f"bot{i}" for i in range(5)], dtype=object), 60),
+        np.full(300, stream.item[0]),
+        np.ones(300),
+        timestamp=np.full(300, stream.timestamp[2999]),
+        event_id=np.arange(10_000, 10_300),
+    )
+    poisoned = EventBatch.concat([stream[:3000], burst, stream[3000:]])
+    settings = dict(SETTINGS, max_user_events=20, checkpoint_every=500)
+    log = open_log(f"sqlite:///{tmp_path / 'burst.db'}")
+    log.append(poisoned)
+    whole = Learner(log, Registry(tmp_path / "whole"), BPR(seed=0), **settings)
+    status = whole.run()
+    bots = poisoned.take(np.char.startswith(poisoned.user.astype(str), "bot"))
+    assert status.capped >= 5 * (60 - 20)  # every bot learned at most 20 of its 60 events
+    assert whole.model.n_events_ == len(poisoned) - status.capped
+    assert len(bots) == 300
+    crashed = Learner(log, Registry(tmp_path / "crashed"), BPR(seed=0), **settings)
+
+    def crash(status, left=[34]):  # noqa: B006 - inside the burst's window
+        left[0] -= 1
+        if left[0] == 0:
+            raise Crash
+
+    with pytest.raises(Crash):
+        crashed.run(on_status=crash)
+    resumed = Learner(log, Registry(tmp_path / "crashed"), BPR(seed=0), **settings)
+    resumed.run()
+    assert resumed.model.n_events_ == whole.model.n_events_
+    np.testing.assert_allclose(_scores(resumed.model), _scores(whole.model), atol=1e-6)

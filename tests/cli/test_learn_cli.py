@@ -1,0 +1,44 @@
+"""`freshrec learn`: learn from a log, resume from the checkpoint, publish to the registry."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from freshrec.checks import checkerboard_events
+from freshrec.cli.main import main
+from freshrec.data.batch import EventBatch, as_batch
+from freshrec.live.registry import Registry
+from freshrec.log import open_log
+
+SETTINGS = ["--micro-batch", "32", "--checkpoint-every", "64", "--candidate-every", "64"]
+
+
+def _learn(capsys, url, registry, *extra):
+    code = main(
+        ["learn", "--log", url, "--registry", str(registry), "--model", "bpr"]
+        + SETTINGS
+        + ["--guard-events", "32", *extra]
+    )
+    return code, " ".join(capsys.readouterr().out.split())
+
+
+def test_learn_publishes_versions_and_resumes_where_it_stopped(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    events = as_batch(checkerboard_events())
+    log = open_log(url)
+    log.append(EventBatch(events.user, events.item, events.value, event_id=np.arange(192)))
+    code, out = _learn(capsys, url, tmp_path / "registry", "--max-events", "128")
+    assert code == 0 and "learned up to event 128 of 192" in out
+    code, out = _learn(capsys, url, tmp_path / "registry")
+    assert code == 0 and "learned up to event 192 of 192" in out
+    registry = Registry(tmp_path / "registry")
+    assert [v.cursor for v in registry.versions()] == [str(c) for c in (64, 128, 192)]
+    assert registry.labels()["stable"] is not None
+    assert f"stable {registry.labels()['stable']}" in out
+
+
+def test_learn_names_an_unknown_model(tmp_path, capsys):
+    code = main(
+        ["learn", "--log", "memory://", "--registry", str(tmp_path / "r"), "--model", "nope"]
+    )
+    assert code == 2 and "unknown model 'nope'" in capsys.readouterr().out
