@@ -73,8 +73,7 @@ def run_learner(
         candidate_every=candidate_every,
         guard_events=guard_events,
         checkpoint_every=checkpoint_every,
-        guard=Guard(margin=margin),
-        max_user_events=max_user_events,
+        guard=Guard(margin=margin, max_user_events=max_user_events),
     )
     status = learner.run(max_events=max_events, follow=follow, on_status=on_status)
     return learner, status

@@ -71,6 +71,9 @@ class Guard:
         Users sampled (seeded) from those both versions know, for the churn.
     seed
         Seed of that sample.
+    max_user_events
+        The learner learns at most this many events of one user per candidate window
+        (``None``: no cap), so a burst from a few accounts reaches no candidate whole.
 
     Examples
     --------
@@ -93,8 +96,11 @@ class Guard:
     k: int = 10
     churn_users: int = 500
     seed: int = 0
+    max_user_events: int | None = None
 
     def __post_init__(self) -> None:
+        if self.max_user_events is not None and self.max_user_events < 1:
+            raise ValueError(f"max_user_events must be >= 1 or None, got {self.max_user_events}")
         if self.margin < 0 or not 0 <= self.max_churn <= 1:
             raise ValueError(
                 f"margin must be >= 0 and max_churn in [0, 1], got {self.margin}, {self.max_churn}"

@@ -9,7 +9,7 @@ One loop, in log order:
 2. **Learn** each micro-batch through an update strategy (default: streaming ``partial_fit``)
    in :meth:`~freshrec.base.RecommenderBase.learning_through` the batch's last cursor, so the
    model's cursor moves past it and it keeps no copy. With a per-user cap
-   (``max_user_events``), a user's events beyond the cap in the current candidate window
+   (the guard's ``max_user_events``), a user's events beyond the cap in the current candidate window
    are passed over. A strategy must learn each batch in its own step (streaming, fine-tune
    with ``every=1``): the cursor moves past what it is given.
 3. **Checkpoint** every ``checkpoint_every`` events: the model folder (parameters, id maps,
@@ -122,13 +122,11 @@ class Learner:
         ``candidate_every``), checkpoint every ``checkpoint_every`` events (a multiple of
         ``micro_batch``).
     guard
-        The checks a candidate must pass (default :class:`Guard()`).
-    keep_checkpoints
-        Checkpoints kept (older ones are removed after each new one).
-    max_user_events
-        Learn at most this many events of one user per candidate window (``None``: no cap);
-        the others are passed over (the cursor moves past them), which blunts a burst from a
-        few users. Counted from the log, so a restart caps the same events.
+        The checks a candidate must pass and the per-user cap on learned events (default
+        :class:`Guard()`: no cap). Events of a user beyond ``guard.max_user_events`` in one
+        candidate window are passed over (the cursor moves past them), which blunts a burst
+        from a few users; they are counted from the log, so a restart caps the same events.
+        The two latest checkpoints are kept.
 
     Examples
     --------
@@ -160,11 +158,9 @@ class Learner:
         guard_events: int = 25_000,
         checkpoint_every: int = 10_000,
         guard: Guard | None = None,
-        keep_checkpoints: int = 2,
-        max_user_events: int | None = None,
     ) -> None:
-        if micro_batch < 1 or keep_checkpoints < 1:
-            raise ValueError("micro_batch and keep_checkpoints must be >= 1")
+        if micro_batch < 1:
+            raise ValueError(f"micro_batch must be >= 1, got {micro_batch}")
         for name, value in (
             ("candidate_every", candidate_every),
             ("checkpoint_every", checkpoint_every),
@@ -173,8 +169,6 @@ class Learner:
                 raise ValueError(
                     f"{name} ({value}) must be a multiple of micro_batch ({micro_batch})"
                 )
-        if max_user_events is not None and max_user_events < 1:
-            raise ValueError(f"max_user_events must be >= 1 or None, got {max_user_events}")
         if not 1 <= guard_events <= candidate_every:
             raise ValueError(f"guard_events must be in [1, candidate_every], got {guard_events}")
         self.log = log
@@ -184,13 +178,13 @@ class Learner:
         self.guard_events = guard_events
         self.checkpoint_every = checkpoint_every
         self.guard = guard or Guard()
-        self.max_user_events = max_user_events
         self._window_start = -1
         self._window_counts = np.zeros(0, np.int64)
         self._capped = 0
-        self.checkpoints = CheckpointStore(registry.path / "checkpoints", keep=keep_checkpoints)
+        self.checkpoints = CheckpointStore(registry.path / "checkpoints")
         restored, self.corrupt_checkpoints = self.checkpoints.latest()
         self.model = restored or model
+        self._checkpointed = self.cursor() if restored is not None else Cursor.START
         if self.model.is_fitted and getattr(self.model, "cursor_", None) is None:
             raise ValueError(
                 f"{type(self.model).__name__} has learned {self.model.n_events_:,} events but "
@@ -200,7 +194,7 @@ class Learner:
         self.model.attach(log)
         epochs = 1 if "n_epochs" in self.model.get_params() else None
         self.strategy = strategy or Streaming(micro_batch=micro_batch, epochs=epochs)
-        self.strategy.prime(log.window(Cursor.START, self._cursor()), log)
+        self.strategy.prime(log.window(Cursor.START, self.cursor()), log)
         self.last_version: str | None = None
         self._promoted = self._rejected = 0
         self._pending = self._pending_candidate()
@@ -210,12 +204,14 @@ class Learner:
         self,
         *,
         max_events: int | None = None,
+        until: int | None = None,
         follow: bool = False,
         poll_s: float = 0.2,
         on_status: Callable[[LearnerStatus], None] | None = None,
     ) -> LearnerStatus:
-        """Learn until the head of the log (or ``max_events``; with ``follow``, until
-        ``max_events`` or forever, waiting for new events); return where it stands.
+        """Learn until the head of the log (or ``max_events`` more, or until the log's first
+        ``until`` events are learned; with ``follow``, until one of those or forever, waiting
+        for new events); return where it stands.
 
         At the head without ``follow`` the last, shorter micro-batch is learned too and a
         checkpoint is written.
@@ -223,19 +219,23 @@ class Learner:
         started, learned = time.perf_counter(), 0
         self._publish_if_due()
         self._check_if_due()
-        while max_events is None or learned < max_events:
+        budget = max_events
+        if until is not None:
+            left = max(until - self._position(), 0)
+            budget = left if budget is None else min(budget, left)
+        while budget is None or learned < budget:
             position = self._position()
             wanted = self.micro_batch - position % self.micro_batch
-            if max_events is not None:
-                wanted = min(wanted, max_events - learned)
-            read = self.log.read(self._cursor(), wanted)
+            if budget is not None:
+                wanted = min(wanted, budget - learned)
+            read = self.log.read(self.cursor(), wanted)
             if len(read) < wanted and follow:
                 time.sleep(poll_s)
                 continue
             if not len(read):
                 break
             events = read.events
-            if self.max_user_events is not None:
+            if self.guard.max_user_events is not None:
                 events = events.take(self._under_cap(events, position))
                 self._capped += len(read) - len(events)
             with self.model.learning_through(read.next_cursor):
@@ -266,17 +266,18 @@ class Learner:
         )
 
     # -- cursor ---------------------------------------------------------------------------
-    def _cursor(self) -> Cursor:
+    def cursor(self) -> Cursor:
+        """The cursor the model has learned up to (:attr:`Cursor.START` before any event)."""
         cursor = getattr(self.model, "cursor_", None)
         return Cursor.parse(cursor) if cursor else Cursor.START
 
     def _position(self) -> int:
-        return self.log.position(self._cursor())
+        return self.log.position(self.cursor())
 
     # -- the per-user cap -----------------------------------------------------------------
     def _under_cap(self, events: EventBatch, position: int) -> np.ndarray:
         """Which of ``events`` (the log's, from ``position``) keep their user within
-        ``max_user_events`` in the current candidate window; counted from the log, so a
+        the guard's ``max_user_events`` in the current candidate window; counted from the log, so a
         restarted learner caps the same events."""
         start = position - position % self.candidate_every
         if self._window_start != start:  # a new window, or a restart inside one
@@ -292,7 +293,8 @@ class Learner:
         ranked = users[order]
         rank = np.empty(len(users), np.int64)
         rank[order] = np.arange(len(users)) - np.searchsorted(ranked, ranked, side="left")
-        keep: np.ndarray = self._window_counts[users] + rank < self.max_user_events
+        cap = self.guard.max_user_events
+        keep: np.ndarray = self._window_counts[users] + rank < (cap or len(users))
         np.add.at(self._window_counts, users, 1)
         return keep
 
@@ -300,6 +302,12 @@ class Learner:
     def checkpoint(self) -> None:
         """Save the model (with its cursor) as the newest checkpoint; drop older ones."""
         self.checkpoints.save(self.model, position=self._position())
+        self._checkpointed = self.cursor()
+
+    def checkpoint_cursor(self) -> Cursor:
+        """The cursor of the newest checkpoint written or loaded (:attr:`Cursor.START` when
+        none): the events a restart would not learn again."""
+        return self._checkpointed
 
     # -- candidates and the guard ---------------------------------------------------------
     def _publish_if_due(self) -> None:
@@ -308,11 +316,11 @@ class Learner:
         position = self._position()
         if not position or position % self.candidate_every:
             return
-        cursor = str(self._cursor())
+        cursor = str(self.cursor())
         if any(v.cursor == cursor for v in self.registry.versions()):
             return
         self.last_version = self.registry.publish(self.model)
-        self._pending = (self.last_version, self._cursor())
+        self._pending = (self.last_version, self.cursor())
 
     def _pending_candidate(self) -> tuple[str, Cursor] | None:
         """The candidate waiting for its check, and the cursor it learned up to."""

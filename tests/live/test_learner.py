@@ -11,39 +11,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from freshrec.base import RecommenderBase
-from freshrec.data.batch import EventBatch, as_batch
-from freshrec.data.synthetic import synthetic_stream
+from freshrec.data.batch import EventBatch
 from freshrec.live.guard import Guard
 from freshrec.live.learner import Learner
 from freshrec.live.registry import Registry
 from freshrec.log import open_log
 from freshrec.models import BPR, BiasedMF
-
-SETTINGS = {"micro_batch": 100, "candidate_every": 2000, "guard_events": 500}
+from tests.live.conftest import SETTINGS, scores
 
 
 class Crash(Exception):
     """Stands for the process dying between two micro-batches."""
 
 
-@pytest.fixture(scope="module")
-def stream() -> EventBatch:
-    batch = as_batch(synthetic_stream(n_users=120, n_items=80, n_events=6000, seed=2).events)
-    batch = batch.sort_by_time()
-    return EventBatch(
-        batch.user, batch.item, batch.value, timestamp=batch.timestamp, event_id=np.arange(6000)
-    )
-
-
 def _sqlite_log(tmp_path: Path, stream: EventBatch, name: str = "log.db"):
     log = open_log(f"sqlite:///{tmp_path / name}")
     log.append(stream)
     return log
-
-
-def _scores(model: RecommenderBase) -> np.ndarray:
-    return model.score_batch(np.arange(model.n_users))
 
 
 def _uninterrupted(tmp_path, stream, model_cls, **settings):
@@ -81,7 +65,7 @@ def test_a_learner_that_crashes_and_restarts_learns_every_event_exactly_once(
     assert restarts == 8
     assert learner.model.cursor_ == clean.cursor_ == str(log.head())
     assert learner.model.n_events_ == clean.n_events_ == len(stream)
-    np.testing.assert_allclose(_scores(learner.model), _scores(clean), atol=1e-6)
+    np.testing.assert_allclose(scores(learner.model), scores(clean), atol=1e-6)
     assert [(v.version, v.cursor) for v in registry.versions()] == [
         (v.version, v.cursor) for v in clean_registry.versions()
     ]
@@ -101,7 +85,7 @@ def test_resent_events_leave_the_model_as_single_delivery_does(tmp_path, stream)
         log, Registry(tmp_path / "resent"), BPR(seed=0), checkpoint_every=500, **SETTINGS
     )
     learner.run()
-    np.testing.assert_allclose(_scores(learner.model), _scores(clean), atol=1e-6)
+    np.testing.assert_allclose(scores(learner.model), scores(clean), atol=1e-6)
 
 
 def test_a_corrupt_checkpoint_is_skipped_for_the_previous_one(tmp_path, stream):
@@ -117,7 +101,7 @@ def test_a_corrupt_checkpoint_is_skipped_for_the_previous_one(tmp_path, stream):
     assert len(learner.corrupt_checkpoints) == 1 and newest.name in learner.corrupt_checkpoints[0]
     assert learner.status().position == 2500
     learner.run()
-    np.testing.assert_allclose(_scores(learner.model), _scores(clean), atol=1e-6)
+    np.testing.assert_allclose(scores(learner.model), scores(clean), atol=1e-6)
 
 
 def test_candidates_are_promoted_or_rejected_with_their_reason(tmp_path, stream):
@@ -180,7 +164,7 @@ def test_kill_9_at_random_points_loses_and_repeats_nothing(tmp_path, stream):
     learner = Learner(log, Registry(registry_dir), BPR(seed=0), checkpoint_every=500, **SETTINGS)
     learner.run()
     assert learner.model.cursor_ == clean.cursor_
-    np.testing.assert_allclose(_scores(learner.model), _scores(clean), atol=1e-6)
+    np.testing.assert_allclose(scores(learner.model), scores(clean), atol=1e-6)
 
 
 def test_the_per_user_cap_passes_over_a_burst_and_a_restart_caps_the_same_events(tmp_path, stream):
@@ -192,7 +176,7 @@ def test_the_per_user_cap_passes_over_a_burst_and_a_restart_caps_the_same_events
         event_id=np.arange(10_000, 10_300),
     )
     poisoned = EventBatch.concat([stream[:3000], burst, stream[3000:]])
-    settings = dict(SETTINGS, max_user_events=20, checkpoint_every=500)
+    settings = dict(SETTINGS, guard=Guard(max_user_events=20), checkpoint_every=500)
     log = open_log(f"sqlite:///{tmp_path / 'burst.db'}")
     log.append(poisoned)
     whole = Learner(log, Registry(tmp_path / "whole"), BPR(seed=0), **settings)
@@ -213,4 +197,4 @@ def test_the_per_user_cap_passes_over_a_burst_and_a_restart_caps_the_same_events
     resumed = Learner(log, Registry(tmp_path / "crashed"), BPR(seed=0), **settings)
     resumed.run()
     assert resumed.model.n_events_ == whole.model.n_events_
-    np.testing.assert_allclose(_scores(resumed.model), _scores(whole.model), atol=1e-6)
+    np.testing.assert_allclose(scores(resumed.model), scores(whole.model), atol=1e-6)
