@@ -83,6 +83,9 @@ class Recommender(Protocol):
     def load(cls, path: str | os.PathLike[str]) -> Self: ...
 
 
+_INIT_PARAMS: dict[type, tuple[str, ...]] = {}  # each class's constructor parameters
+
+
 class Estimator:
     """Hyperparameters from the ``__init__`` signature: ``get_params``, ``set_params``, ``clone``.
 
@@ -102,12 +105,15 @@ class Estimator:
 
     @classmethod
     def _param_names(cls) -> list[str]:
-        signature = inspect.signature(cls.__init__)
-        return [
-            name
-            for name, p in signature.parameters.items()
-            if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        ]
+        names = _INIT_PARAMS.get(cls)
+        if names is None:  # read once per class: an update step asks on every call
+            signature = inspect.signature(cls.__init__)
+            names = _INIT_PARAMS[cls] = tuple(
+                name
+                for name, p in signature.parameters.items()
+                if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+            )
+        return list(names)
 
     def get_params(self) -> dict[str, Any]:
         """Constructor arguments as a JSON-able dict."""

@@ -53,11 +53,13 @@ from freshrec.data.batch import EventBatch
 from freshrec.live.checkpoints import CheckpointStore
 from freshrec.live.guard import Guard, GuardVerdict
 from freshrec.live.registry import Registry
-from freshrec.log.cursor import Cursor
+from freshrec.log.cursor import Cursor, Cursors
 from freshrec.log.log import EventLog
 from freshrec.update.strategies import Streaming, UpdateStrategy
 
 __all__ = ["Learner", "LearnerStatus"]
+
+READ_AHEAD = 65_536  # events read from the log at a time, then cut into micro-batches
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,8 @@ class Learner:
                 "(learn_from_log)"
             )
         self.model.attach(log)
+        self._pos = log.position(self.cursor())  # events learned, kept as a count
+        self._ahead: tuple[EventBatch, Cursors] = (EventBatch.empty(), Cursors.empty())
         epochs = 1 if "n_epochs" in self.model.get_params() else None
         self.strategy = strategy or Streaming(micro_batch=micro_batch, epochs=epochs)
         self.strategy.prime(log.window(Cursor.START, self.cursor()), log)
@@ -221,42 +225,66 @@ class Learner:
         self._check_if_due()
         budget = max_events
         if until is not None:
-            left = max(until - self._position(), 0)
+            left = max(until - self._pos, 0)
             budget = left if budget is None else min(budget, left)
         while budget is None or learned < budget:
-            position = self._position()
+            position = self._pos
             wanted = self.micro_batch - position % self.micro_batch
             if budget is not None:
                 wanted = min(wanted, budget - learned)
-            read = self.log.read(self.cursor(), wanted)
-            if len(read) < wanted and follow:
+            batch = self._next(wanted)
+            if batch is None and follow:
                 time.sleep(poll_s)
                 continue
-            if not len(read):
+            if batch is None:
+                batch = self._next(wanted, partial=True)
+            if batch is None:
                 break
-            events = read.events
+            events, through = batch
+            n_read = len(events)
             if self.guard.max_user_events is not None:
                 events = events.take(self._under_cap(events, position))
-                self._capped += len(read) - len(events)
-            with self.model.learning_through(read.next_cursor):
+                self._capped += n_read - len(events)
+            with self.model.learning_through(through):
                 if len(events):
                     self.strategy.step(self.model, events)
-            learned += len(read)
-            position += len(read)
+            learned += n_read
+            position = self._pos = position + n_read
             if position % self.checkpoint_every == 0:
                 self.checkpoint()
             self._publish_if_due()
             self._check_if_due()
             if on_status is not None:
                 on_status(self.status(learned / max(time.perf_counter() - started, 1e-9)))
-        if learned and self._position() % self.checkpoint_every:
+        if learned and self._pos % self.checkpoint_every:
             self.checkpoint()
         return self.status(learned / max(time.perf_counter() - started, 1e-9))
+
+    def _next(self, n: int, *, partial: bool = False) -> tuple[EventBatch, Cursor] | None:
+        """The log's next ``n`` events after the model's cursor and the cursor after them
+        (fewer, at the head, with ``partial``); ``None`` when there are not enough. Reads
+        ahead in blocks of ``READ_AHEAD`` events and cuts batches from what it read."""
+        if len(self._ahead[1]) < n:
+            after = self._ahead[1][-1] if len(self._ahead[1]) else self.cursor()
+            read = self.log.read(after, max(READ_AHEAD, n))
+            if len(read) and not len(self._ahead[1]):
+                self._ahead = (read.events, read.cursors)
+            elif len(read):
+                self._ahead = (
+                    EventBatch.concat([self._ahead[0], read.events]),
+                    Cursors.concat([self._ahead[1], read.cursors]),
+                )
+        events, cursors = self._ahead
+        if len(cursors) < n and not (partial and len(cursors)):
+            return None
+        n = min(n, len(cursors))
+        self._ahead = (events[n:], cursors[n:])
+        return events[:n], cursors[n - 1]
 
     def status(self, events_per_s: float = 0.0) -> LearnerStatus:
         """Where the learner stands now."""
         return LearnerStatus(
-            self._position(),
+            self._pos,
             len(self.log),
             events_per_s,
             self.last_version,
@@ -270,9 +298,6 @@ class Learner:
         """The cursor the model has learned up to (:attr:`Cursor.START` before any event)."""
         cursor = getattr(self.model, "cursor_", None)
         return Cursor.parse(cursor) if cursor else Cursor.START
-
-    def _position(self) -> int:
-        return self.log.position(self.cursor())
 
     # -- the per-user cap -----------------------------------------------------------------
     def _under_cap(self, events: EventBatch, position: int) -> np.ndarray:
@@ -301,7 +326,7 @@ class Learner:
     # -- checkpoints ----------------------------------------------------------------------
     def checkpoint(self) -> None:
         """Save the model (with its cursor) as the newest checkpoint; drop older ones."""
-        self.checkpoints.save(self.model, position=self._position())
+        self.checkpoints.save(self.model, position=self._pos)
         self._checkpointed = self.cursor()
 
     def checkpoint_cursor(self) -> Cursor:
@@ -313,30 +338,31 @@ class Learner:
     def _publish_if_due(self) -> None:
         """Publish a candidate at each multiple of ``candidate_every`` (once: a restart
         between the checkpoint and the publication publishes it then)."""
-        position = self._position()
+        position = self._pos
         if not position or position % self.candidate_every:
             return
         cursor = str(self.cursor())
         if any(v.cursor == cursor for v in self.registry.versions()):
             return
         self.last_version = self.registry.publish(self.model)
-        self._pending = (self.last_version, self.cursor())
+        self._pending = (self.last_version, self.cursor(), self._pos)
 
-    def _pending_candidate(self) -> tuple[str, Cursor] | None:
-        """The candidate waiting for its check, and the cursor it learned up to."""
+    def _pending_candidate(self) -> tuple[str, Cursor, int] | None:
+        """The candidate waiting for its check, the cursor it learned up to and the events
+        that makes."""
         candidate = self.registry.labels()["candidate"]
         info = next((v for v in self.registry.versions() if v.version == candidate), None)
         if info is None or info.cursor is None:
             return None
-        return info.version, Cursor.parse(info.cursor)
+        cursor = Cursor.parse(info.cursor)
+        return info.version, cursor, self.log.position(cursor)
 
     def _check_if_due(self) -> None:
         """Check the candidate once the ``guard_events`` after it are learned."""
         if self._pending is None:
             return
-        candidate, start = self._pending
-        first = self.log.position(start)
-        if self._position() < first + self.guard_events:
+        candidate, start, first = self._pending
+        if self._pos < first + self.guard_events:
             return
         verdict = self._verdict(candidate, start, first)
         if verdict.passed:
