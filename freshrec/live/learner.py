@@ -49,6 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from freshrec.base import RecommenderBase
+from freshrec.capabilities import PredictsRatings
 from freshrec.data.batch import EventBatch
 from freshrec.live.checkpoints import CheckpointStore
 from freshrec.live.guard import Guard, GuardVerdict
@@ -380,11 +381,11 @@ class Learner:
         stable = self.registry.load("stable") if labels["stable"] is not None else None
         held_out = self.log.window(start, self.log.cursor_at(first + self.guard_events))
         if stable is not None:
-            known = np.array([u in stable.user_map_ for u in held_out.user.tolist()], bool)
-            held_out = held_out.take(known)
-        return self.guard.check(
-            self.registry.load(candidate), stable, held_out, self._seen(held_out, first)
-        )
+            held_out = held_out.take(stable.user_map_.encode(held_out.user) >= 0)
+        model = self.registry.load(candidate)
+        ranks = not isinstance(model, PredictsRatings)  # RMSE masks nothing
+        seen = self._seen(held_out, first) if ranks else EventBatch.empty()
+        return self.guard.check(model, stable, held_out, seen)
 
     def _seen(self, held_out: EventBatch, first: int) -> EventBatch:
         """The held-out users' events among the log's first ``first`` (masked in ranking)."""
