@@ -121,19 +121,8 @@ class Guard:
             return GuardVerdict(False, f"parameters are not finite: {err}")
         if stable is None:
             return GuardVerdict(True, "first version: parameters finite")
-        metrics: dict[str, float] = {"n_held_out": float(len(held_out))}
-        if isinstance(candidate, PredictsRatings):  # lower is better
-            name, better = "rmse", "lower"
-            new = evaluate_rating(candidate, held_out)["rmse"]
-            old = evaluate_rating(stable, held_out)["rmse"]
-            worse = new > old * (1 + self.margin)
-        else:
-            name, better = f"ndcg@{self.k}", "higher"
-            targets = held_out.positives(float(candidate.threshold))
-            new = _ndcg(candidate, seen, targets, self.k)
-            old = _ndcg(stable, seen, targets, self.k)
-            worse = new < old * (1 - self.margin)
-        metrics[f"candidate_{name}"], metrics[f"stable_{name}"] = new, old
+        quality = self.compare(candidate, stable, held_out, seen)
+        metrics = dict(quality.metrics)
         both = [u for u in candidate.user_map_.ids if u is not None and u in stable.user_map_]
         picked = np.random.default_rng(self.seed).permutation(len(both))[: self.churn_users]
         sample = np.array([both[i] for i in np.sort(picked)])
@@ -141,17 +130,54 @@ class Guard:
             top_item_lists(stable, sample, self.k), top_item_lists(candidate, sample, self.k)
         )
         metrics[f"churn@{self.k}"] = changed
-        if worse:
-            return GuardVerdict(
-                False,
-                f"{name} {new:.4f} against the stable version's {old:.4f} ({better} is better; "
-                f"margin {self.margin:.0%})",
-                metrics,
-            )
+        if not quality.passed:
+            return GuardVerdict(False, quality.reason, metrics)
         if changed > self.max_churn:
             return GuardVerdict(
                 False, f"churn@{self.k} {changed:.3f} above {self.max_churn:.3f}", metrics
             )
+        return GuardVerdict(True, quality.reason, metrics)
+
+    def compare(
+        self,
+        model: RecommenderBase,
+        reference: RecommenderBase,
+        held_out: EventBatch,
+        seen: EventBatch,
+    ) -> GuardVerdict:
+        """Whether ``model``'s metric on ``held_out`` is within ``margin`` of
+        ``reference``'s (the quality half of :meth:`check`; also how a promoted version is
+        checked against the one it replaced, on the events served since).
+
+        Examples
+        --------
+        >>> from freshrec.checks import checkerboard_events
+        >>> from freshrec.data.batch import as_batch
+        >>> from freshrec.models import MostPopular
+        >>> events = as_batch(checkerboard_events())
+        >>> good = MostPopular().fit(events[:150])
+        >>> Guard().compare(good, good, events[150:], events[:150]).passed
+        True
+        """
+        metrics: dict[str, float] = {"n_held_out": float(len(held_out))}
+        if isinstance(model, PredictsRatings):  # lower is better
+            name, better = "rmse", "lower"
+            new = evaluate_rating(model, held_out)["rmse"]
+            old = evaluate_rating(reference, held_out)["rmse"]
+            worse = new > old * (1 + self.margin)
+        else:
+            name, better = f"ndcg@{self.k}", "higher"
+            targets = held_out.positives(float(model.threshold))
+            new = _ndcg(model, seen, targets, self.k)
+            old = _ndcg(reference, seen, targets, self.k)
+            worse = new < old * (1 - self.margin)
+        metrics[f"candidate_{name}"], metrics[f"stable_{name}"] = new, old
+        if worse:
+            reason = (
+                f"{name} {new:.4f} against the stable version's {old:.4f} ({better} is better; "
+                f"margin {self.margin:.0%})"
+            )
+            return GuardVerdict(False, reason, metrics)
         return GuardVerdict(True, f"{name} {new:.4f} against {old:.4f}", metrics)
 
 

@@ -21,7 +21,9 @@ One loop, in log order:
    ``guard_events`` events are in the log, the :class:`~freshrec.live.guard.Guard` compares
    it with the stable version on those events (neither has learned them; users the stable
    version does not know are left out, so a burst of new accounts cannot vouch for itself)
-   and the registry promotes it or records why it was rejected.
+   and the registry promotes it or records why it was rejected. Before that, the stable
+   version is compared on the same events with the version it replaced, and rolled back
+   when it does worse (its live metric fell).
 
 Examples
 --------
@@ -81,6 +83,9 @@ class LearnerStatus:
         Candidates promoted and rejected in this run.
     capped
         Events passed over in this run by the per-user cap.
+    rolled_back
+        Stable versions rolled back in this run: on the events served since their
+        promotion, they did worse than the version they replaced.
 
     Examples
     --------
@@ -95,6 +100,7 @@ class LearnerStatus:
     promoted: int
     rejected: int
     capped: int = 0
+    rolled_back: int = 0
 
     @property
     def lag(self) -> int:
@@ -201,7 +207,7 @@ class Learner:
         self.strategy = strategy or Streaming(micro_batch=micro_batch, epochs=epochs)
         self.strategy.prime(log.window(Cursor.START, self.cursor()), log)
         self.last_version: str | None = None
-        self._promoted = self._rejected = 0
+        self._promoted = self._rejected = self._rolled_back = 0
         self._pending = self._pending_candidate()
 
     # -- the loop -------------------------------------------------------------------------
@@ -292,6 +298,7 @@ class Learner:
             self._promoted,
             self._rejected,
             self._capped,
+            self._rolled_back,
         )
 
     # -- cursor ---------------------------------------------------------------------------
@@ -385,7 +392,22 @@ class Learner:
         model = self.registry.load(candidate)
         ranks = not isinstance(model, PredictsRatings)  # RMSE masks nothing
         seen = self._seen(held_out, first) if ranks else EventBatch.empty()
+        if stable is not None and labels["previous"] is not None:
+            stable = self._keep_or_roll_back(stable, held_out, seen)
         return self.guard.check(model, stable, held_out, seen)
+
+    def _keep_or_roll_back(
+        self, stable: RecommenderBase, held_out: EventBatch, seen: EventBatch
+    ) -> RecommenderBase:
+        """Roll the stable version back when, on the events served since it was promoted,
+        it does worse than the version it replaced; the stable version after that."""
+        previous = self.registry.load("previous")
+        live = self.guard.compare(stable, previous, held_out, seen)
+        if live.passed:
+            return stable
+        self.registry.rollback(reason=f"live metric fell: {live.reason}")
+        self._rolled_back += 1
+        return previous
 
     def _seen(self, held_out: EventBatch, first: int) -> EventBatch:
         """The held-out users' events among the log's first ``first`` (masked in ranking)."""

@@ -198,3 +198,23 @@ def test_the_per_user_cap_passes_over_a_burst_and_a_restart_caps_the_same_events
     resumed.run()
     assert resumed.model.n_events_ == whole.model.n_events_
     np.testing.assert_allclose(scores(resumed.model), scores(whole.model), atol=1e-6)
+
+
+def test_a_promoted_version_that_does_worse_live_is_rolled_back(tmp_path, stream):
+    log = _sqlite_log(tmp_path, stream)
+    registry = Registry(tmp_path / "live")
+    good = BPR(seed=0).fit(stream[:1500])
+    registry.publish(good)
+    registry.promote(reason="trained offline")
+    broken = BPR(seed=0).fit(stream[:1500])
+    broken.item_factors_ = -broken.item_factors_  # ranks every user's favourites last
+    broken.item_bias_ = -broken.item_bias_
+    registry.publish(broken)
+    registry.promote(reason="a bad push")
+    assert registry.labels()["stable"] == "v000002"
+    status = Learner(log, registry, BPR(seed=0), checkpoint_every=500, **SETTINGS).run()
+    assert status.rolled_back == 1
+    rollbacks = [r for r in registry.journal() if r["action"] == "rollback"]
+    assert rollbacks[0]["rolled_back"] == "v000002" and rollbacks[0]["version"] == "v000001"
+    assert rollbacks[0]["reason"].startswith("live metric fell: ndcg@10")
+    assert registry.labels()["stable"] != "v000002"
