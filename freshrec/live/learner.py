@@ -228,8 +228,8 @@ class Learner:
         checkpoint is written.
         """
         started, learned = time.perf_counter(), 0
+        self._check_if_due()  # before publishing: a new candidate replaces the pending one
         self._publish_if_due()
-        self._check_if_due()
         budget = max_events
         if until is not None:
             left = max(until - self._pos, 0)
@@ -259,8 +259,8 @@ class Learner:
             position = self._pos = position + n_read
             if position % self.checkpoint_every == 0:
                 self.checkpoint()
-            self._publish_if_due()
             self._check_if_due()
+            self._publish_if_due()
             if on_status is not None:
                 on_status(self.status(learned / max(time.perf_counter() - started, 1e-9)))
         if learned and self._pos % self.checkpoint_every:

@@ -218,3 +218,15 @@ def test_a_promoted_version_that_does_worse_live_is_rolled_back(tmp_path, stream
     assert rollbacks[0]["rolled_back"] == "v000002" and rollbacks[0]["version"] == "v000001"
     assert rollbacks[0]["reason"].startswith("live metric fell: ndcg@10")
     assert registry.labels()["stable"] != "v000002"
+
+
+def test_a_candidate_checked_on_the_whole_next_window_is_checked_before_the_next_one(
+    tmp_path, stream
+):
+    log = _sqlite_log(tmp_path, stream)
+    registry = Registry(tmp_path / "windows")
+    settings = dict(SETTINGS, guard_events=SETTINGS["candidate_every"])
+    status = Learner(log, registry, BPR(seed=0), checkpoint_every=500, **settings).run()
+    decided = [r["version"] for r in registry.journal() if r["action"] in ("promote", "reject")]
+    assert decided == ["v000001", "v000002"]  # v000003, at the head, waits for its window
+    assert status.promoted + status.rejected == 2
