@@ -53,7 +53,7 @@ def run_learner(
     >>> status.position, status.lag
     (192, 0)
     >>> [(r["action"], r["version"]) for r in learner.registry.journal()][:4]
-    [('publish', 'v000001'), ('promote', 'v000001'), ('publish', 'v000002'), ('reject', 'v000002')]
+    [('publish', 'v000001'), ('promote', 'v000001'), ('publish', 'v000002'), ('promote', 'v000002')]
     """
     overrides = overrides or {}
     if model not in REGISTRY:

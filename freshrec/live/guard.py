@@ -3,12 +3,20 @@
 A candidate passes when
 
 1. every learned parameter is finite;
-2. its metric on held-out events (events neither version has learned) is not worse than the
-   stable version's by more than ``margin`` (relative): NDCG@k of the held-out positives,
-   each user's earlier items masked, for ranking models; RMSE of the held-out ratings for
-   models that predict ratings (:class:`~freshrec.capabilities.PredictsRatings`);
+2. it is not worse than the stable version on held-out events (events neither version has
+   learned). For ranking models: it does not lose significantly more of the held-out
+   positives' top-k hits (each user's earlier items masked) than it gains (a one-sided sign
+   test on the events whose hit changed, ``z`` standard errors) *and* more than ``margin``
+   of them (relative); NDCG@k of both is reported. For models that predict ratings
+   (:class:`~freshrec.capabilities.PredictsRatings`): its RMSE is at most ``margin`` above
+   the stable version's;
 3. its top-k lists changed little enough: the mean share of a sample of users' top-k items
-   that differ from the stable version's (churn) is at most ``max_churn``.
+   that differ from the stable version's (churn) is at most ``max_churn``; and no item that
+   rose into ``max_item_share_rise`` more of those lists than the stable version's owes it
+   mostly to new accounts: when the events the candidate learned since the stable version
+   are given (``learned``), more than half of that item's positives among them coming from
+   users the stable version did not know rejects it (one item pushed into everyone's list
+   by a burst of fresh accounts; an item that trends among known users passes).
 
 Examples
 --------
@@ -19,12 +27,13 @@ Examples
 >>> stable = MostPopular().fit(events[:150])
 >>> candidate = MostPopular().fit(events[:200])
 >>> verdict = Guard().check(candidate, stable, events[200:], seen=events[:200])
->>> verdict.passed, sorted(verdict.metrics)
-(True, ['candidate_ndcg@10', 'churn@10', 'n_held_out', 'stable_ndcg@10'])
+>>> verdict.passed, verdict.metrics["churn@10"] <= 1
+(True, True)
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +41,7 @@ import numpy as np
 from freshrec.base import RecommenderBase
 from freshrec.capabilities import PredictsRatings
 from freshrec.data.batch import EventBatch
+from freshrec.drift.signals import miss_stream
 from freshrec.errors import DivergedError
 from freshrec.evaluation.arena import churn, top_item_lists
 from freshrec.evaluation.protocols import evaluate_ranking, evaluate_rating
@@ -61,14 +71,20 @@ class Guard:
     Parameters
     ----------
     margin
-        Largest relative loss of the metric against the stable version (0.02: NDCG may
-        drop, or RMSE rise, by 2%).
+        Largest relative loss against the stable version (0.02: hits may drop, or RMSE
+        rise, by 2%).
+    z
+        Standard errors of the sign test on changed hits (ranking models).
     max_churn
         Largest mean share of changed top-k items over ``churn_users`` sampled users.
     k
         Cut-off of NDCG and of the churn lists.
     churn_users
-        Users sampled (seeded) from those both versions know, for the churn.
+        Users sampled (seeded) from those both versions know, for the churn and the item
+        shares.
+    max_item_share_rise
+        A rise of one item's share of the sampled users' top-k lists (0.25: 25 percentage
+        points) above which the guard asks who pushed it.
     seed
         Seed of that sample.
     max_user_events
@@ -92,7 +108,9 @@ class Guard:
     """
 
     margin: float = 0.02
+    z: float = 2.0
     max_churn: float = 0.95
+    max_item_share_rise: float = 0.25
     k: int = 10
     churn_users: int = 500
     seed: int = 0
@@ -112,9 +130,12 @@ class Guard:
         stable: RecommenderBase | None,
         held_out: EventBatch,
         seen: EventBatch,
+        learned: EventBatch | None = None,
     ) -> GuardVerdict:
         """Check ``candidate`` against ``stable`` (``None``: no stable version yet) on the
-        events ``held_out``, masking each user's items in ``seen`` for ranking."""
+        events ``held_out``, masking each user's items in ``seen`` for ranking; ``learned``:
+        the events the candidate learned since the stable version (for the pushed-item
+        check)."""
         try:
             candidate._check_finite()
         except DivergedError as err:
@@ -126,16 +147,34 @@ class Guard:
         both = [u for u in candidate.user_map_.ids if u is not None and u in stable.user_map_]
         picked = np.random.default_rng(self.seed).permutation(len(both))[: self.churn_users]
         sample = np.array([both[i] for i in np.sort(picked)])
-        changed = churn(
-            top_item_lists(stable, sample, self.k), top_item_lists(candidate, sample, self.k)
-        )
+        before = top_item_lists(stable, sample, self.k)
+        after = top_item_lists(candidate, sample, self.k)
+        changed = churn(before, after)
         metrics[f"churn@{self.k}"] = changed
+        item, rise = _largest_share_rise(before, after)
+        metrics["item_share_rise"] = rise
         if not quality.passed:
             return GuardVerdict(False, quality.reason, metrics)
         if changed > self.max_churn:
             return GuardVerdict(
                 False, f"churn@{self.k} {changed:.3f} above {self.max_churn:.3f}", metrics
             )
+        if rise > self.max_item_share_rise and learned is not None:
+            pushed = learned.positives(float(candidate.threshold))
+            pushed = pushed.take(pushed.item == item)
+            newcomers = (
+                float((stable.user_map_.encode(pushed.user) < 0).mean()) if len(pushed) else 0.0
+            )
+            metrics["item_share_rise_from_new_users"] = newcomers
+            if newcomers > 0.5:
+                return GuardVerdict(
+                    False,
+                    f"item {item!r} is in {rise:.0%} more of {len(sample)} users' top-{self.k} "
+                    f"lists than in the stable version's, and {newcomers:.0%} of its "
+                    f"{len(pushed):,} new positives come from users the stable version did "
+                    "not know",
+                    metrics,
+                )
         return GuardVerdict(True, quality.reason, metrics)
 
     def compare(
@@ -161,24 +200,50 @@ class Guard:
         """
         metrics: dict[str, float] = {"n_held_out": float(len(held_out))}
         if isinstance(model, PredictsRatings):  # lower is better
-            name, better = "rmse", "lower"
             new = evaluate_rating(model, held_out)["rmse"]
             old = evaluate_rating(reference, held_out)["rmse"]
-            worse = new > old * (1 + self.margin)
-        else:
-            name, better = f"ndcg@{self.k}", "higher"
-            targets = held_out.positives(float(model.threshold))
-            new = _ndcg(model, seen, targets, self.k)
-            old = _ndcg(reference, seen, targets, self.k)
-            worse = new < old * (1 - self.margin)
-        metrics[f"candidate_{name}"], metrics[f"stable_{name}"] = new, old
-        if worse:
+            metrics["candidate_rmse"], metrics["stable_rmse"] = new, old
+            if new > old * (1 + self.margin):
+                reason = (
+                    f"rmse {new:.4f} against the stable version's {old:.4f} (lower is better; "
+                    f"margin {self.margin:.0%})"
+                )
+                return GuardVerdict(False, reason, metrics)
+            return GuardVerdict(True, f"rmse {new:.4f} against {old:.4f}", metrics)
+        targets = held_out.positives(float(model.threshold))
+        name = f"ndcg@{self.k}"
+        metrics[f"candidate_{name}"] = _ndcg(model, seen, targets, self.k)
+        metrics[f"stable_{name}"] = _ndcg(reference, seen, targets, self.k)
+        hits_new = miss_stream(model, targets, self.k, seen=seen) == 0
+        hits_old = miss_stream(reference, targets, self.k, seen=seen) == 0
+        lost, gained = int((hits_old & ~hits_new).sum()), int((hits_new & ~hits_old).sum())
+        metrics.update({"hits_lost": float(lost), "hits_gained": float(gained)})
+        significant = lost - gained > self.z * math.sqrt(lost + gained)
+        if significant and lost - gained > self.margin * max(int(hits_old.sum()), 1):
             reason = (
-                f"{name} {new:.4f} against the stable version's {old:.4f} ({better} is better; "
-                f"margin {self.margin:.0%})"
+                f"{lost} held-out top-{self.k} hits lost and {gained} gained against the "
+                f"version it would replace ({name} {metrics[f'candidate_{name}']:.4f} against "
+                f"{metrics[f'stable_{name}']:.4f})"
             )
             return GuardVerdict(False, reason, metrics)
-        return GuardVerdict(True, f"{name} {new:.4f} against {old:.4f}", metrics)
+        return GuardVerdict(
+            True,
+            f"{name} {metrics[f'candidate_{name}']:.4f} against "
+            f"{metrics[f'stable_{name}']:.4f} (hits: {gained} gained, {lost} lost)",
+            metrics,
+        )
+
+
+def _largest_share_rise(before: np.ndarray, after: np.ndarray) -> tuple[object, float]:
+    """The item whose share of the lists (rows) rose most from ``before`` to ``after``, and by
+    how much (a share of the rows)."""
+    if not len(after):
+        return None, 0.0
+    items, counts = np.unique(after, return_counts=True)
+    had = np.array([(before == item).any(axis=1).sum() for item in items.tolist()])
+    rise = (counts - had) / len(after)
+    best = int(np.argmax(rise))
+    return items[best], float(rise[best])
 
 
 def _ndcg(model: RecommenderBase, seen: EventBatch, targets: EventBatch, k: int) -> float:

@@ -394,7 +394,9 @@ class Learner:
         seen = self._seen(held_out, first) if ranks else EventBatch.empty()
         if stable is not None and labels["previous"] is not None:
             stable = self._keep_or_roll_back(stable, held_out, seen)
-        return self.guard.check(model, stable, held_out, seen)
+        since = getattr(stable, "cursor_", None) if stable is not None else None
+        learned = self.log.window(Cursor.parse(since) if since else Cursor.START, start)
+        return self.guard.check(model, stable, held_out, seen, learned)
 
     def _keep_or_roll_back(
         self, stable: RecommenderBase, held_out: EventBatch, seen: EventBatch
