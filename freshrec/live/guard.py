@@ -13,10 +13,10 @@ A candidate passes when
 3. its top-k lists changed little enough: the mean share of a sample of users' top-k items
    that differ from the stable version's (churn) is at most ``max_churn``; and no item that
    rose into ``max_item_share_rise`` more of those lists than the stable version's owes it
-   mostly to new accounts: when the events the candidate learned since the stable version
+   to single-minded accounts: when the events the candidate learned since the stable version
    are given (``learned``), more than half of that item's positives among them coming from
-   users the stable version did not know rejects it (one item pushed into everyone's list
-   by a burst of fresh accounts; an item that trends among known users passes).
+   users for whom it is most of what they did rejects it (a burst of accounts that each
+   push one item; a film that many people watch among others passes).
 
 Examples
 --------
@@ -160,19 +160,14 @@ class Guard:
                 False, f"churn@{self.k} {changed:.3f} above {self.max_churn:.3f}", metrics
             )
         if rise > self.max_item_share_rise and learned is not None:
-            pushed = learned.positives(float(candidate.threshold))
-            pushed = pushed.take(pushed.item == item)
-            newcomers = (
-                float((stable.user_map_.encode(pushed.user) < 0).mean()) if len(pushed) else 0.0
-            )
-            metrics["item_share_rise_from_new_users"] = newcomers
-            if newcomers > 0.5:
+            pushed = _pushed_share(learned.positives(float(candidate.threshold)), item)
+            metrics["item_share_rise_from_single_item_users"] = pushed
+            if pushed > 0.5:
                 return GuardVerdict(
                     False,
-                    f"item {item!r} is in {rise:.0%} more of {len(sample)} users' top-{self.k} "
-                    f"lists than in the stable version's, and {newcomers:.0%} of its "
-                    f"{len(pushed):,} new positives come from users the stable version did "
-                    "not know",
+                    f"item {_plain(item)!r} is in {rise:.0%} more of {len(sample)} users' "
+                    f"top-{self.k} lists than in the stable version's, and {pushed:.0%} of its "
+                    "new positives come from users who learned events are mostly that item",
                     metrics,
                 )
         return GuardVerdict(True, quality.reason, metrics)
@@ -232,6 +227,24 @@ class Guard:
             f"{metrics[f'stable_{name}']:.4f} (hits: {gained} gained, {lost} lost)",
             metrics,
         )
+
+
+def _pushed_share(positives: EventBatch, item: object) -> float:
+    """Of ``item``'s events in ``positives``, the share whose user has that item in more
+    than half of their events there: accounts that exist to push it, not people who also
+    like it."""
+    on_item = positives.item == item
+    if not on_item.any():
+        return 0.0
+    users, rows = np.unique(positives.user, return_inverse=True)
+    totals = np.bincount(rows.ravel(), minlength=len(users))
+    on = np.bincount(rows.ravel(), weights=on_item, minlength=len(users))
+    single_minded = on > 0.5 * totals
+    return float(on[single_minded].sum() / on.sum())
+
+
+def _plain(value: object) -> object:
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _largest_share_rise(before: np.ndarray, after: np.ndarray) -> tuple[object, float]:

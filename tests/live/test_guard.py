@@ -25,20 +25,22 @@ def _pushed_by(users: list[str]) -> tuple[MostPopular, MostPopular, EventBatch]:
     return stable, candidate, burst
 
 
-def test_an_item_pushed_into_every_list_by_new_accounts_is_rejected():
+def test_an_item_pushed_into_every_list_by_single_minded_accounts_is_rejected():
     stable, candidate, burst = _pushed_by([f"bot{i % 30}" for i in range(300)])
     empty = EventBatch.empty()
     verdict = Guard().check(candidate, stable, empty, empty, learned=burst)
     assert not verdict.passed
-    assert "'pushed'" in verdict.reason and "100% of its 300 new positives" in verdict.reason
+    assert "'pushed'" in verdict.reason and "100% of its new positives" in verdict.reason
     assert verdict.metrics["item_share_rise"] == 1.0
 
 
-def test_the_same_rise_from_known_users_passes():
-    stable, candidate, burst = _pushed_by([f"u{i % 40}" for i in range(300)])
+def test_the_same_rise_among_people_who_do_other_things_passes():
+    stable, candidate, burst = _pushed_by([f"fan{i % 30}" for i in range(300)])
+    elsewhere = _events([f"fan{i % 30}" for i in range(900)], [f"i{i % 25}" for i in range(900)])
     empty = EventBatch.empty()
-    verdict = Guard().check(candidate, stable, empty, empty, learned=burst)
-    assert verdict.passed and verdict.metrics["item_share_rise_from_new_users"] == 0.0
+    learned = EventBatch.concat([burst, elsewhere])  # each fan: 10 on it, 30 on other items
+    verdict = Guard().check(candidate, stable, empty, empty, learned=learned)
+    assert verdict.passed and verdict.metrics["item_share_rise_from_single_item_users"] == 0.0
 
 
 def test_a_significant_loss_of_hits_rejects_and_noise_does_not():
