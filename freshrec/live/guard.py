@@ -236,7 +236,7 @@ def _pushed_share(positives: EventBatch, item: object) -> float:
     on_item = positives.item == item
     if not on_item.any():
         return 0.0
-    users, rows = np.unique(positives.user, return_inverse=True)
+    users, rows = np.unique(positives.user.astype(str), return_inverse=True)  # ids mix types
     totals = np.bincount(rows.ravel(), minlength=len(users))
     on = np.bincount(rows.ravel(), weights=on_item, minlength=len(users))
     single_minded = on > 0.5 * totals
