@@ -14,7 +14,7 @@ A candidate passes when
    that differ from the stable version's (churn) is at most ``max_churn``; and no item that
    rose into ``max_item_share_rise`` more of those lists than the stable version's owes it
    to single-minded accounts: when the events the candidate learned since the stable version
-   are given (``learned``), more than half of that item's positives among them coming from
+   can be read (``learned``), more than half of that item's positives among them coming from
    users for whom it is most of what they did rejects it (a burst of accounts that each
    push one item; a film that many people watch among others passes).
 
@@ -34,6 +34,7 @@ Examples
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -130,12 +131,12 @@ class Guard:
         stable: RecommenderBase | None,
         held_out: EventBatch,
         seen: EventBatch,
-        learned: EventBatch | None = None,
+        learned: Callable[[], EventBatch] | None = None,
     ) -> GuardVerdict:
         """Check ``candidate`` against ``stable`` (``None``: no stable version yet) on the
         events ``held_out``, masking each user's items in ``seen`` for ranking; ``learned``:
-        the events the candidate learned since the stable version (for the pushed-item
-        check)."""
+        returns the events the candidate learned since the stable version (for the
+        pushed-item check, called only when an item's share of the lists rose)."""
         try:
             candidate._check_finite()
         except DivergedError as err:
@@ -160,7 +161,7 @@ class Guard:
                 False, f"churn@{self.k} {changed:.3f} above {self.max_churn:.3f}", metrics
             )
         if rise > self.max_item_share_rise and learned is not None:
-            pushed = _pushed_share(learned.positives(float(candidate.threshold)), item)
+            pushed = _pushed_share(learned().positives(float(candidate.threshold)), item)
             metrics["item_share_rise_from_single_item_users"] = pushed
             if pushed > 0.5:
                 return GuardVerdict(

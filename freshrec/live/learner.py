@@ -326,8 +326,8 @@ class Learner:
         ranked = users[order]
         rank = np.empty(len(users), np.int64)
         rank[order] = np.arange(len(users)) - np.searchsorted(ranked, ranked, side="left")
-        cap = self.guard.max_user_events
-        keep: np.ndarray = self._window_counts[users] + rank < (cap or len(users))
+        cap = self.guard.max_user_events or len(users)  # called only with a cap
+        keep: np.ndarray = self._window_counts[users] + rank < cap
         np.add.at(self._window_counts, users, 1)
         return keep
 
@@ -395,8 +395,10 @@ class Learner:
         if stable is not None and labels["previous"] is not None:
             stable = self._keep_or_roll_back(stable, held_out, seen)
         since = getattr(stable, "cursor_", None) if stable is not None else None
-        learned = self.log.window(Cursor.parse(since) if since else Cursor.START, start)
-        return self.guard.check(model, stable, held_out, seen, learned)
+        first_learned = Cursor.parse(since) if since else Cursor.START
+        return self.guard.check(
+            model, stable, held_out, seen, lambda: self.log.window(first_learned, start)
+        )
 
     def _keep_or_roll_back(
         self, stable: RecommenderBase, held_out: EventBatch, seen: EventBatch

@@ -28,7 +28,7 @@ def _pushed_by(users: list[str]) -> tuple[MostPopular, MostPopular, EventBatch]:
 def test_an_item_pushed_into_every_list_by_single_minded_accounts_is_rejected():
     stable, candidate, burst = _pushed_by([f"bot{i % 30}" for i in range(300)])
     empty = EventBatch.empty()
-    verdict = Guard().check(candidate, stable, empty, empty, learned=burst)
+    verdict = Guard().check(candidate, stable, empty, empty, learned=lambda: burst)
     assert not verdict.passed
     assert "'pushed'" in verdict.reason and "100% of its new positives" in verdict.reason
     assert verdict.metrics["item_share_rise"] == 1.0
@@ -39,7 +39,7 @@ def test_the_same_rise_among_people_who_do_other_things_passes():
     elsewhere = _events([f"fan{i % 30}" for i in range(900)], [f"i{i % 25}" for i in range(900)])
     empty = EventBatch.empty()
     learned = EventBatch.concat([burst, elsewhere])  # each fan: 10 on it, 30 on other items
-    verdict = Guard().check(candidate, stable, empty, empty, learned=learned)
+    verdict = Guard().check(candidate, stable, empty, empty, learned=lambda: learned)
     assert verdict.passed and verdict.metrics["item_share_rise_from_single_item_users"] == 0.0
 
 
