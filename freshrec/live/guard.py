@@ -237,9 +237,12 @@ def _pushed_share(positives: EventBatch, item: object) -> float:
     on_item = positives.item == item
     if not on_item.any():
         return 0.0
-    users, rows = np.unique(positives.user.astype(str), return_inverse=True)  # ids mix types
-    totals = np.bincount(rows.ravel(), minlength=len(users))
-    on = np.bincount(rows.ravel(), weights=on_item, minlength=len(users))
+    if positives.user_idx is not None:  # read from the log: its indices name the users
+        rows = positives.user_idx
+    else:  # ids of mixed types cannot be sorted: group them as text
+        rows = np.unique(positives.user.astype(str), return_inverse=True)[1].ravel()
+    totals = np.bincount(rows)
+    on = np.bincount(rows, weights=on_item, minlength=len(totals))
     single_minded = on > 0.5 * totals
     return float(on[single_minded].sum() / on.sum())
 
@@ -253,8 +256,10 @@ def _largest_share_rise(before: np.ndarray, after: np.ndarray) -> tuple[object, 
     how much (a share of the rows)."""
     if not len(after):
         return None, 0.0
-    items, counts = np.unique(after, return_counts=True)
-    had = np.array([(before == item).any(axis=1).sum() for item in items.tolist()])
+    items, counts = np.unique(after, return_counts=True)  # an item is once in a list at most
+    kept, times = np.unique(before, return_counts=True)
+    earlier = dict(zip(kept.tolist(), times.tolist(), strict=True))
+    had = np.array([earlier.get(item, 0) for item in items.tolist()])
     rise = (counts - had) / len(after)
     best = int(np.argmax(rise))
     return items[best], float(rise[best])
