@@ -168,7 +168,7 @@ class Guard:
                     False,
                     f"item {_plain(item)!r} is in {rise:.0%} more of {len(sample)} users' "
                     f"top-{self.k} lists than in the stable version's, and {pushed:.0%} of its "
-                    "new positives come from users who learned events are mostly that item",
+                    "new positives come from accounts whose events since then are mostly on it",
                     metrics,
                 )
         return GuardVerdict(True, quality.reason, metrics)
