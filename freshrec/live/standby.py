@@ -39,6 +39,12 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
 
 
 class LeaseLost(RuntimeError):
@@ -80,6 +86,7 @@ class StreamGroup:
         self.consumer = consumer
         self.lease_ms = lease_ms
         self._renew = self.db.register_script(_RENEW)
+        self._release = self.db.register_script(_RELEASE)
 
     def join(self) -> None:
         """Create the group at the start of the stream unless it exists."""
@@ -101,9 +108,9 @@ class StreamGroup:
         return bool(self._renew(keys=[self.lease_key], args=[self.consumer, self.lease_ms]))
 
     def release(self) -> None:
-        """Give the lease up (when this learner holds it), so a standby need not wait."""
-        if self.db.get(self.lease_key) == self.consumer.encode():
-            self.db.delete(self.lease_key)
+        """Give the lease up (when this learner holds it), so a standby need not wait; in one
+        step, so a lease another learner took meanwhile stays theirs."""
+        self._release(keys=[self.lease_key], args=[self.consumer])
 
     # -- entries --------------------------------------------------------------------------
     def take_new(self, count: int = 1000) -> int:
