@@ -61,6 +61,25 @@ class CheckpointStore:
             shutil.rmtree(self.path / name, ignore_errors=True)
         return folder
 
+    def drop_after(self, position: int) -> None:
+        """Remove the checkpoints of more than ``position`` events (a learner that went back
+        to an earlier model must not restart from them).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from freshrec.checks import checkerboard_events
+        >>> from freshrec.models import MostPopular
+        >>> store = CheckpointStore(tempfile.mkdtemp(), keep=3)
+        >>> for n in (64, 128):
+        ...     _ = store.save(MostPopular().fit(checkerboard_events()[:n]), position=n)
+        >>> store.drop_after(100); store.names()
+        ['c000000000064']
+        """
+        for name in self.names():
+            if int(name[1:]) > position:
+                shutil.rmtree(self.path / name, ignore_errors=True)
+
     def latest(self) -> tuple[RecommenderBase | None, list[str]]:
         """The newest checkpoint that loads whole (``None`` when none does), and a line per
         newer one skipped as torn or corrupt."""

@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -63,6 +64,7 @@ class GuardVerdict:
     passed: bool
     reason: str
     metrics: dict[str, float] = field(default_factory=dict)
+    pushers: tuple[Any, ...] = ()  # accounts that pushed an item (a rejection's suspects)
 
 
 @dataclass(frozen=True)
@@ -152,24 +154,33 @@ class Guard:
         after = top_item_lists(candidate, sample, self.k)
         changed = churn(before, after)
         metrics[f"churn@{self.k}"] = changed
-        item, rise = _largest_share_rise(before, after)
-        metrics["item_share_rise"] = rise
+        rises = _share_rises(before, after)
+        metrics["item_share_rise"] = rises[0][1] if rises else 0.0
         if not quality.passed:
             return GuardVerdict(False, quality.reason, metrics)
         if changed > self.max_churn:
             return GuardVerdict(
                 False, f"churn@{self.k} {changed:.3f} above {self.max_churn:.3f}", metrics
             )
-        if rise > self.max_item_share_rise and learned is not None:
-            pushed = _pushed_share(learned().positives(float(candidate.threshold)), item)
-            metrics["item_share_rise_from_single_item_users"] = pushed
-            if pushed > 0.5:
+        risen = [(item, rise) for item, rise in rises if rise > self.max_item_share_rise]
+        if risen and learned is not None:
+            positives = learned().positives(float(candidate.threshold))
+            metrics["item_share_rise_from_single_item_users"] = 0.0
+            for item, rise in risen:
+                pushed, pushers = _pushed_share(positives, item)
+                metrics["item_share_rise_from_single_item_users"] = max(
+                    pushed, metrics["item_share_rise_from_single_item_users"]
+                )
+                if pushed <= 0.5:
+                    continue
                 return GuardVerdict(
                     False,
                     f"item {_plain(item)!r} is in {rise:.0%} more of {len(sample)} users' "
                     f"top-{self.k} lists than in the stable version's, and {pushed:.0%} of its "
-                    "new positives come from accounts whose events since then are mostly on it",
+                    f"new positives come from {len(pushers)} accounts whose events since then "
+                    "are mostly on it",
                     metrics,
+                    pushers,
                 )
         return GuardVerdict(True, quality.reason, metrics)
 
@@ -230,13 +241,13 @@ class Guard:
         )
 
 
-def _pushed_share(positives: EventBatch, item: object) -> float:
+def _pushed_share(positives: EventBatch, item: object) -> tuple[float, tuple[Any, ...]]:
     """Of ``item``'s events in ``positives``, the share whose user has that item in more
-    than half of their events there: accounts that exist to push it, not people who also
-    like it."""
+    than half of their events there (accounts that exist to push it, not people who also
+    like it), and those users."""
     on_item = positives.item == item
     if not on_item.any():
-        return 0.0
+        return 0.0, ()
     if positives.user_idx is not None:  # read from the log: its indices name the users
         rows = positives.user_idx
     else:  # ids of mixed types cannot be sorted: group them as text
@@ -244,25 +255,27 @@ def _pushed_share(positives: EventBatch, item: object) -> float:
     totals = np.bincount(rows)
     on = np.bincount(rows, weights=on_item, minlength=len(totals))
     single_minded = on > 0.5 * totals
-    return float(on[single_minded].sum() / on.sum())
+    first = {row: user for row, user in zip(rows.tolist(), positives.user.tolist(), strict=True)}
+    pushers = tuple(_plain(first[row]) for row in np.flatnonzero(single_minded & (on > 0)))
+    return float(on[single_minded].sum() / on.sum()), pushers
 
 
 def _plain(value: object) -> object:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _largest_share_rise(before: np.ndarray, after: np.ndarray) -> tuple[object, float]:
-    """The item whose share of the lists (rows) rose most from ``before`` to ``after``, and by
-    how much (a share of the rows)."""
+def _share_rises(before: np.ndarray, after: np.ndarray) -> list[tuple[Any, float]]:
+    """Each item's rise in share of the lists (rows) from ``before`` to ``after``, largest
+    first (an item is in a top-k list once at most)."""
     if not len(after):
-        return None, 0.0
-    items, counts = np.unique(after, return_counts=True)  # an item is once in a list at most
+        return []
+    items, counts = np.unique(after, return_counts=True)
     kept, times = np.unique(before, return_counts=True)
     earlier = dict(zip(kept.tolist(), times.tolist(), strict=True))
     had = np.array([earlier.get(item, 0) for item in items.tolist()])
     rise = (counts - had) / len(after)
-    best = int(np.argmax(rise))
-    return items[best], float(rise[best])
+    order = np.argsort(-rise, kind="stable")
+    return [(items[i], float(rise[i])) for i in order if rise[i] > 0]
 
 
 def _ndcg(model: RecommenderBase, seen: EventBatch, targets: EventBatch, k: int) -> float:

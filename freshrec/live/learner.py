@@ -24,6 +24,10 @@ One loop, in log order:
    and the registry promotes it or records why it was rejected. Before that, the stable
    version is compared on the same events with the version it replaced, and rolled back
    when it does worse (its live metric fell).
+5. **Quarantine.** A candidate rejected because accounts pushed an item names them: the
+   learner goes back to the stable version, sets their events aside (recorded with the
+   rejection in the registry's journal, so a restart sets aside the same) and learns the
+   events since the stable version again without them.
 
 Examples
 --------
@@ -209,6 +213,7 @@ class Learner:
         self.last_version: str | None = None
         self._promoted = self._rejected = self._rolled_back = 0
         self._pending = self._pending_candidate()
+        self._quarantined = set(registry.quarantined())
 
     # -- the loop -------------------------------------------------------------------------
     def run(
@@ -230,15 +235,15 @@ class Learner:
         started, learned = time.perf_counter(), 0
         self._check_if_due()  # before publishing: a new candidate replaces the pending one
         self._publish_if_due()
-        budget = max_events
-        if until is not None:
-            left = max(until - self._pos, 0)
-            budget = left if budget is None else min(budget, left)
-        while budget is None or learned < budget:
+        while max_events is None or learned < max_events:
             position = self._pos
+            if until is not None and position >= until:
+                break
             wanted = self.micro_batch - position % self.micro_batch
-            if budget is not None:
-                wanted = min(wanted, budget - learned)
+            if max_events is not None:
+                wanted = min(wanted, max_events - learned)
+            if until is not None:
+                wanted = min(wanted, until - position)
             batch = self._next(wanted)
             if batch is None and follow:
                 time.sleep(poll_s)
@@ -249,6 +254,10 @@ class Learner:
                 break
             events, through = batch
             n_read = len(events)
+            if self._quarantined:  # accounts a rejection set aside: passed over
+                users = events.user.tolist()
+                keep = np.fromiter((u not in self._quarantined for u in users), bool, len(users))
+                events = events.take(keep)
             if self.guard.max_user_events is not None:
                 events = events.take(self._under_cap(events, position))
                 self._capped += n_read - len(events)
@@ -349,11 +358,20 @@ class Learner:
         position = self._pos
         if not position or position % self.candidate_every:
             return
-        cursor = str(self.cursor())
-        if any(v.cursor == cursor for v in self.registry.versions()):
+        if str(self.cursor()) in self._published_since_quarantine():
             return
         self.last_version = self.registry.publish(self.model)
         self._pending = (self.last_version, self.cursor(), self._pos)
+
+    def _published_since_quarantine(self) -> set[str | None]:
+        """The cursors of the versions published since the last quarantine (before it, the
+        learner's model held what the quarantine set aside)."""
+        journal = self.registry.journal()
+        last = max(
+            (i for i, r in enumerate(journal) if r["action"] == "reject" and r.get("quarantined")),
+            default=-1,
+        )
+        return {r.get("cursor") for r in journal[last + 1 :] if r["action"] == "publish"}
 
     def _pending_candidate(self) -> tuple[str, Cursor, int] | None:
         """The candidate waiting for its check, the cursor it learned up to and the events
@@ -373,13 +391,36 @@ class Learner:
         if self._pos < first + self.guard_events:
             return
         verdict = self._verdict(candidate, start, first)
+        self._pending = None
         if verdict.passed:
             self.registry.promote(candidate, reason=verdict.reason, metrics=verdict.metrics)
             self._promoted += 1
-        else:
-            self.registry.reject(candidate, reason=verdict.reason, metrics=verdict.metrics)
-            self._rejected += 1
-        self._pending = None
+            return
+        self._rejected += 1
+        if verdict.pushers and self.registry.labels()["stable"] is not None:
+            self._go_back_to_stable()
+        self.registry.reject(
+            candidate,
+            reason=verdict.reason,
+            metrics=verdict.metrics,
+            quarantined=verdict.pushers,
+        )
+        self._quarantined.update(verdict.pushers)
+
+    def _go_back_to_stable(self) -> None:
+        """Continue from the stable version instead of the learner's own model, which learned
+        what a rejection sets aside: drop the checkpoints after it, checkpoint it, and read
+        on from its cursor (the quarantine is recorded after this, so a learner killed in
+        between checks the same candidate again and comes back here)."""
+        stable = self.registry.load("stable")
+        stable.attach(self.log)
+        self.model = stable
+        self._pos = self.log.position(self.cursor())
+        self._ahead = (EventBatch.empty(), Cursors.empty())
+        self._window_start = -1
+        self.checkpoints.drop_after(self._pos)
+        self.checkpoint()
+        self.strategy.prime(self.log.window(Cursor.START, self.cursor()), self.log)
 
     def _verdict(self, candidate: str, start: Cursor, first: int) -> GuardVerdict:
         """The guard's verdict on ``candidate`` (learned up to ``start``, position

@@ -24,7 +24,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -280,15 +280,40 @@ class Registry:
         return version
 
     def reject(
-        self, ref: str = "candidate", *, reason: str, metrics: Mapping[str, float] | None = None
+        self,
+        ref: str = "candidate",
+        *,
+        reason: str,
+        metrics: Mapping[str, float] | None = None,
+        quarantined: Sequence[Any] = (),
     ) -> str:
-        """Record that ``ref`` failed a check and take the candidate label off it."""
+        """Record that ``ref`` failed a check, and the accounts whose events are set aside
+        from now on (``quarantined``); take the candidate label off it."""
         version = self._resolve(ref)
         with self._locked() as state:
             if state["labels"]["candidate"] == version:
                 state["labels"]["candidate"] = None
-        self._journal("reject", version, reason=reason, metrics=dict(metrics or {}))
+        details: dict[str, Any] = {"reason": reason, "metrics": dict(metrics or {})}
+        if quarantined:
+            details["quarantined"] = list(quarantined)
+        self._journal("reject", version, **details)
         return version
+
+    def quarantined(self) -> list[Any]:
+        """Every account a rejection set aside, in the order they were (see :meth:`reject`).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> Registry(tempfile.mkdtemp()).quarantined()
+        []
+        """
+        return [
+            user
+            for record in self.journal()
+            if record["action"] == "reject"
+            for user in record.get("quarantined", [])
+        ]
 
     def rollback(self, *, reason: str = "") -> str:
         """Make ``previous`` stable again (the rolled-back version loses its label). Its name."""

@@ -176,7 +176,8 @@ def test_the_per_user_cap_passes_over_a_burst_and_a_restart_caps_the_same_events
         event_id=np.arange(10_000, 10_300),
     )
     poisoned = EventBatch.concat([stream[:3000], burst, stream[3000:]])
-    settings = dict(SETTINGS, guard=Guard(max_user_events=20), checkpoint_every=500)
+    only_the_cap = Guard(max_user_events=20, max_item_share_rise=1.0)  # no quarantine here
+    settings = dict(SETTINGS, guard=only_the_cap, checkpoint_every=500)
     log = open_log(f"sqlite:///{tmp_path / 'burst.db'}")
     log.append(poisoned)
     whole = Learner(log, Registry(tmp_path / "whole"), BPR(seed=0), **settings)
@@ -231,3 +232,58 @@ def test_a_candidate_checked_on_the_whole_next_window_is_checked_before_the_next
     decided = [r["version"] for r in registry.journal() if r["action"] in ("promote", "reject")]
     assert decided == ["v000001", "v000002"]  # v000003, at the head, waits for its window
     assert status.promoted + status.rejected == 2
+
+
+def _with_a_burst(stream: EventBatch, at: int = 3000) -> EventBatch:
+    """``stream`` with 5 new accounts pushing one item, 60 events each, after event ``at``."""
+    burst = EventBatch(
+        np.repeat(np.array([f"bot{i}" for i in range(5)], dtype=object), 60),
+        np.full(300, stream.item[7]),
+        np.ones(300),
+        timestamp=np.full(300, stream.timestamp[at - 1]),
+        event_id=np.arange(10_000, 10_300),
+    )
+    return EventBatch.concat([stream[:at], burst, stream[at:]])
+
+
+def test_accounts_that_push_an_item_are_quarantined_and_the_learner_goes_back(tmp_path, stream):
+    log = open_log(f"sqlite:///{tmp_path / 'pushed.db'}")
+    log.append(_with_a_burst(stream))
+    registry = Registry(tmp_path / "pushed")
+    learner = Learner(log, registry, BPR(seed=0), checkpoint_every=500, **SETTINGS)
+    learner.run()
+    rejection = next(r for r in registry.journal() if r.get("quarantined"))
+    assert sorted(rejection["quarantined"]) == [f"bot{i}" for i in range(5)]
+    assert "accounts whose events since then are mostly on it" in rejection["reason"]
+    assert registry.quarantined() == rejection["quarantined"]
+    assert not any(f"bot{i}" in learner.model.user_map_ for i in range(5))  # set aside
+    stable = registry.load("stable")
+    assert not any(f"bot{i}" in stable.user_map_ for i in range(5))
+    assert learner.status().position == len(stream) + 300
+
+
+def test_a_learner_killed_around_a_quarantine_ends_as_one_that_was_not(tmp_path, stream):
+    poisoned = _with_a_burst(stream)
+    clean_log = open_log(f"sqlite:///{tmp_path / 'a.db'}")
+    clean_log.append(poisoned)
+    whole = Learner(
+        clean_log, Registry(tmp_path / "a"), BPR(seed=0), checkpoint_every=500, **SETTINGS
+    )
+    whole.run()
+    log = open_log(f"sqlite:///{tmp_path / 'b.db'}")
+    log.append(poisoned)
+    registry = Registry(tmp_path / "b")
+    for crash_after in (43, 3, 5):  # the first one falls just after the rejection at 4,500
+        learner = Learner(log, registry, BPR(seed=0), checkpoint_every=500, **SETTINGS)
+
+        def crash(_status, left=[crash_after]):  # noqa: B006 - a counter shared by the calls
+            left[0] -= 1
+            if left[0] == 0:
+                raise Crash
+
+        with pytest.raises(Crash):
+            learner.run(on_status=crash)
+    learner = Learner(log, registry, BPR(seed=0), checkpoint_every=500, **SETTINGS)
+    learner.run()
+    np.testing.assert_allclose(scores(learner.model), scores(whole.model), atol=1e-6)
+    assert registry.quarantined() == Registry(tmp_path / "a").quarantined()
