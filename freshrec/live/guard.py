@@ -34,7 +34,7 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -166,13 +166,14 @@ class Guard:
         if risen and learned is not None:
             positives = learned().positives(float(candidate.threshold))
             metrics["item_share_rise_from_single_item_users"] = 0.0
-            for item, rise in risen:
-                pushed, pushers = _pushed_share(positives, item)
+            rose_by = dict(risen)
+            for item, pushed, pushers in _pushed(positives, list(rose_by)):
                 metrics["item_share_rise_from_single_item_users"] = max(
                     pushed, metrics["item_share_rise_from_single_item_users"]
                 )
                 if pushed <= 0.5:
                     continue
+                rise = rose_by[item]
                 return GuardVerdict(
                     False,
                     f"item {_plain(item)!r} is in {rise:.0%} more of {len(sample)} users' "
@@ -241,23 +242,28 @@ class Guard:
         )
 
 
-def _pushed_share(positives: EventBatch, item: object) -> tuple[float, tuple[Any, ...]]:
-    """Of ``item``'s events in ``positives``, the share whose user has that item in more
-    than half of their events there (accounts that exist to push it, not people who also
-    like it), and those users."""
-    on_item = positives.item == item
-    if not on_item.any():
-        return 0.0, ()
+def _pushed(
+    positives: EventBatch, items: list[Any]
+) -> Iterator[tuple[Any, float, tuple[Any, ...]]]:
+    """For each of ``items``: the share of its events in ``positives`` whose user has it in
+    more than half of their events there (accounts that exist to push it, not people who
+    also like it), and those users."""
     if positives.user_idx is not None:  # read from the log: its indices name the users
         rows = positives.user_idx
     else:  # ids of mixed types cannot be sorted: group them as text
         rows = np.unique(positives.user.astype(str), return_inverse=True)[1].ravel()
     totals = np.bincount(rows)
-    on = np.bincount(rows, weights=on_item, minlength=len(totals))
-    single_minded = on > 0.5 * totals
-    first = {row: user for row, user in zip(rows.tolist(), positives.user.tolist(), strict=True)}
-    pushers = tuple(_plain(first[row]) for row in np.flatnonzero(single_minded & (on > 0)))
-    return float(on[single_minded].sum() / on.sum()), pushers
+    first_row = np.full(len(totals), -1, np.int64)
+    first_row[rows[::-1]] = np.arange(len(rows))[::-1]  # a user's first event, for the id
+    for item in items:
+        on_item = positives.item == item
+        if not on_item.any():
+            yield item, 0.0, ()
+            continue
+        on = np.bincount(rows, weights=on_item, minlength=len(totals))
+        single_minded = (on > 0.5 * totals) & (on > 0)
+        users = tuple(_plain(positives.user[first_row[r]]) for r in np.flatnonzero(single_minded))
+        yield item, float(on[single_minded].sum() / on.sum()), users
 
 
 def _plain(value: object) -> object:
