@@ -40,6 +40,7 @@ __all__ = [
     "RANKING_METRICS",
     "evaluate_rating",
     "evaluate_ranking",
+    "predicted_ratings",
     "summarize_seeds",
 ]
 
@@ -450,7 +451,26 @@ def _sample_negatives(
 def evaluate_rating(
     model: RecommenderBase, test: Events, *, batch_size: int = 1024
 ) -> dict[str, float]:
-    """RMSE and MAE of the model's scores as predicted ratings of the ``test`` events.
+    """RMSE and MAE of the model's scores as predicted ratings of the ``test`` events (see
+    :func:`predicted_ratings`).
+
+    Examples
+    --------
+    >>> from freshrec.data import Event
+    >>> from freshrec.models.popular import MostPopular
+    >>> model = MostPopular(threshold=0.0).fit([Event("ann", "a", 2.0), Event("bob", "b", 4.0)])
+    >>> evaluate_rating(model, [Event("ann", "a", 3.0), Event("bob", "b", 1.0)])  # scores 1, 1
+    {'rmse': 1.41421..., 'mae': 1.0}
+    """
+    actual, predicted = predicted_ratings(model, test, batch_size=batch_size)
+    return {"rmse": rmse(actual, predicted), "mae": mae(actual, predicted)}
+
+
+def predicted_ratings(
+    model: RecommenderBase, test: Events, *, batch_size: int = 1024
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``test`` events' values and the model's scores of them, as two arrays in event
+    order (for per-event comparisons).
 
     Known items are scored through ``model.score_batch`` (unknown users get the model's
     fallback), ``batch_size`` distinct users at a time; items unknown to the model are
@@ -461,8 +481,8 @@ def evaluate_rating(
     >>> from freshrec.data import Event
     >>> from freshrec.models.popular import MostPopular
     >>> model = MostPopular(threshold=0.0).fit([Event("ann", "a", 2.0), Event("bob", "b", 4.0)])
-    >>> evaluate_rating(model, [Event("ann", "a", 3.0), Event("bob", "b", 1.0)])  # scores 1, 1
-    {'rmse': 1.41421..., 'mae': 1.0}
+    >>> [a.tolist() for a in predicted_ratings(model, [Event("ann", "a", 3.0)])]
+    [[3.0], [1.0]]
     """
     _check_model(model)
     batch = model.encode(as_batch(test))
@@ -482,7 +502,7 @@ def evaluate_rating(
     predicted[known] = values
     for i in np.flatnonzero(~known):
         predicted[i] = model.score(batch.user[i], [batch.item[i]])[0]
-    return {"rmse": rmse(batch.value, predicted), "mae": mae(batch.value, predicted)}
+    return np.asarray(batch.value, dtype=np.float64), predicted
 
 
 # -- seeds ----------------------------------------------------------------------------------

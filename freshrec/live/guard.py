@@ -8,8 +8,9 @@ A candidate passes when
    positives' top-k hits (each user's earlier items masked) than it gains (a one-sided sign
    test on the events whose hit changed, ``z`` standard errors) *and* more than ``margin``
    of them (relative); NDCG@k of both is reported. For models that predict ratings
-   (:class:`~freshrec.capabilities.PredictsRatings`): its RMSE is at most ``margin`` above
-   the stable version's;
+   (:class:`~freshrec.capabilities.PredictsRatings`): its squared errors are not
+   significantly larger (a paired test, ``z`` standard errors) *and* its RMSE is not more
+   than ``margin`` above the stable version's;
 3. its top-k lists changed little enough: the mean share of a sample of users' top-k items
    that differ from the stable version's (churn) is at most ``max_churn``; and no item that
    rose into ``max_item_share_rise`` more of those lists than the stable version's owes it
@@ -46,7 +47,7 @@ from freshrec.data.batch import EventBatch
 from freshrec.drift.signals import miss_stream
 from freshrec.errors import DivergedError
 from freshrec.evaluation.arena import churn, top_item_lists
-from freshrec.evaluation.protocols import evaluate_ranking, evaluate_rating
+from freshrec.evaluation.protocols import evaluate_ranking, predicted_ratings
 
 __all__ = ["Guard", "GuardVerdict"]
 
@@ -208,13 +209,17 @@ class Guard:
         """
         metrics: dict[str, float] = {"n_held_out": float(len(held_out))}
         if isinstance(model, PredictsRatings):  # lower is better
-            new = evaluate_rating(model, held_out)["rmse"]
-            old = evaluate_rating(reference, held_out)["rmse"]
+            actual, predicted = predicted_ratings(model, held_out)
+            before = predicted_ratings(reference, held_out)[1]
+            new_errors, old_errors = (actual - predicted) ** 2, (actual - before) ** 2
+            new, old = float(np.sqrt(new_errors.mean())), float(np.sqrt(old_errors.mean()))
             metrics["candidate_rmse"], metrics["stable_rmse"] = new, old
-            if new > old * (1 + self.margin):
+            worse = new_errors - old_errors
+            spread = worse.std(ddof=1) / math.sqrt(len(worse)) if len(worse) > 1 else math.inf
+            if worse.mean() > self.z * spread and new > old * (1 + self.margin):
                 reason = (
-                    f"rmse {new:.4f} against the stable version's {old:.4f} (lower is better; "
-                    f"margin {self.margin:.0%})"
+                    f"rmse {new:.4f} against {old:.4f} of the version it would replace on "
+                    f"{len(worse):,} held-out events (lower is better; margin {self.margin:.0%})"
                 )
                 return GuardVerdict(False, reason, metrics)
             return GuardVerdict(True, f"rmse {new:.4f} against {old:.4f}", metrics)
