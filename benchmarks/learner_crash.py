@@ -124,7 +124,7 @@ def _compare(folder: Path, events: Any, model: str, args: argparse.Namespace) ->
     positions = np.sort(np.random.default_rng(args.seed).choice(len(events), args.kills, False))
     ingest_s: list[float] = []
     ingest = threading.Thread(
-        target=_ingest, args=(log, events, args.ingest_rate, ingest_s), daemon=True
+        target=paced_ingest, args=(log, events, args.ingest_rate, ingest_s), daemon=True
     )
     ingest.start()
     restarts: list[dict[str, Any]] = []
@@ -169,7 +169,7 @@ def _compare(folder: Path, events: Any, model: str, args: argparse.Namespace) ->
     }
 
 
-def _ingest(log: Any, events: Any, rate: float, took: list[float]) -> None:
+def paced_ingest(log: Any, events: Any, rate: float, took: list[float]) -> None:
     """Append ``events`` in batches of 500 at about ``rate`` events/s."""
     began = time.perf_counter()
     for start in range(0, len(events), 500):

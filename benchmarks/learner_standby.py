@@ -36,15 +36,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from learner_crash import MODELS, SETTINGS, paced_ingest  # the kill benchmark's settings
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "benchmarks" / "results" / "learner_standby.json"
-SETTINGS = {
-    "micro_batch": 1000,
-    "candidate_every": 20_000,
-    "guard_events": 5_000,
-    "checkpoint_every": 5_000,
-}
-MODELS = {"bpr": "BPR", "biased-mf": "BiasedMF"}
 
 _WORKER = """
 import sys, json
@@ -114,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             group.join()
             took: list[float] = []
             ingest = threading.Thread(
-                target=_ingest, args=(log, events, args.ingest_rate, took), daemon=True
+                target=paced_ingest, args=(log, events, args.ingest_rate, took), daemon=True
             )
             ingest.start()
             kills = _run(url, Path(folder) / "registry", model, len(events), group, args)
@@ -197,15 +192,6 @@ def _run(
     standby.send_signal(signal.SIGKILL)
     standby.wait()
     return kills
-
-
-def _ingest(log: Any, events: Any, rate: float, took: list[float]) -> None:
-    """Append ``events`` in batches of 500 at about ``rate`` events/s."""
-    began = time.perf_counter()
-    for start in range(0, len(events), 500):
-        log.append(events[start : start + 500])
-        time.sleep(max(0.0, began + (start + 500) / rate - time.perf_counter()))
-    took.append(time.perf_counter() - began)
 
 
 def _worker(url: str, registry: Path, model: str, consumer: str, total: int) -> Any:
