@@ -6,9 +6,9 @@ subclassing its protocol, after its base class (``class BPR(RecommenderBase, Reh
 the protocol's stubs never hide an implementation. Two kinds:
 
 - **structural** (:class:`LearnsOne`, :class:`LearnsPredict`, :class:`LearnsRank`,
-  :class:`Observes`, :class:`Anchors`, :class:`DistilsFromSelf`, :class:`HasItemRows`): the
-  methods exist only where they work, so having them is enough (declaring them documents them
-  and lets mypy check the signatures);
+  :class:`Observes`, :class:`FoldsIn`, :class:`Anchors`, :class:`DistilsFromSelf`,
+  :class:`HasItemRows`): the methods exist only where they work, so having them is enough
+  (declaring them documents them and lets mypy check the signatures);
 - **declared** (:class:`Rehearses`, :class:`GrowsAndEvicts`, :class:`PredictsRatings`,
   :class:`FactorTables`): every model has the methods (``partial_fit(replay=...)``,
   ``add_ids``, ``evict``, ``score``) or gets the attributes only once fitted, so having them
@@ -41,6 +41,7 @@ __all__ = [
     "Anchors",
     "DistilsFromSelf",
     "FactorTables",
+    "FoldsIn",
     "GrowsAndEvicts",
     "HasItemRows",
     "LearnsOne",
@@ -115,6 +116,34 @@ class Observes(Protocol):
 
     def observe(self, events: Events) -> Self:
         """Append ``events`` to their users' histories; the parameters stay as they are."""
+
+
+@runtime_checkable
+class FoldsIn(Protocol):
+    """Folds users' new events into their own rows only: what a serving copy of a guarded
+    version does between versions, since shared parameters change only through versions.
+
+    Examples
+    --------
+    >>> from freshrec.checks import checkerboard_events
+    >>> from freshrec.data import Event
+    >>> from freshrec.models import BPR, MostPopular
+    >>> isinstance(BPR(), FoldsIn), isinstance(MostPopular(), FoldsIn)
+    (True, False)
+    >>> model = BPR(n_factors=4, n_epochs=5).fit(checkerboard_events())
+    >>> items = model.item_factors_.copy()
+    >>> _ = model.fold_in([Event("u0", "i9"), Event("newcomer", "i9")], steps=3)
+    >>> "newcomer" in model.user_map_, bool((model.item_factors_ == items).all())
+    (True, True)
+    """
+
+    def fold_in(self, events: Events, *, steps: int = 1) -> Self:
+        """Update only the rows of the events' users from ``events`` (``steps`` passes);
+        users the model does not know get a row first; item-side and shared parameters stay
+        exactly as they are, and the events are not counted as learned (``n_events_``, the
+        cursor and the history stay as they are). Events on items the model does not know
+        are skipped, and so are those an implicit model does not count as positive; a user
+        with no event left gets no row."""
 
 
 @runtime_checkable

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 import numpy as np
 from numba import njit
 
 from freshrec.base import RecommenderBase
-from freshrec.capabilities import FactorTables, LearnsOne, LearnsPredict, PredictsRatings
-from freshrec.data.batch import EventBatch, Events
+from freshrec.capabilities import FactorTables, FoldsIn, LearnsOne, LearnsPredict, PredictsRatings
+from freshrec.data.batch import EventBatch, Events, as_batch
 from freshrec.data.events import Event
 from freshrec.typing import ItemId, UserId
 
 __all__ = ["BiasedMF"]
 
 
-class BiasedMF(RecommenderBase, LearnsOne, LearnsPredict, PredictsRatings, FactorTables):
+class BiasedMF(RecommenderBase, LearnsOne, LearnsPredict, PredictsRatings, FactorTables, FoldsIn):
     """Biased matrix factorization for explicit ratings (Koren, Bell & Volinsky 2009).
 
     The predicted rating of user ``u`` for item ``i`` is
@@ -255,6 +257,39 @@ class BiasedMF(RecommenderBase, LearnsOne, LearnsPredict, PredictsRatings, Facto
         )
         self.global_mean_, self.n_ratings_ = float(mean), int(count)
         return predictions
+
+    def fold_in(self, events: Events, *, steps: int = 1) -> Self:
+        """Fold ratings into their users' biases and vectors alone (:class:`FoldsIn`).
+
+        ``steps`` passes over the events on known items, in the order given: each is the SGD
+        step of the class doc on ``b_u`` and ``p_u`` only, with ``μ``, ``b_i`` and ``q_i``
+        held (and ``μ`` not taking the ratings in). An unknown user first gets a row as
+        ``partial_fit`` would give it: a zero bias and a drawn vector. The counts, the cursor
+        and the history stay as they are.
+
+        Examples
+        --------
+        >>> from freshrec.data import Event
+        >>> events = [Event("ann", "a", 5.0), Event("bob", "a", 4.0), Event("bob", "b", 1.0)]
+        >>> model = BiasedMF(n_factors=2, seed=0).fit(events)
+        >>> before = model.score("ann", ["b"])[0]
+        >>> after = model.fold_in([Event("ann", "b", 5.0)], steps=10).score("ann", ["b"])[0]
+        >>> bool(after > before), model.n_ratings_
+        (True, 3)
+        """
+        self._check_fitted()
+        batch = self.encode(as_batch(events))
+        batch = batch.take(batch.indices()[1] >= 0)  # an unknown item has no vector to use
+        self._map_new(self.user_map_, batch.user)
+        self._grow(self.n_users, self.n_items)
+        users, items = self.user_map_.encode(batch.user).tolist(), batch.indices()[1].tolist()
+        for _ in range(steps):
+            for u, i, r in zip(users, items, batch.value.tolist(), strict=True):
+                p_u, q_i, b_u = self.user_factors_[u], self.item_factors_[i], self.user_bias_[u]
+                error = self.global_mean_ + b_u + self.item_bias_[i] + p_u @ q_i - r
+                self.user_bias_[u] -= self.bias_lr * (2.0 * error + self.l2 * b_u)
+                p_u -= self.lr * (2.0 * error * q_i + self.l2_latent * p_u)
+        return self
 
     def _learn(self, batch: EventBatch, valid: EventBatch | None = None) -> None:
         users, items = batch.indices()

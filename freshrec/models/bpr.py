@@ -14,6 +14,7 @@ from freshrec.capabilities import (
     Anchors,
     DistilsFromSelf,
     FactorTables,
+    FoldsIn,
     GrowsAndEvicts,
     HasItemRows,
     LearnsRank,
@@ -39,6 +40,7 @@ class BPR(
     DistilsFromSelf,
     FactorTables,
     HasItemRows,
+    FoldsIn,
 ):
     """Bayesian Personalized Ranking matrix factorization (Rendle et al., 2009).
 
@@ -211,6 +213,49 @@ class BPR(
         return self._learn_rank(
             user_idx, item_idx, positive, before, n_known, free, steps, exclude_seen
         )
+
+    def fold_in(self, events: Events, *, steps: int = 1) -> Self:
+        """Fold the positive events into their users' vectors alone (:class:`FoldsIn`).
+
+        ``steps`` passes over the positives on known items, in the order given: each is the
+        SGD step of the class doc at the constant rate ``lr`` on ``p_u`` only, against a
+        uniform negative (drawn from ``rng_``) that the user has no positive for, learned or
+        in ``events``. An unknown user first gets a row as ``partial_fit`` would give it. The
+        item vectors and biases, the counts, the cursor and the history stay as they are.
+
+        Examples
+        --------
+        >>> from freshrec.checks import checkerboard_events
+        >>> from freshrec.data import Event
+        >>> model = BPR(n_factors=4, n_epochs=5).fit(checkerboard_events())
+        >>> before = model.score("u0", ["i9"])[0]
+        >>> after = model.fold_in([Event("u0", "i9")] * 3, steps=5).score("u0", ["i9"])[0]
+        >>> bool(after > before), model.n_events_
+        (True, 192)
+        """
+        self._check_fitted()
+        batch = self.encode(as_batch(events)).positives(self.threshold)
+        batch = batch.take(batch.indices()[1] >= 0)  # an unknown item has no vector to use
+        n_users = self.n_users
+        rows = self._map_new(self.user_map_, batch.user)
+        self._grow(self.n_users, self.n_items)
+        self._init_rows(rows[rows < n_users], np.zeros(0, np.int64), "normal")  # evicted slots
+        users, items = self.user_map_.encode(batch.user).tolist(), batch.indices()[1].tolist()
+        seen = self.positives_csr()
+        liked = {u: set(seen.indices[seen.indptr[u] : seen.indptr[u + 1]].tolist()) for u in users}
+        for u, i in zip(users, items, strict=True):
+            liked[u].add(i)
+        for _ in range(steps):
+            for u, i in zip(users, items, strict=True):
+                if len(liked[u]) >= self.n_items:
+                    continue  # the user likes every item: no negative exists
+                j = int(self.rng_.integers(self.n_items))
+                while j in liked[u]:
+                    j = int(self.rng_.integers(self.n_items))
+                p_u, diff = self.user_factors_[u], self.item_factors_[i] - self.item_factors_[j]
+                x = float(p_u @ diff + self.item_bias_[i] - self.item_bias_[j])
+                p_u += self.lr * (_sigmoid(-x) * diff - self.l2 * p_u)
+        return self
 
     def _learn(self, batch: EventBatch, valid: EventBatch | None = None) -> None:
         positive = batch.value >= self.threshold
