@@ -28,6 +28,7 @@ from freshrec.cli.options import (
     parse_ints,
     parse_names,
 )
+from freshrec.cli.serve import keys_app, serve
 from freshrec.errors import FreshrecError
 
 if TYPE_CHECKING:
@@ -44,6 +45,8 @@ app = typer.Typer(
 )
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(models_app, name="models")
+app.add_typer(keys_app, name="keys")
+app.command()(serve)
 console = Console()
 _INTERRUPTED = 130  # the shell's code for a process stopped by SIGINT
 

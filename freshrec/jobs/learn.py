@@ -18,10 +18,10 @@ from freshrec.log import open_log
 from freshrec.models import REGISTRY
 from freshrec.update.strategies import make_strategy
 
-__all__ = ["run_learner"]
+__all__ = ["make_learner", "run_learner"]
 
 
-def run_learner(
+def make_learner(
     log_url: str,
     registry_dir: Path,
     model: str,
@@ -34,12 +34,55 @@ def run_learner(
     checkpoint_every: int = 10_000,
     margin: float = 0.02,
     max_user_events: int | None = None,
+) -> Learner:
+    """A learner of model ``model`` (a registered name, ``--set`` style ``overrides``) on
+    the log at ``log_url`` through ``strategy``, publishing to ``registry_dir``; it resumes
+    from the registry's latest checkpoint when there is one.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> learner = make_learner(f"sqlite:///{folder / 'events.db'}", folder / "registry", "bpr")
+    >>> type(learner.model).__name__, learner.status().position
+    ('BPR', 0)
+    """
+    overrides = overrides or {}
+    if model not in REGISTRY:
+        raise ValueError(f"unknown model {model!r}; choose from {', '.join(sorted(REGISTRY))}")
+    built = REGISTRY[model](**model_params(model, REGISTRY[model], overrides))
+    params = dict(overrides.get(strategy, {}))
+    if strategy == "streaming":
+        params.setdefault("micro_batch", micro_batch)
+        if "n_epochs" not in built.get_params():
+            params.setdefault("epochs", None)  # models without epochs learn each event once
+    return Learner(
+        open_log(log_url),
+        Registry(registry_dir),
+        built,
+        strategy=make_strategy(strategy, params),
+        micro_batch=micro_batch,
+        candidate_every=candidate_every,
+        guard_events=guard_events,
+        checkpoint_every=checkpoint_every,
+        guard=Guard(margin=margin, max_user_events=max_user_events),
+    )
+
+
+def run_learner(
+    log_url: str,
+    registry_dir: Path,
+    model: str,
+    strategy: str = "streaming",
+    *,
     max_events: int | None = None,
     follow: bool = False,
     on_status: Callable[[LearnerStatus], None] | None = None,
+    **settings: Any,
 ) -> tuple[Learner, LearnerStatus]:
     """Learn model ``model`` from the log at ``log_url`` through ``strategy``, publishing to
-    ``registry_dir``; resume from the registry's latest checkpoint when there is one.
+    ``registry_dir`` (``settings``: those of :func:`make_learner`); resume from the
+    registry's latest checkpoint when there is one.
 
     Examples
     --------
@@ -55,25 +98,6 @@ def run_learner(
     >>> [(r["action"], r["version"]) for r in learner.registry.journal()][:4]
     [('publish', 'v000001'), ('promote', 'v000001'), ('publish', 'v000002'), ('promote', 'v000002')]
     """
-    overrides = overrides or {}
-    if model not in REGISTRY:
-        raise ValueError(f"unknown model {model!r}; choose from {', '.join(sorted(REGISTRY))}")
-    built = REGISTRY[model](**model_params(model, REGISTRY[model], overrides))
-    params = dict(overrides.get(strategy, {}))
-    if strategy == "streaming":
-        params.setdefault("micro_batch", micro_batch)
-        if "n_epochs" not in built.get_params():
-            params.setdefault("epochs", None)  # models without epochs learn each event once
-    learner = Learner(
-        open_log(log_url),
-        Registry(registry_dir),
-        built,
-        strategy=make_strategy(strategy, params),
-        micro_batch=micro_batch,
-        candidate_every=candidate_every,
-        guard_events=guard_events,
-        checkpoint_every=checkpoint_every,
-        guard=Guard(margin=margin, max_user_events=max_user_events),
-    )
+    learner = make_learner(log_url, registry_dir, model, strategy, **settings)
     status = learner.run(max_events=max_events, follow=follow, on_status=on_status)
     return learner, status

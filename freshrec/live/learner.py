@@ -48,6 +48,7 @@ Examples
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -224,10 +225,11 @@ class Learner:
         follow: bool = False,
         poll_s: float = 0.2,
         on_status: Callable[[LearnerStatus], None] | None = None,
+        stop: threading.Event | None = None,
     ) -> LearnerStatus:
         """Learn until the head of the log (or ``max_events`` more, or until the log's first
-        ``until`` events are learned; with ``follow``, until one of those or forever, waiting
-        for new events); return where it stands.
+        ``until`` events are learned; with ``follow``, until one of those, ``stop`` is set or
+        forever, waiting for new events); return where it stands.
 
         At the head without ``follow`` the last, shorter micro-batch is learned too and a
         checkpoint is written.
@@ -235,7 +237,7 @@ class Learner:
         started, learned = time.perf_counter(), 0
         self._check_if_due()  # before publishing: a new candidate replaces the pending one
         self._publish_if_due()
-        while max_events is None or learned < max_events:
+        while (max_events is None or learned < max_events) and not (stop and stop.is_set()):
             position = self._pos
             if until is not None and position >= until:
                 break
@@ -246,7 +248,10 @@ class Learner:
                 wanted = min(wanted, until - position)
             batch = self._next(wanted)
             if batch is None and follow:
-                time.sleep(poll_s)
+                if stop is not None:
+                    stop.wait(poll_s)
+                else:
+                    time.sleep(poll_s)
                 continue
             if batch is None:
                 batch = self._next(wanted, partial=True)

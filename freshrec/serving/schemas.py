@@ -1,0 +1,187 @@
+"""Request and response bodies of the HTTP API (pydantic), as the OpenAPI schema shows them.
+
+Examples
+--------
+>>> RecommendationRequest(user="ann").k
+10
+>>> EventsAnswer(accepted=1, duplicate=0, rejected=0, rejections=[], cursor="1").accepted
+1
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "EventIn",
+    "EventsAnswer",
+    "EventsIn",
+    "LabelsAnswer",
+    "ModelsAnswer",
+    "RecommendationAnswer",
+    "RecommendationRequest",
+    "RejectedEvent",
+    "ScoredItem",
+    "VersionOut",
+]
+
+Id = str | int
+
+
+class EventIn(BaseModel):
+    """One event (DESIGN.md's Event fields). Shown in the schema; the service checks each
+    event of a batch on its own, so a malformed one is rejected with a reason, not the batch.
+
+    Examples
+    --------
+    >>> EventIn(event_id="e1", user="ann", item=7).value
+    1.0
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    event_id: Id = Field(description="Unique id: an event sent again is a duplicate.")
+    user: Id
+    item: Id
+    value: float = Field(1.0, description="Rating, or 1 for a click, 0 for an impression.")
+    timestamp: float | None = Field(None, description="Seconds since the epoch; default: now.")
+    context: dict[str, float | str] | None = None
+    propensity: float | None = Field(None, description="P(shown) under the logging policy.")
+
+
+class EventsIn(BaseModel):
+    """A batch of events.
+
+    Examples
+    --------
+    >>> len(EventsIn(events=[{"event_id": 1, "user": 1, "item": 2}]).events)
+    1
+    """
+
+    events: list[Any] = Field(description="Events as objects with EventIn's fields.")
+
+
+class RejectedEvent(BaseModel):
+    """An event of the batch that was refused, and why.
+
+    Examples
+    --------
+    >>> RejectedEvent(index=3, event_id="e3", field="value", reason="not finite: nan").field
+    'value'
+    """
+
+    index: int
+    event_id: Id | None
+    field: str
+    reason: str
+
+
+class EventsAnswer(BaseModel):
+    """What became of a batch: ``accepted + duplicate + rejected`` events.
+
+    Examples
+    --------
+    >>> EventsAnswer(accepted=2, duplicate=1, rejected=0, rejections=[], cursor="9").duplicate
+    1
+    """
+
+    accepted: int
+    duplicate: int
+    rejected: int
+    rejections: list[RejectedEvent]
+    cursor: str = Field(description="The log's head after the batch.")
+
+
+class RecommendationRequest(BaseModel):
+    """A recommendation request with optional candidates and context.
+
+    Examples
+    --------
+    >>> RecommendationRequest(user=7, candidates=["a", "b"]).exclude_seen
+    True
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    user: Id
+    k: int = Field(10, ge=1, le=1000)
+    exclude_seen: bool = True
+    candidates: list[Id] | None = Field(None, max_length=10_000)
+    context: dict[str, float | str] | None = None
+
+
+class ScoredItem(BaseModel):
+    """One recommended item and its score.
+
+    Examples
+    --------
+    >>> ScoredItem(item=7, score=0.5).item
+    7
+    """
+
+    item: Id
+    score: float
+
+
+class RecommendationAnswer(BaseModel):
+    """The items, best first, and what produced them.
+
+    Examples
+    --------
+    >>> answer = RecommendationAnswer(user="ann", items=[ScoredItem(item="a", score=0.5)],
+    ...     recommendation_id="r1", model_version="v000001", model_cursor="10", user_cursor="12")
+    >>> answer.items[0].item
+    'a'
+    """
+
+    user: Id
+    items: list[ScoredItem]
+    recommendation_id: str
+    model_version: str
+    model_cursor: str | None = Field(description="The log cursor the model's parameters cover.")
+    user_cursor: str = Field(description="The log cursor the user's state covers.")
+
+
+class VersionOut(BaseModel):
+    """One version of the registry.
+
+    Examples
+    --------
+    >>> VersionOut(version="v000001", cursor="5", n_events=5, created=0.0, labels=["stable"],
+    ...            metrics={"rmse": 0.9}).labels
+    ['stable']
+    """
+
+    version: str
+    cursor: str | None
+    n_events: int
+    created: float
+    labels: list[str]
+    metrics: dict[str, float | None] = Field(description="Guard figures; null: not finite.")
+
+
+class ModelsAnswer(BaseModel):
+    """The registry's versions and labels, and the version this server serves.
+
+    Examples
+    --------
+    >>> ModelsAnswer(serving=None, labels={"stable": None}, versions=[]).serving is None
+    True
+    """
+
+    serving: str | None
+    labels: dict[str, str | None]
+    versions: list[VersionOut]
+
+
+class LabelsAnswer(BaseModel):
+    """The registry's labels after a promotion or a rollback, and the version served.
+
+    Examples
+    --------
+    >>> LabelsAnswer(labels={"stable": "v000002"}, serving="v000002").serving
+    'v000002'
+    """
+
+    labels: dict[str, str | None]
+    serving: str | None

@@ -1,0 +1,262 @@
+"""The serving model: the registry's stable version, with users' new events folded in.
+
+Shared parameters change only through guarded versions. Between versions the store keeps each
+user's own state current from the log's tail: models that fold events into a user's row
+(:class:`~freshrec.capabilities.FoldsIn`) do so, sequential models extend the user's history
+(:class:`~freshrec.capabilities.Observes`). :attr:`ModelStore.user_cursor` is the log cursor
+that state covers. A new stable version is loaded, checked (it loads with its checksums,
+every parameter is finite, it scores every item it knows) and caught up beside the serving one,
+then swapped in by one reference assignment: a request sees the old model or the new one. A
+version that fails a check is refused and the old one goes on serving.
+
+Examples
+--------
+>>> import tempfile
+>>> from freshrec.checks import checkerboard_events
+>>> from freshrec.live import Registry
+>>> from freshrec.log import open_log
+>>> from freshrec.models import BPR
+>>> log = open_log("memory://")
+>>> _ = log.append(checkerboard_events()[:150])
+>>> registry = Registry(tempfile.mkdtemp())
+>>> _ = registry.promote(registry.publish(BPR(n_factors=4, seed=0).learn_from_log(log)))
+>>> store = ModelStore(registry, log)
+>>> store.refresh(), store.current().version
+(True, 'v000001')
+>>> _ = log.append(checkerboard_events()[150:])
+>>> store.catch_up() == log.head()
+True
+>>> len(store.recommend("u1", 3).items)
+3
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from freshrec.base import RecommenderBase, Scored
+from freshrec.capabilities import FoldsIn, Observes
+from freshrec.data.batch import ids_array
+from freshrec.live.registry import Registry
+from freshrec.log.cursor import Cursor
+from freshrec.log.log import EventLog
+
+__all__ = ["ModelStore", "Recommendation", "Serving"]
+
+logger = logging.getLogger(__name__)
+_READ = 50_000  # events folded in per read of the log
+
+
+@dataclass(frozen=True)
+class Serving:
+    """The model being served and where it comes from.
+
+    Examples
+    --------
+    >>> from freshrec.models import MostPopular
+    >>> Serving(MostPopular(), "v000001", "42").version
+    'v000001'
+    """
+
+    model: RecommenderBase
+    version: str
+    model_cursor: str | None  # the log cursor its shared parameters learned up to
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """What :meth:`ModelStore.recommend` answers.
+
+    Examples
+    --------
+    >>> Recommendation([Scored("a", 1.0)], "v000001", "10", "12").user_cursor
+    '12'
+    """
+
+    items: list[Scored]
+    version: str
+    model_cursor: str | None
+    user_cursor: str
+
+
+class ModelStore:
+    """Serves the registry's stable version over ``log`` (see the module docstring).
+
+    Parameters
+    ----------
+    registry
+        Where versions are published; the ``stable`` label is served.
+    log
+        The event log: users' seen items and the tail folded into their state.
+    fold_in_steps
+        Passes over each new event when folding it into its user's row.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from freshrec.log import open_log
+    >>> ModelStore(Registry(tempfile.mkdtemp()), open_log("memory://")).current() is None
+    True
+    """
+
+    def __init__(self, registry: Registry, log: EventLog, *, fold_in_steps: int = 1) -> None:
+        self.registry = registry
+        self.log = log
+        self.fold_in_steps = fold_in_steps
+        self._serving: Serving | None = None
+        self.user_cursor = Cursor.START
+        self._lock = threading.RLock()  # held while the serving model is read or changed
+        self._swap_lock = threading.Lock()  # one swap at a time
+        self.swaps = 0
+        self.refusals: list[tuple[str, str]] = []  # (version, why) of refused versions
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- reading ----------------------------------------------------------------------
+    def current(self) -> Serving | None:
+        """The model being served (``None`` before the registry has a stable version)."""
+        return self._serving
+
+    def recommend(
+        self,
+        user: Any,
+        k: int = 10,
+        *,
+        exclude_seen: bool = True,
+        candidates: Sequence[Any] | None = None,
+    ) -> Recommendation:
+        """The ``k`` best items for ``user`` from the serving model."""
+        with self._lock:
+            serving = self._serving
+            if serving is None:
+                raise LookupError("no model version is serving yet")
+            exclude = self.seen_items(user) if exclude_seen else []
+            items = serving.model.recommend(
+                user, k, exclude=exclude, candidates=candidates, exclude_seen=False
+            )
+            return Recommendation(
+                items, serving.version, serving.model_cursor, str(self.user_cursor)
+            )
+
+    def seen_items(self, user: Any) -> list[Any]:
+        """The items ``user`` has any event on in the log."""
+        known = self.log.users.encode(ids_array([user]))[0]
+        if known < 0:
+            return []
+        return [_plain(v) for v in self.log.items.decode(self.log.sequences()[int(known)])]
+
+    def resolve_user(self, text: str) -> Any:
+        """The id a path segment names: ``"42"`` is the integer 42 when the log knows that
+        user and not the text ``"42"``."""
+        if text.lstrip("-").isdigit() and len(text) < 19:
+            as_int = int(text)
+            if str(as_int) == text:
+                found = self.log.users.encode(ids_array([text, as_int]))
+                if found[0] < 0 <= found[1]:
+                    return as_int
+        return text
+
+    # -- keeping it current -------------------------------------------------------------
+    def refresh(self) -> bool:
+        """Swap in the registry's stable version when it is not the one serving; ``True``
+        when it did. A version that fails its checks is refused (recorded in
+        :attr:`refusals`) and the serving one stays."""
+        with self._swap_lock:
+            stable = self.registry.labels()["stable"]
+            serving = self._serving
+            if stable is None or (serving is not None and serving.version == stable):
+                return False
+            if any(version == stable for version, _ in self.refusals):
+                return False
+            try:
+                model = self._checked(stable)
+            except Exception as err:  # any failure to load or check refuses the version
+                logger.warning("refused version %s: %s", stable, err)
+                self.refusals.append((stable, f"{type(err).__name__}: {err}"))
+                return False
+            cursor = getattr(model, "cursor_", None)
+            start = Cursor.parse(cursor) if cursor else Cursor.START
+            caught_up = self._fold_in(model, start)  # beside the serving model
+            with self._lock:
+                caught_up = self._fold_in(model, caught_up)  # what arrived meanwhile
+                self._serving = Serving(model, stable, cursor)
+                self.user_cursor = caught_up
+                self.swaps += 1
+            return True
+
+    def _checked(self, version: str) -> RecommenderBase:
+        model = self.registry.load(version)
+        model._check_finite()
+        probe = model.score_batch(np.array([-1, 0 if model.n_users else -1]))
+        if probe.shape != (2, model.n_items) or not np.isfinite(probe).all():
+            raise ValueError(
+                f"scores of shape {probe.shape} for {model.n_items} items, or not finite"
+            )
+        return model.attach(self.log)
+
+    def catch_up(self) -> Cursor:
+        """Fold the log's events since :attr:`user_cursor` into the serving model's users;
+        the cursor covered now."""
+        with self._lock:
+            if self._serving is not None:
+                self.user_cursor = self._fold_in(self._serving.model, self.user_cursor)
+            return self.user_cursor
+
+    def _fold_in(self, model: RecommenderBase, after: Cursor) -> Cursor:
+        """Apply the log's events after ``after`` to ``model``'s users; the last cursor."""
+        while True:
+            read = self.log.read(after, _READ)
+            if not len(read):
+                return after
+            if isinstance(model, FoldsIn):
+                model.fold_in(read.events, steps=self.fold_in_steps)
+            elif isinstance(model, Observes):
+                model.observe(read.events)
+            after = read.cursors[-1]
+
+    # -- the background thread ----------------------------------------------------------
+    def notify(self) -> None:
+        """Events were appended: catch up now rather than at the next poll."""
+        self._wake.set()
+
+    def start(self, poll_s: float = 0.2) -> None:
+        """Refresh and catch up in a background thread every ``poll_s`` and on
+        :meth:`notify`."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._follow, args=(poll_s,), name="freshrec-store", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the background thread."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _follow(self, poll_s: float) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(poll_s)
+            self._wake.clear()
+            try:
+                self.refresh()
+                self.catch_up()
+            except Exception:  # keep serving; the next round tries again
+                logger.exception("the store could not catch up")
+                time.sleep(poll_s)
+
+
+def _plain(value: object) -> object:
+    return value.item() if isinstance(value, np.generic) else value
