@@ -4,16 +4,22 @@ It loads ML-100K when the data folder has it (else the built-in synthetic stream
 every classical model on a per-user temporal split, evaluates them side by side and writes
 ``results.json``, ``report.md`` and ``comparison.png``. Then it keeps BPR fresh over the
 stream with a small update arena (:data:`DEMO_STRATEGIES`, :data:`DEMO_WINDOWS` windows
-after a warm start on the first half) and writes that report into ``arena/``.
+after a warm start on the first half) and writes that report into ``arena/``. Last, with the
+``serve`` extra, it starts the HTTP service (empty, learning in-process), replays the first
+:data:`LIVE_EVENTS` events through the Python client while asking for recommendations, and
+reports freshness and latency (``live/live.json``).
 """
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
+from freshrec.data.batch import EventBatch
 from freshrec.data.registry import SYNTHETIC, load_dataset
 from freshrec.jobs.arena import run_arena_job
 from freshrec.jobs.arena_report import write_arena
@@ -21,11 +27,12 @@ from freshrec.jobs.evaluate import run_evaluation
 from freshrec.jobs.report import Results, rich_table
 from freshrec.progress import step_progress
 
-__all__ = ["DEMO_MODELS", "DEMO_STRATEGIES", "DEMO_WINDOWS", "run_demo"]
+__all__ = ["DEMO_MODELS", "DEMO_STRATEGIES", "DEMO_WINDOWS", "LIVE_EVENTS", "run_demo"]
 
 DEMO_MODELS = ("popular", "item-knn", "user-knn", "biased-mf", "bpr", "als")
 DEMO_STRATEGIES = ("frozen", "full", "finetune-replay", "streaming", "adaptive")
 DEMO_WINDOWS = 5
+LIVE_EVENTS = 20_000
 
 
 def run_demo(
@@ -75,4 +82,24 @@ def run_demo(
             data, "bpr", DEMO_STRATEGIES, n_windows=DEMO_WINDOWS, on_step=advance
         )
     console.print(rich_table(arena))
-    return results, written + write_arena(out / "arena", arena, runs)
+    written += write_arena(out / "arena", arena, runs)
+    return results, written + _live(data.events, out / "live", console)
+
+
+def _live(events: EventBatch, out: Path, console: Console) -> list[Path]:
+    """The live part (skipped, and said so, without the ``serve`` extra)."""
+    if importlib.util.find_spec("fastapi") is None or importlib.util.find_spec("uvicorn") is None:
+        console.print("live service: skipped (pip install -e '.[serve]' to see it)")
+        return []
+    from freshrec.jobs.live_demo import run_live_demo
+
+    n_events = min(LIVE_EVENTS, len(events))
+    with step_progress(console, "live: serving while learning", n_events // 100) as advance:
+        report = run_live_demo(
+            events, out, n_events=n_events, on_batch=lambda sent: advance(f"{sent:,} events")
+        )
+    table = Table("live service (bpr, streaming, guarded versions)", "figure")
+    for what, figure in report.rows():
+        table.add_row(escape(what), escape(figure))
+    console.print(table)
+    return [out / "live.json"]

@@ -146,6 +146,10 @@ def test_demo_runs_offline_on_the_synthetic_stream(tmp_path):
     arena = json.loads((out / "arena" / "results.json").read_text())
     assert {r["model"] for r in arena["rows"]} >= {"frozen", "streaming", "adaptive"}
     assert "Actions chosen per window" in (out / "arena" / "report.md").read_text()
+    live = json.loads((out / "live" / "live.json").read_text())  # the service's live part
+    assert live["events_accepted"] == live["events_sent"] > 0
+    assert live["versions_promoted"] >= 1 and live["serving_version"] is not None
+    assert live["freshness_trials"] > 0 and live["freshness_p99_ms"] < 10_000
 
 
 def test_a_bad_option_is_a_usage_error_not_a_traceback(capsys):
