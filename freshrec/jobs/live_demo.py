@@ -105,12 +105,16 @@ def run_live_demo(
     freshness: list[float] = []
     accepted = 0
     service = EmbeddedService(out / "live-data", model, **(settings or {}))
+    assert service.learner is not None
+    first_version = service.learner.candidate_every + service.learner.guard_events
     with service, _serving(uvicorn, service) as url, Client(url) as client:
         for start in range(0, len(stream), batch):
             part = stream[start : start + batch]
             posted_at = time.perf_counter()
             answer = client.send_events(part)
             accepted += int(answer["accepted"])
+            if start + len(part) >= first_version:  # the learner has what it needs for one
+                _wait_until_ready(client)
             if client.request("GET", "/readyz")[0] == 200:  # a first version serves
                 freshness.append(_until_fresh(client, part, int(answer["cursor"]), posted_at))
                 began = time.perf_counter()
@@ -134,6 +138,15 @@ def run_live_demo(
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "live.json", json.dumps(asdict(report), indent=2))
     return report
+
+
+def _wait_until_ready(client: Any, timeout_s: float = 120.0) -> None:
+    """Wait for the learner's first version to serve (the replay is faster than learning)."""
+    deadline = time.perf_counter() + timeout_s
+    while client.request("GET", "/readyz")[0] != 200:
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"no version served {timeout_s:.0f} s after the events it needs")
+        time.sleep(0.05)
 
 
 def _until_fresh(client: Any, part: EventBatch, cursor: int, posted_at: float) -> float:
