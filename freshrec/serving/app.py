@@ -29,7 +29,7 @@ from freshrec.serving.auth import ApiKeys
 from freshrec.serving.deps import Context
 from freshrec.serving.ingest import UserRateLimit
 from freshrec.serving.metrics import Metrics
-from freshrec.serving.routes import events, health, models, recommend
+from freshrec.serving.routes import events, health, items, models, recommend
 from freshrec.serving.settings import Settings
 from freshrec.serving.store import ModelStore
 
@@ -86,7 +86,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.context = context
-    for router in (events.router, recommend.router, models.router, health.router):
+    for router in (events.router, recommend.router, items.router, models.router, health.router):
         app.include_router(router)
     app.add_middleware(_Timed, metrics=context.metrics)
     app.add_middleware(_BodyLimit, max_bytes=settings.max_body_bytes)

@@ -18,6 +18,8 @@ __all__ = [
     "EventIn",
     "EventsAnswer",
     "EventsIn",
+    "ItemIn",
+    "ItemOut",
     "LabelsAnswer",
     "ModelsAnswer",
     "RecommendationAnswer",
@@ -185,3 +187,33 @@ class LabelsAnswer(BaseModel):
 
     labels: dict[str, str | None]
     serving: str | None
+
+
+class ItemIn(BaseModel):
+    """An item of the catalogue: its text (title, description) and properties.
+
+    Examples
+    --------
+    >>> ItemIn(text="The Matrix (1999)", properties={"year": 1999}).text
+    'The Matrix (1999)'
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    text: str | None = Field(None, max_length=10_000)
+    properties: dict[str, str | float | bool | None] | None = Field(None, max_length=100)
+
+
+class ItemOut(BaseModel):
+    """An item as the catalogue holds it, and whether the served model can recommend it.
+
+    Examples
+    --------
+    >>> ItemOut(item="m", text=None, properties={}, updated=0.0, recommendable=False).item
+    'm'
+    """
+
+    item: Id
+    text: str | None
+    properties: dict[str, str | float | bool | None]
+    updated: float
+    recommendable: bool

@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +46,10 @@ from freshrec.capabilities import FoldsIn, Observes
 from freshrec.data.batch import ids_array
 from freshrec.live.registry import Registry
 from freshrec.log.cursor import Cursor
+from freshrec.log.ids import LogIdMap
 from freshrec.log.log import EventLog
+from freshrec.serving.catalogue import Catalogue, open_catalogue
+from freshrec.serving.content import ContentRows
 
 __all__ = ["ModelStore", "Recommendation", "Serving"]
 
@@ -95,6 +98,10 @@ class ModelStore:
         Where versions are published; the ``stable`` label is served.
     log
         The event log: users' seen items and the tail folded into their state.
+    catalogue
+        The items' texts and deletions (default: the one kept in ``log``'s store).
+    content
+        Gives items put in the catalogue with a text a row in the served model.
     fold_in_steps
         Passes over each new event when folding it into its user's row.
 
@@ -106,10 +113,21 @@ class ModelStore:
     True
     """
 
-    def __init__(self, registry: Registry, log: EventLog, *, fold_in_steps: int = 1) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        log: EventLog,
+        *,
+        catalogue: Catalogue | None = None,
+        content: ContentRows | None = None,
+        fold_in_steps: int = 1,
+    ) -> None:
         self.registry = registry
         self.log = log
+        self.catalogue = catalogue or open_catalogue(log)
+        self.content = content or ContentRows()
         self.fold_in_steps = fold_in_steps
+        self._deleted = set(self.catalogue.deleted_items())
         self._serving: Serving | None = None
         self.user_cursor = Cursor.START
         self._lock = threading.RLock()  # held while the serving model is read or changed
@@ -138,7 +156,7 @@ class ModelStore:
             serving = self._serving
             if serving is None:
                 raise LookupError("no model version is serving yet")
-            exclude = self.seen_items(user) if exclude_seen else []
+            exclude = [*self._deleted, *(self.seen_items(user) if exclude_seen else [])]
             items = serving.model.recommend(
                 user, k, exclude=exclude, candidates=candidates, exclude_seen=False
             )
@@ -156,13 +174,7 @@ class ModelStore:
     def resolve_user(self, text: str) -> Any:
         """The id a path segment names: ``"42"`` is the integer 42 when the log knows that
         user and not the text ``"42"``."""
-        if text.lstrip("-").isdigit() and len(text) < 19:
-            as_int = int(text)
-            if str(as_int) == text:
-                found = self.log.users.encode(ids_array([text, as_int]))
-                if found[0] < 0 <= found[1]:
-                    return as_int
-        return text
+        return _resolve(text, self.log.users)
 
     # -- keeping it current -------------------------------------------------------------
     def refresh(self) -> bool:
@@ -182,6 +194,7 @@ class ModelStore:
                 logger.warning("refused version %s: %s", stable, err)
                 self.refusals.append((stable, f"{type(err).__name__}: {err}"))
                 return False
+            self.content.add(model, self.catalogue.texts())  # items put since it learned
             cursor = getattr(model, "cursor_", None)
             start = Cursor.parse(cursor) if cursor else Cursor.START
             caught_up = self._fold_in(model, start)  # beside the serving model
@@ -191,6 +204,31 @@ class ModelStore:
                 self.user_cursor = caught_up
                 self.swaps += 1
             return True
+
+    # -- the catalogue ------------------------------------------------------------------
+    def put_item(self, item: Any, text: str | None, properties: Mapping[str, Any]) -> bool:
+        """Put ``item`` in the catalogue; with a text, give the served model a row for it
+        when it has none. Whether the served model can recommend it now."""
+        self.catalogue.put(item, text, properties)
+        if text:
+            texts = self.catalogue.texts()
+            self.content.encode(list(texts.values()))  # the slow part, outside the lock
+            with self._lock:
+                if self._serving is not None:
+                    self.content.add(self._serving.model, texts)
+        serving = self._serving
+        known = serving is not None and serving.model.item_map_.encode(ids_array([item]))[0] >= 0
+        return bool(known)
+
+    def delete_item(self, item: Any) -> bool:
+        """Delete ``item``: never recommended again. ``False`` when it already was."""
+        deleted = self.catalogue.delete(item)
+        self._deleted.add(item)
+        return deleted
+
+    def resolve_item(self, text: str) -> Any:
+        """The item id a path segment names (as :meth:`resolve_user` for users)."""
+        return _resolve(text, self.log.items)
 
     def _checked(self, version: str) -> RecommenderBase:
         model = self.registry.load(version)
@@ -253,9 +291,19 @@ class ModelStore:
             try:
                 self.refresh()
                 self.catch_up()
+                self._deleted = set(self.catalogue.deleted_items())  # other replicas' too
             except Exception:  # keep serving; the next round tries again
                 logger.exception("the store could not catch up")
                 time.sleep(poll_s)
+
+
+def _resolve(text: str, ids: LogIdMap) -> Any:
+    """``text``, or the integer it spells when ``ids`` knows that integer and not the text."""
+    if text.lstrip("-").isdigit() and len(text) < 19 and str(int(text)) == text:
+        found = ids.encode(ids_array([text, int(text)]))
+        if found[0] < 0 <= found[1]:
+            return int(text)
+    return text
 
 
 def _plain(value: object) -> object:
