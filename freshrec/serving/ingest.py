@@ -125,6 +125,8 @@ def _problem(item: Any, now: float, max_future_s: float) -> tuple[str, str] | No
             return name, f"longer than {_MAX_ID_CHARS} characters"
         if isinstance(value, int) and not -(2**63) <= value < 2**63:
             return name, "an integer id must fit in 64 bits"
+    if "value" in item and item["value"] is None:
+        return "value", "must be a number, not null"
     for name in ("value", "timestamp", "propensity"):
         value = item.get(name)
         if value is not None and not _is_number(value):

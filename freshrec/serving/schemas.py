@@ -10,7 +10,7 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,7 +29,7 @@ __all__ = [
     "VersionOut",
 ]
 
-Id = str | int
+Id = str | Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]  # ids as the event log keeps them
 
 
 class EventIn(BaseModel):

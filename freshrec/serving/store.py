@@ -33,6 +33,7 @@ True
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -54,6 +55,7 @@ from freshrec.serving.content import ContentRows
 __all__ = ["ModelStore", "Recommendation", "Serving"]
 
 logger = logging.getLogger(__name__)
+_INT_TEXT = re.compile(r"0|-?[1-9][0-9]{0,17}")  # an integer as JSON writes it, in 64 bits
 _READ = 50_000  # events folded in per read of the log
 
 
@@ -299,7 +301,7 @@ class ModelStore:
 
 def _resolve(text: str, ids: LogIdMap) -> Any:
     """``text``, or the integer it spells when ``ids`` knows that integer and not the text."""
-    if text.lstrip("-").isdigit() and len(text) < 19 and str(int(text)) == text:
+    if _INT_TEXT.fullmatch(text):
         found = ids.encode(ids_array([text, int(text)]))
         if found[0] < 0 <= found[1]:
             return int(text)
