@@ -80,7 +80,7 @@ def parse_events(
         problem = _problem(item, now, max_future_s)
         if problem is not None:
             name, reason = problem
-            plain_id = event_id if _is_id(event_id) else None
+            plain_id = event_id if _is_id(event_id) and _fits(event_id) else None
             parsed.rejections.append(Rejection(i, plain_id, name, reason))
             continue
         parsed.events.append(
@@ -104,6 +104,11 @@ def _is_id(value: Any) -> bool:
     return isinstance(value, str | int) and not isinstance(value, bool)
 
 
+def _fits(value: Any) -> bool:
+    """Whether an id is text or an integer of 64 bits (what the log stores)."""
+    return not isinstance(value, int) or -(2**63) <= value < 2**63
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -123,7 +128,7 @@ def _problem(item: Any, now: float, max_future_s: float) -> tuple[str, str] | No
             return name, f"must be a string or an integer, not {type(value).__name__}"
         if isinstance(value, str) and len(value) > _MAX_ID_CHARS:
             return name, f"longer than {_MAX_ID_CHARS} characters"
-        if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        if not _fits(value):
             return name, "an integer id must fit in 64 bits"
     if "value" in item and item["value"] is None:
         return "value", "must be a number, not null"
@@ -145,6 +150,8 @@ def _problem(item: Any, now: float, max_future_s: float) -> tuple[str, str] | No
                 return f"context.{key}", f"must be a number or a string, not {type(value).__name__}"
             if isinstance(value, int) and abs(value) > 2**53:
                 return f"context.{key}", f"{value} is too large"
+            if isinstance(value, float) and not math.isfinite(value):  # NaN marks "absent"
+                return f"context.{key}", f"not finite: {value}"
     return None
 
 

@@ -29,7 +29,7 @@ __all__ = [
     "VersionOut",
 ]
 
-Id = str | Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]  # ids as the event log keeps them
+Id = str | Annotated[int, Field(ge=-(2**63), lt=2**63)]  # ids as the event log keeps them
 
 
 class EventIn(BaseModel):
@@ -96,7 +96,8 @@ class EventsAnswer(BaseModel):
 
 
 class RecommendationRequest(BaseModel):
-    """A recommendation request with optional candidates and context.
+    """A recommendation request with optional candidates and context (strict: ``true`` is
+    not a user id, ``"2"`` not a ``k``).
 
     Examples
     --------
@@ -104,7 +105,7 @@ class RecommendationRequest(BaseModel):
     True
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     user: Id
     k: int = Field(10, ge=1, le=1000)
     exclude_seen: bool = True
