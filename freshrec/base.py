@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import inspect
 import os
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar, NamedTuple, Protocol, Self, runtime_checkable
 
@@ -411,6 +411,20 @@ class RecommenderBase(Estimator):
     @property
     def n_items(self) -> int:
         return len(self.item_map_) if hasattr(self, "item_map_") else 0
+
+    def _positives_of(self, user_idx: Iterable[int]) -> dict[int, np.ndarray]:
+        """The positive items (internal indices) of users (internal indices): with a log
+        attached, those of their events through its head (one pass over the log's columns,
+        not a user x item matrix), else those learned."""
+        wanted = sorted(set(user_idx))
+        if self._event_log is None:
+            seen = self.positives_csr()
+            return {u: seen.indices[seen.indptr[u] : seen.indptr[u + 1]] for u in wanted}
+        events = self._event_log.events_of(self.user_map_.decode(np.array(wanted, np.int64)))
+        events = events.take(events.value >= self.threshold)
+        rows = self.user_map_.encode(events.user)
+        cols = self.item_map_.encode(events.item)
+        return {u: np.unique(cols[(rows == u) & (cols >= 0)]) for u in wanted}
 
     def positives_csr(self) -> sp.csr_matrix:
         """Binary user x item matrix of the history's events with ``value >= threshold``."""

@@ -238,14 +238,11 @@ class ALS(RecommenderBase, FactorTables, FoldsIn):
         batch = batch.take(batch.indices()[1] >= 0)  # an unknown item has no vector to use
         self._map_new(self.user_map_, batch.user)
         self._grow(self.n_users, self.n_items)
-        shape = (self.n_users, self.n_items)
-        users = self.user_map_.encode(batch.user)
-        new = sp.csr_matrix((np.ones(len(users)), (users, batch.indices()[1])), shape=shape)
-        positives = new + self.history(through_head=True).to_csr(*shape, threshold=self.threshold)
+        users, items = self.user_map_.encode(batch.user), batch.indices()[1]
         y = self.item_factors_.astype(np.float64)
         gram = y.T @ y + self.l2_ * np.eye(y.shape[1])
-        for u in np.unique(users):
-            y_u = y[positives.indices[positives.indptr[u] : positives.indptr[u + 1]]]
+        for u, earlier in self._positives_of(users.tolist()).items():
+            y_u = y[np.union1d(earlier, items[users == u])]
             a = gram + self.alpha * y_u.T @ y_u
             self.user_factors_[u] = np.linalg.solve(a, (1.0 + self.alpha) * y_u.sum(0))
         return self

@@ -241,8 +241,7 @@ class BPR(
         self._grow(self.n_users, self.n_items)
         self._init_rows(rows[rows < n_users], np.zeros(0, np.int64), "normal")  # evicted slots
         users, items = self.user_map_.encode(batch.user).tolist(), batch.indices()[1].tolist()
-        seen = self.positives_csr()
-        liked = {u: set(seen.indices[seen.indptr[u] : seen.indptr[u + 1]].tolist()) for u in users}
+        liked = {u: set(items.tolist()) for u, items in self._positives_of(users).items()}
         for u, i in zip(users, items, strict=True):
             liked[u].add(i)
         for _ in range(steps):
