@@ -212,6 +212,9 @@ class EventLog:
         """
         with self._lock:
             before = len(self._views)
+            if self.backend.head() == self._views.last:  # nothing new: read nothing
+                self._sync_ids()
+                return 0
             while True:
                 events, cursors = self.backend.read(self._views.last, 1 << 20)
                 if not len(cursors):
