@@ -54,8 +54,15 @@ def serve(
 ) -> None:
     """Serve recommendations over HTTP while learning from the events posted to it."""
     from freshrec.config import parse_overrides
-    from freshrec.serving.run import serve_forever
     from freshrec.serving.settings import Settings
+
+    try:
+        from freshrec.serving.run import serve_forever
+    except ModuleNotFoundError as err:  # fastapi, uvicorn or prometheus-client
+        raise FreshrecError(
+            f"freshrec serve needs the serve extra ({err.name} is missing): "
+            "pip install 'freshrec[serve]'"
+        ) from err
 
     given: dict[str, Any] = {"keys_file": keys_file} if keys_file is not None else {}
     settings = Settings.from_env(host=host, port=port, insecure=insecure, **given)
