@@ -39,11 +39,9 @@ import http.client
 import json
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -195,26 +193,6 @@ def _post(
         connection.close()
 
 
-@contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on a free loopback port in a thread; yield its URL."""
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    if not server.started:
-        raise RuntimeError("uvicorn did not start")
-    try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
-
-
 def send_mixed(url: str, entries: list[Entry], batch: int) -> dict[str, Any]:
     """Send ``entries`` in batches; check each answer against what each entry is."""
     statuses: Counter[str] = Counter()
@@ -312,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     from freshrec.log import Cursor, open_log
     from freshrec.persist import atomic_write_text
     from freshrec.serving.embedded import EmbeddedService
+    from freshrec.serving.run import serve_in_thread
 
     rng = np.random.default_rng(args.seed)
     now = time.time()
@@ -325,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
         service = EmbeddedService(folder, "popular", learn=False)
-        with serving(service.app()) as url:
+        with serve_in_thread(service.app()) as url:
             mixed = send_mixed(url, entries, args.batch)
             mixed_s = time.perf_counter() - started
             unparseable = {}
@@ -337,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         stored = Counter(log.window(Cursor.START).event_id.tolist())
         log.close()
         service = EmbeddedService(folder, "popular", learn=False)  # the probe, on a new server
-        with serving(service.app()) as url:
+        with serve_in_thread(service.app()) as url:
             probe_body = '{"events": [{"event_id": "probe-ok", "user": "u1", "item": "i1"}, '
             probe_body += f'{{"event_id": {2**64}, "user": "u1", "item": "i1"}}]}}'
             probe_status, probe_answer = _post(url, probe_body.encode())

@@ -10,10 +10,8 @@ each batch, and measures two things from the client's side: request latency, and
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -94,10 +92,9 @@ def run_live_demo(
     >>> report.events_sent, report.events_accepted
     (192, 192)
     """
-    import uvicorn
-
     from freshrec.serving.client import Client
     from freshrec.serving.embedded import EmbeddedService
+    from freshrec.serving.run import serve_in_thread
 
     stream = as_batch(events).sort_by_time()[:n_events]
     stream = stream.with_columns(event_id=np.arange(len(stream), dtype=np.int64))
@@ -107,7 +104,7 @@ def run_live_demo(
     service = EmbeddedService(out / "live-data", model, **(settings or {}))
     assert service.learner is not None
     first_version = service.learner.candidate_every + service.learner.guard_events
-    with service, _serving(uvicorn, service) as url, Client(url) as client:
+    with service, serve_in_thread(service.app()) as url, Client(url) as client:
         for start in range(0, len(stream), batch):
             part = stream[start : start + batch]
             posted_at = time.perf_counter()
@@ -168,23 +165,3 @@ def _p50_p99(values: list[float]) -> tuple[float, float]:
 
 def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
-
-
-@contextmanager
-def _serving(uvicorn: Any, service: Any) -> Iterator[str]:
-    """Serve the service's app on a free loopback port in a thread; yield its URL."""
-    server = uvicorn.Server(
-        uvicorn.Config(service.app(), host="127.0.0.1", port=0, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, name="freshrec-demo-server", daemon=True)
-    thread.start()
-    while not server.started and thread.is_alive():
-        time.sleep(0.01)
-    if not server.started:
-        raise RuntimeError("the demo's server did not start")
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join()

@@ -33,8 +33,9 @@ Id = str | Annotated[int, Field(ge=-(2**63), lt=2**63)]  # ids as the event log 
 
 
 class EventIn(BaseModel):
-    """One event (DESIGN.md's Event fields). Shown in the schema; the service checks each
-    event of a batch on its own, so a malformed one is rejected with a reason, not the batch.
+    """One event (DESIGN.md's Event fields): the shape of each item of ``EventsIn.events``.
+    The route takes the items as any JSON and checks each on its own, so a malformed one is
+    rejected with a reason, not the batch; the served schema therefore shows them as any.
 
     Examples
     --------

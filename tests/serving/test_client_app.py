@@ -7,12 +7,12 @@ import pytest
 from freshrec.data.batch import EventBatch
 from freshrec.serving.app import create_app
 from freshrec.serving.client import Client, ServiceError
+from freshrec.serving.run import serve_in_thread
 from freshrec.serving.store import ModelStore
-from tests.serving.conftest import running
 
 
 def test_the_client_drives_every_route(store: ModelStore) -> None:
-    with running(create_app(store, poll_s=0.02)) as url, Client(url) as client:
+    with serve_in_thread(create_app(store, poll_s=0.02)) as url, Client(url) as client:
         assert client.health() == {"status": "ok"}
         assert client.ready()["version"] == "v000001"
         batch = EventBatch.from_events([])  # an empty batch is a valid request

@@ -43,10 +43,10 @@ from freshrec.log import open_log  # noqa: E402
 from freshrec.models import BPR  # noqa: E402
 from freshrec.serving.app import create_app  # noqa: E402
 from freshrec.serving.auth import add_key  # noqa: E402
+from freshrec.serving.run import serve_in_thread  # noqa: E402
 from freshrec.serving.schemas import EventIn  # noqa: E402
 from freshrec.serving.settings import Settings  # noqa: E402
 from freshrec.serving.store import ModelStore  # noqa: E402
-from tests.serving.conftest import running  # noqa: E402
 
 # Fuzzed requests per operation, split between positive and negative ones. With the examples
 # and coverage phases the keyless run sends about 410 requests (330 of them coverage cases,
@@ -157,7 +157,7 @@ class Server:
 @pytest.fixture(scope="module")
 def open_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     app = serving_app(tmp_path_factory.mktemp("fuzz"))
-    with running(app) as url, requests.Session() as session:
+    with serve_in_thread(app) as url, requests.Session() as session:
         yield Server(url, session)
 
 
@@ -167,7 +167,7 @@ def keyed_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     read_key = add_key(folder / "keys.json", {"read"})
     add_key(folder / "keys.json", {"ingest", "admin"})
     app = serving_app(folder, Settings(keys_file=folder / "keys.json"))
-    with running(app) as url, requests.Session() as session:
+    with serve_in_thread(app) as url, requests.Session() as session:
         yield Server(url, session, read_key=read_key)
 
 
