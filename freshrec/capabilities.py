@@ -44,6 +44,7 @@ __all__ = [
     "FoldsIn",
     "GrowsAndEvicts",
     "HasItemRows",
+    "InnerProductScores",
     "LearnsOne",
     "LearnsPredict",
     "LearnsRank",
@@ -144,6 +145,34 @@ class FoldsIn(Protocol):
         cursor and the history stay as they are). Events on items the model does not know
         are skipped, and so are those an implicit model does not count as positive; a user
         with no event left gets no row."""
+
+
+@runtime_checkable
+class InnerProductScores(Protocol):
+    """Ranks a user's items by an inner product: ``user_queries(u) @ item_keys().T`` orders
+    every user's items as the model's scores do, so an approximate nearest-neighbour index over
+    the item keys can find a user's best items without scoring every item
+    (:class:`~freshrec.serving.retrieval.ItemIndex`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from freshrec.checks import checkerboard_events
+    >>> from freshrec.models import BPR, MostPopular
+    >>> isinstance(BPR(), InnerProductScores), isinstance(MostPopular(), InnerProductScores)
+    (True, False)
+    >>> model = BPR(n_factors=4, n_epochs=2, seed=0).fit(checkerboard_events())
+    >>> users = np.array([0, 1])
+    >>> by_product = model.user_queries(users) @ model.item_keys().T
+    >>> bool(np.allclose(by_product, model.score_batch(users), atol=1e-5))
+    True
+    """
+
+    def item_keys(self) -> np.ndarray:
+        """One float32 row per item index, (n_items, d)."""
+
+    def user_queries(self, user_idx: np.ndarray) -> np.ndarray:
+        """One float32 row per known user index, (len(user_idx), d)."""
 
 
 @runtime_checkable

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from freshrec.capabilities import (
@@ -10,6 +11,7 @@ from freshrec.capabilities import (
     FactorTables,
     GrowsAndEvicts,
     HasItemRows,
+    InnerProductScores,
     LearnsOne,
     LearnsPredict,
     LearnsRank,
@@ -29,6 +31,7 @@ CAPABILITIES = (
     FactorTables,
     GrowsAndEvicts,
     HasItemRows,
+    InnerProductScores,
     LearnsOne,
     LearnsPredict,
     LearnsRank,
@@ -39,14 +42,15 @@ CAPABILITIES = (
 TORCH = {HasItemRows}  # the item tables every torch model has
 SEQUENTIAL = TORCH | {Anchors, Observes, Rehearses}
 EXPECTED = {
-    "als": {FactorTables},
-    "biased-mf": {FactorTables, LearnsOne, LearnsPredict, PredictsRatings},
+    "als": {FactorTables, InnerProductScores},
+    "biased-mf": {FactorTables, InnerProductScores, LearnsOne, LearnsPredict, PredictsRatings},
     "bpr": {
         Anchors,
         DistilsFromSelf,
         FactorTables,
         GrowsAndEvicts,
         HasItemRows,
+        InnerProductScores,
         LearnsRank,
         Rehearses,
     },
@@ -111,3 +115,14 @@ def test_callers_name_the_model_and_the_missing_capability():
         quantize_embeddings(popular)
     with pytest.raises(ValueError, match="MostPopular .* Rehearses and GrowsAndEvicts"):
         fine_tune_from(BPR(n_factors=4, n_epochs=1).fit(events), MostPopular(), events)
+
+
+@pytest.mark.parametrize("name", ["als", "biased-mf", "bpr"])
+def test_inner_product_keys_rank_items_as_the_scores_do(name):
+    model = REGISTRY[name](n_factors=4, seed=0).fit(checkerboard_events())
+    users = np.arange(model.n_users)
+    by_product = model.user_queries(users) @ model.item_keys().T
+    scores = model.score_batch(users)
+    for row in range(model.n_users):  # the same order (ties allowed: BiasedMF clips)
+        order = np.argsort(-by_product[row], kind="stable")
+        assert (np.diff(scores[row][order]) <= 1e-5).all()

@@ -9,7 +9,7 @@ import scipy.sparse as sp
 from numba import njit, prange
 
 from freshrec.base import RecommenderBase
-from freshrec.capabilities import FactorTables, FoldsIn
+from freshrec.capabilities import FactorTables, FoldsIn, InnerProductScores
 from freshrec.data.batch import EventBatch, Events, as_batch
 from freshrec.models.torch.training import TrainingHistory, run_epochs
 from freshrec.tables import grow_rows
@@ -17,7 +17,7 @@ from freshrec.tables import grow_rows
 __all__ = ["ALS", "default_l2", "top_singular_value"]
 
 
-class ALS(RecommenderBase, FactorTables, FoldsIn):
+class ALS(RecommenderBase, FactorTables, FoldsIn, InnerProductScores):
     """Alternating least squares for implicit feedback (Hu, Koren and Volinsky, 2008).
 
     Every user-item pair has a preference ``p_ui`` (1 for a positive event, ``value >=
@@ -266,6 +266,14 @@ class ALS(RecommenderBase, FactorTables, FoldsIn):
 
     def _item_vectors(self) -> np.ndarray:
         return self.item_factors_
+
+    def item_keys(self) -> np.ndarray:
+        """Item rows for an inner-product index: the item factors (:class:`InnerProductScores`)."""
+        return np.asarray(self.item_factors_, dtype=np.float32)
+
+    def user_queries(self, user_idx: np.ndarray) -> np.ndarray:
+        """The users' factors: their products with :meth:`item_keys` are the scores."""
+        return np.asarray(self.user_factors_[np.asarray(user_idx, dtype=np.int64)], np.float32)
 
 
 _L2_CAP = 30.0

@@ -8,7 +8,14 @@ import numpy as np
 from numba import njit
 
 from freshrec.base import RecommenderBase
-from freshrec.capabilities import FactorTables, FoldsIn, LearnsOne, LearnsPredict, PredictsRatings
+from freshrec.capabilities import (
+    FactorTables,
+    FoldsIn,
+    InnerProductScores,
+    LearnsOne,
+    LearnsPredict,
+    PredictsRatings,
+)
 from freshrec.data.batch import EventBatch, Events, as_batch
 from freshrec.data.events import Event
 from freshrec.typing import ItemId, UserId
@@ -16,7 +23,15 @@ from freshrec.typing import ItemId, UserId
 __all__ = ["BiasedMF"]
 
 
-class BiasedMF(RecommenderBase, LearnsOne, LearnsPredict, PredictsRatings, FactorTables, FoldsIn):
+class BiasedMF(
+    RecommenderBase,
+    LearnsOne,
+    LearnsPredict,
+    PredictsRatings,
+    FactorTables,
+    FoldsIn,
+    InnerProductScores,
+):
     """Biased matrix factorization for explicit ratings (Koren, Bell & Volinsky 2009).
 
     The predicted rating of user ``u`` for item ``i`` is
@@ -333,6 +348,16 @@ class BiasedMF(RecommenderBase, LearnsOne, LearnsPredict, PredictsRatings, Facto
 
     def _item_vectors(self) -> np.ndarray:
         return self.item_factors_
+
+    def item_keys(self) -> np.ndarray:
+        """Item rows for an inner-product index: ``[q_i, b_i]`` (:class:`InnerProductScores`)."""
+        return np.hstack([self.item_factors_, self.item_bias_[:, None]]).astype(np.float32)
+
+    def user_queries(self, user_idx: np.ndarray) -> np.ndarray:
+        """``[p_u, 1]`` per user: its products with :meth:`item_keys` rank items as the
+        scores do (the global mean and the user's bias add the same to every item)."""
+        rows = self.user_factors_[np.asarray(user_idx, dtype=np.int64)]
+        return np.hstack([rows, np.ones((len(rows), 1), rows.dtype)]).astype(np.float32)
 
     def _clip(self, scores: np.ndarray) -> np.ndarray:
         return scores if self.clip is None else np.clip(scores, *self.clip)

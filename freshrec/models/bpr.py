@@ -17,6 +17,7 @@ from freshrec.capabilities import (
     FoldsIn,
     GrowsAndEvicts,
     HasItemRows,
+    InnerProductScores,
     LearnsRank,
     Rehearses,
 )
@@ -41,6 +42,7 @@ class BPR(
     FactorTables,
     HasItemRows,
     FoldsIn,
+    InnerProductScores,
 ):
     """Bayesian Personalized Ranking matrix factorization (Rendle et al., 2009).
 
@@ -356,6 +358,15 @@ class BPR(
 
     def _item_vectors(self) -> np.ndarray:
         return self.item_factors_
+
+    def item_keys(self) -> np.ndarray:
+        """Item rows for an inner-product index: ``[q_i, b_i]`` (:class:`InnerProductScores`)."""
+        return np.hstack([self.item_factors_, self.item_bias_[:, None]]).astype(np.float32)
+
+    def user_queries(self, user_idx: np.ndarray) -> np.ndarray:
+        """``[p_u, 1]`` per user: its products with :meth:`item_keys` are the scores."""
+        rows = self.user_factors_[np.asarray(user_idx, dtype=np.int64)]
+        return np.hstack([rows, np.ones((len(rows), 1), rows.dtype)]).astype(np.float32)
 
     def _init_rows(self, user_rows: np.ndarray, item_rows: np.ndarray, init: RowInit) -> None:
         for table, rows in (
