@@ -42,6 +42,16 @@ def serve(
     guard_events: Annotated[
         int, typer.Option(min=1, help="Held-out events the guard checks a candidate on.")
     ] = 500,
+    index: Annotated[
+        str,
+        typer.Option(
+            help="Retrieval: exact (score every item), hnsw (approximate, then exact "
+            "re-scoring; for large catalogues) or flat (an exact faiss index)."
+        ),
+    ] = "exact",
+    ef_search: Annotated[
+        int, typer.Option(min=1, help="HNSW search depth (larger: better recall, slower).")
+    ] = 128,
     keys_file: Annotated[
         Path | None, typer.Option(help="API keys (freshrec keys add); default: none.")
     ] = None,
@@ -71,6 +81,10 @@ def serve(
             f"--host {host} is reachable from other machines: give --keys-file (freshrec keys "
             "add), or --insecure to serve without keys"
         )
+    if index not in ("exact", "flat", "hnsw"):
+        raise FreshrecError(f"--index must be exact, flat or hnsw, got {index!r}")
+    from freshrec.serving.retrieval import ItemIndex
+
     serve_forever(
         settings,
         data_dir,
@@ -82,6 +96,7 @@ def serve(
         overrides=parse_overrides(set_ or []),
         candidate_every=candidate_every,
         guard_events=guard_events,
+        index=None if index == "exact" else ItemIndex(index, ef_search=ef_search),
         say=lambda line: console.print(escape(line)),
     )
 

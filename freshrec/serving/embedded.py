@@ -28,6 +28,7 @@ from freshrec.live.learner import Learner
 from freshrec.live.registry import Registry
 from freshrec.log import open_log
 from freshrec.serving.app import create_app
+from freshrec.serving.retrieval import ItemIndex
 from freshrec.serving.settings import Settings
 from freshrec.serving.store import ModelStore
 
@@ -53,6 +54,9 @@ class EmbeddedService:
         process's learner publishes).
     overrides
         ``--set`` style hyperparameters (``{"bpr": {"lr": 0.05}}``).
+    index
+        Retrieve from an approximate index with these settings (see
+        :class:`~freshrec.serving.store.ModelStore`); ``None``: score every item.
     learner_settings
         :func:`~freshrec.jobs.learn.make_learner`'s settings (``micro_batch``,
         ``candidate_every``, ``guard_events``, ``checkpoint_every``, ...); defaults here suit
@@ -77,13 +81,14 @@ class EmbeddedService:
         registry_dir: str | Path | None = None,
         learn: bool = True,
         overrides: dict[str, dict[str, Any]] | None = None,
+        index: ItemIndex | None = None,
         **learner_settings: Any,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_url = log_url or f"sqlite:///{self.data_dir / 'events.db'}"
         registry_path = Path(registry_dir) if registry_dir else self.data_dir / "registry"
-        self.store = ModelStore(Registry(registry_path), open_log(self.log_url))
+        self.store = ModelStore(Registry(registry_path), open_log(self.log_url), index=index)
         settings = {
             "micro_batch": 100,
             "candidate_every": 2_000,

@@ -5,8 +5,13 @@ inner product, ``"hnsw"``: a navigable small-world graph) returns a candidate po
 ``oversample * k`` items plus as many as the request excludes; those are scored exactly by the
 caller's scores (the model's own, bias included), excluded items are dropped, and the best
 ``k`` are kept. A model whose score is ``u . v_i + b_i`` is indexed as ``[v_i, b_i]`` and
-queried with ``[u, 1]``, so the index ranks by the same inner product. :func:`recall_at_k`
-measures the approximation against exact search.
+queried with ``[u, 1]``, so the index ranks by the same inner product
+(:class:`~freshrec.capabilities.InnerProductScores`). :func:`recall_at_k` measures the
+approximation against exact search.
+
+:meth:`ItemIndex.for_keys` carries an index from one model version to the next: the same one
+when the item rows are unchanged, a copy with the new rows added when only items were added,
+a new build otherwise.
 
 Examples
 --------
@@ -68,11 +73,55 @@ class ItemIndex:
         self.ef_construction = ef_construction
         self.oversample = oversample
         self._index: Any = None  # a faiss index
+        self._keys: np.ndarray | None = None  # the rows indexed, to tell what changed
 
     @property
     def n_items(self) -> int:
         """Items in the index."""
         return 0 if self._index is None else int(self._index.ntotal)
+
+    def empty_like(self) -> ItemIndex:
+        """A new, empty index with the same settings.
+
+        Examples
+        --------
+        >>> ItemIndex("flat", oversample=2).empty_like().oversample
+        2
+        """
+        return ItemIndex(
+            self.kind,
+            m=self.m,
+            ef_search=self.ef_search,
+            ef_construction=self.ef_construction,
+            oversample=self.oversample,
+        )
+
+    def for_keys(self, keys: np.ndarray) -> tuple[ItemIndex, str]:
+        """An index of ``keys`` (n_items, dim) starting from this one, and how: ``"reused"``
+        (this index: its rows are ``keys``), ``"extended"`` (a copy with ``keys``' new rows
+        added: its rows are the start of ``keys``) or ``"built"`` (a new index). This index
+        is never changed, so it can go on serving while the next one is made.
+
+        Examples
+        --------
+        >>> keys = np.eye(4, dtype=np.float32)
+        >>> first = ItemIndex("flat").build(keys[:3])
+        >>> [first.for_keys(k)[1] for k in (keys[:3], keys, keys[::-1])]
+        ['reused', 'extended', 'built']
+        """
+        keys = np.ascontiguousarray(keys, dtype=np.float32)
+        known = self._keys
+        if known is None or known.shape[1] != keys.shape[1] or len(known) > len(keys):
+            return self.empty_like().build(keys), "built"
+        if not np.array_equal(known, keys[: len(known)]):
+            return self.empty_like().build(keys), "built"
+        if len(known) == len(keys):
+            return self, "reused"
+        import faiss
+
+        copy = self.empty_like()
+        copy._index, copy._keys = faiss.clone_index(self._index), known
+        return copy.add(keys[len(known) :]), "extended"
 
     def build(self, vectors: np.ndarray) -> ItemIndex:
         """Index ``vectors`` (n_items, dim) from scratch."""
@@ -86,14 +135,16 @@ class ItemIndex:
             index = faiss.IndexHNSWFlat(dim, self.m, faiss.METRIC_INNER_PRODUCT)
             index.hnsw.efConstruction = self.ef_construction
             index.hnsw.efSearch = self.ef_search
-        self._index = index
+        self._index, self._keys = index, None
         return self.add(vectors)
 
     def add(self, vectors: np.ndarray) -> ItemIndex:
         """Append items (their rows follow the ones indexed)."""
         if self._index is None:
             return self.build(vectors)
-        self._index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        self._index.add(vectors)
+        self._keys = vectors if self._keys is None else np.vstack([self._keys, vectors])
         return self
 
     def search(
@@ -112,6 +163,8 @@ class ItemIndex:
         n = len(queries)
         extra = max((len(e) for e in exclude), default=0) if exclude else 0
         pool = min(self.n_items, k * self.oversample + extra)
+        if self.kind == "hnsw":
+            self._index.hnsw.efSearch = self.ef_search  # may have changed since the build
         _, found = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), pool)
         rows = np.full((n, k), -1, dtype=np.int64)
         scores = np.full((n, k), -np.inf)

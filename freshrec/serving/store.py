@@ -36,14 +36,15 @@ import logging
 import re
 import threading
 import time
+from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from freshrec.base import RecommenderBase, Scored
-from freshrec.capabilities import FoldsIn, Observes
+from freshrec.capabilities import FoldsIn, InnerProductScores, Observes
 from freshrec.data.batch import ids_array
 from freshrec.live.registry import Registry
 from freshrec.log.cursor import Cursor
@@ -51,6 +52,7 @@ from freshrec.log.ids import LogIdMap
 from freshrec.log.log import EventLog
 from freshrec.serving.catalogue import Catalogue, open_catalogue
 from freshrec.serving.content import ContentRows
+from freshrec.serving.retrieval import ItemIndex
 
 __all__ = ["ModelStore", "Recommendation", "Serving"]
 
@@ -73,6 +75,7 @@ class Serving:
     model: RecommenderBase
     version: str
     model_cursor: str | None  # the log cursor its shared parameters learned up to
+    index: ItemIndex | None = None  # over the model's item keys, when it retrieves by one
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,13 @@ class ModelStore:
         Gives items put in the catalogue with a text a row in the served model.
     fold_in_steps
         Passes over each new event when folding it into its user's row.
+    index
+        Retrieve a user's best items from an approximate index with these settings (an
+        empty :class:`~freshrec.serving.retrieval.ItemIndex`), then score those exactly,
+        for models that rank by an inner product
+        (:class:`~freshrec.capabilities.InnerProductScores`); ``None``: score every item.
+        An index is carried from version to version (:meth:`ItemIndex.for_keys`) and made
+        beside the serving one, which serves until the swap.
 
     Examples
     --------
@@ -123,18 +133,23 @@ class ModelStore:
         catalogue: Catalogue | None = None,
         content: ContentRows | None = None,
         fold_in_steps: int = 1,
+        index: ItemIndex | None = None,
     ) -> None:
         self.registry = registry
         self.log = log
         self.catalogue = catalogue or open_catalogue(log)
         self.content = content or ContentRows()
         self.fold_in_steps = fold_in_steps
+        self.index = index
+        self.index_builds: Counter[str] = Counter()  # how each index was made (for_keys)
         self._deleted = set(self.catalogue.deleted_items())
         self._serving: Serving | None = None
         self.user_cursor = Cursor.START
         self._lock = threading.RLock()  # held while the serving model is read or changed
         self._swap_lock = threading.Lock()  # one swap at a time
         self.swaps = 0
+        self.swap_history: deque[tuple[str, float]] = deque(maxlen=1000)  # (version, time)
+        self._swapped = threading.Condition()
         self.refusals: list[tuple[str, str]] = []  # (version, why) of refused versions
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -159,12 +174,39 @@ class ModelStore:
             if serving is None:
                 raise LookupError("no model version is serving yet")
             exclude = [*self._deleted, *(self.seen_items(user) if exclude_seen else [])]
-            items = serving.model.recommend(
-                user, k, exclude=exclude, candidates=candidates, exclude_seen=False
-            )
+            model = serving.model
+            known = model.user_map_.encode_one(user)
+            if serving.index is not None and candidates is None and known >= 0:
+                items = _retrieve(model, serving.index, known, k, exclude)
+            else:
+                items = model.recommend(
+                    user, k, exclude=exclude, candidates=candidates, exclude_seen=False
+                )
             return Recommendation(
                 items, serving.version, serving.model_cursor, str(self.user_cursor)
             )
+
+    def await_version(self, version: str, timeout_s: float = 1.0) -> bool:
+        """Wait until the serving version is ``version`` or a later one, or the registry's
+        stable version is older than ``version`` (a rollback: nothing later will come);
+        ``False`` when ``timeout_s`` passed first. Gives a client that reads from several
+        replicas versions that never go backwards (monotonic reads)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            serving = self._serving
+            if serving is not None and _version_order(serving.version) >= _version_order(version):
+                return True
+            stable = self.registry.labels()["stable"]
+            if stable is None or _version_order(stable) < _version_order(version):
+                return True
+            if any(refused == stable for refused, _ in self.refusals):
+                return False  # this replica will not serve it
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.notify()
+            with self._swapped:
+                self._swapped.wait(min(left, 0.05))
 
     def seen_items(self, user: Any) -> list[Any]:
         """The items ``user`` has any event on in the log."""
@@ -197,14 +239,18 @@ class ModelStore:
                 self.refusals.append((stable, f"{type(err).__name__}: {err}"))
                 return False
             self.content.add(model, self.catalogue.texts())  # items put since it learned
+            index = self._index_for(model, serving)
             cursor = getattr(model, "cursor_", None)
             start = Cursor.parse(cursor) if cursor else Cursor.START
             caught_up = self._fold_in(model, start)  # beside the serving model
             with self._lock:
                 caught_up = self._fold_in(model, caught_up)  # what arrived meanwhile
-                self._serving = Serving(model, stable, cursor)
+                self._serving = Serving(model, stable, cursor, index)
                 self.user_cursor = caught_up
                 self.swaps += 1
+                self.swap_history.append((stable, time.time()))
+            with self._swapped:
+                self._swapped.notify_all()
             return True
 
     # -- the catalogue ------------------------------------------------------------------
@@ -218,6 +264,7 @@ class ModelStore:
             with self._lock:
                 if self._serving is not None:
                     self.content.add(self._serving.model, texts)
+            self.notify()  # index the new row
         serving = self._serving
         known = serving is not None and serving.model.item_map_.encode(ids_array([item]))[0] >= 0
         return bool(known)
@@ -231,6 +278,34 @@ class ModelStore:
     def resolve_item(self, text: str) -> Any:
         """The item id a path segment names (as :meth:`resolve_user` for users)."""
         return _resolve(text, self.log.items)
+
+    def _index_for(self, model: RecommenderBase, serving: Serving | None) -> ItemIndex | None:
+        """The index for ``model``, made from the serving one's when it can be."""
+        if self.index is None or not isinstance(model, InnerProductScores):
+            return None
+        start = serving.index if serving is not None and serving.index is not None else None
+        index, how = (start or self.index).for_keys(model.item_keys())
+        self.index_builds[how] += 1
+        return index
+
+    def sync_index(self) -> None:
+        """Index the items the serving model gained while serving (catalogue rows), beside
+        the serving index, then swap it in."""
+        serving = self._serving
+        if serving is None or serving.index is None:
+            return
+        model = serving.model
+        if serving.index.n_items == model.n_items:
+            return
+        with self._lock:  # the rows may not grow while they are read
+            keys = model.item_keys() if isinstance(model, InnerProductScores) else None
+        if keys is None:
+            return
+        index, how = serving.index.for_keys(keys)
+        with self._lock:
+            if self._serving is serving:
+                self._serving = Serving(model, serving.version, serving.model_cursor, index)
+                self.index_builds[how] += 1
 
     def _checked(self, version: str) -> RecommenderBase:
         model = self.registry.load(version)
@@ -293,6 +368,7 @@ class ModelStore:
             try:
                 self.refresh()
                 self.catch_up()
+                self.sync_index()
                 self._deleted = set(self.catalogue.deleted_items())  # other replicas' too
             except Exception:  # keep serving; the next round tries again
                 logger.exception("the store could not catch up")
@@ -308,5 +384,27 @@ def _resolve(text: str, ids: LogIdMap) -> Any:
     return text
 
 
-def _plain(value: object) -> object:
+def _retrieve(
+    model: RecommenderBase, index: ItemIndex, user: int, k: int, exclude: Sequence[Any]
+) -> list[Scored]:
+    """``user``'s best ``k`` items by ``index``, scored exactly by ``model``."""
+    rows = model.item_map_.encode(ids_array(exclude)) if exclude else np.empty(0, np.int64)
+    never = np.concatenate([rows[rows >= 0], model.item_map_.free_slots]).astype(np.int64)
+    query = cast(InnerProductScores, model).user_queries(np.array([user]))
+    users = np.array([user])
+    found, scores = index.search(
+        query, k, exact=lambda _, items: model.score_batch(users, items)[0], exclude=[never]
+    )
+    names = model.item_map_.decode(found[0][found[0] >= 0])
+    best = scores[0][: len(names)]
+    return [Scored(_plain(name), float(score)) for name, score in zip(names, best, strict=True)]
+
+
+def _version_order(version: str) -> tuple[int, str]:
+    """Publication order of a version name (``v000012`` after ``v000009``)."""
+    digits = version.lstrip("v")
+    return (int(digits), version) if digits.isdigit() else (-1, version)
+
+
+def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 pytest.importorskip("faiss")
 
+from freshrec.data.synthetic import synthetic_stream  # noqa: E402
+from freshrec.live import Registry  # noqa: E402
+from freshrec.log import open_log  # noqa: E402
+from freshrec.models import BPR  # noqa: E402
+from freshrec.serving.content import ContentRows  # noqa: E402
 from freshrec.serving.retrieval import ItemIndex, recall_at_k  # noqa: E402
+from freshrec.serving.store import ModelStore  # noqa: E402
 
 
 def _data(n_items: int = 3_000, dim: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -58,3 +66,88 @@ def test_added_items_are_found() -> None:
 
     rows, _ = index.search(users, 10, exact=exact)
     assert recall_at_k(rows, _exact_top(items, users, 10)) >= 0.95
+
+
+def test_for_keys_reuses_extends_or_rebuilds_and_never_changes_the_start() -> None:
+    items, users = _data(n_items=300)
+    start = ItemIndex("hnsw").build(items[:200])
+    assert start.for_keys(items[:200]) == (start, "reused")
+    extended, how = start.for_keys(items)
+    assert how == "extended" and extended is not start
+    assert (start.n_items, extended.n_items) == (200, 300)
+    moved = items.copy()
+    moved[5] += 1.0
+    assert start.for_keys(moved[:200])[1] == "built"
+    assert start.for_keys(items[:100])[1] == "built"  # rows were removed
+
+
+def _indexed_store(tmp_path: Path, kind: str) -> ModelStore:
+    log = open_log("memory://")
+    log.append(synthetic_stream(n_users=60, n_items=400, n_events=3_000, seed=0).events)
+    registry = Registry(tmp_path / kind)
+    model = BPR(n_factors=8, n_epochs=5, seed=0).learn_from_log(log)
+    registry.promote(registry.publish(model))
+    store = ModelStore(registry, log, index=ItemIndex(kind, ef_search=200))
+    assert store.refresh()
+    return store
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_store_answers_from_the_index_as_exact_scoring_does(tmp_path: Path, kind: str) -> None:
+    store = _indexed_store(tmp_path, kind)
+    plain = ModelStore(store.registry, store.log)
+    assert plain.refresh()
+    served = store.current()
+    assert served is not None and served.index is not None
+    for user in range(0, 60, 7):
+        got = store.recommend(user, 10).items
+        want = plain.recommend(user, 10).items
+        assert [s.item for s in got] == [s.item for s in want]
+        assert np.allclose([s.score for s in got], [s.score for s in want])
+        assert not set(s.item for s in got) & set(store.seen_items(user))
+
+
+def test_store_reuses_the_index_for_a_version_with_the_same_items(tmp_path: Path) -> None:
+    store = _indexed_store(tmp_path, "hnsw")
+    first = store.current()
+    model = store.registry.load("stable")
+    model.user_factors_ *= 2.0  # a version whose item rows did not change
+    store.registry.promote(store.registry.publish(model))
+    assert store.refresh()
+    second = store.current()
+    assert first is not None and second is not None
+    assert second.version != first.version and second.index is first.index
+    assert store.index_builds == {"built": 1, "reused": 1}
+
+
+def test_a_deleted_item_is_never_retrieved(tmp_path: Path) -> None:
+    store = _indexed_store(tmp_path, "hnsw")
+    best = store.recommend(3, 1).items[0].item
+    store.delete_item(best)
+    assert best not in [s.item for s in store.recommend(3, 50).items]
+
+
+def test_unknown_users_and_candidate_lists_are_scored_exactly(tmp_path: Path) -> None:
+    store = _indexed_store(tmp_path, "hnsw")
+    assert len(store.recommend("nobody", 5).items) == 5
+    picked = store.recommend(1, 2, candidates=[10, 11, 12]).items
+    assert {s.item for s in picked} <= {10, 11, 12}
+
+
+def test_an_item_put_with_text_joins_the_serving_index(tmp_path: Path) -> None:
+    store = _indexed_store(tmp_path, "flat")
+    store.content = ContentRows(encoder=lambda texts: np.eye(2)[[len(t) % 2 for t in texts]])
+    store.content.min_known = 4
+    for item in range(8):
+        store.put_item(item, "x" * item, {})
+    store.put_item("fresh", "new", {})
+    serving = store.current()
+    assert serving is not None and serving.index is not None
+    assert serving.index.n_items < serving.model.n_items  # the new row is not indexed yet
+    store.sync_index()
+    synced = store.current()
+    assert synced is not None and synced.index is not None
+    assert synced.index.n_items == synced.model.n_items and synced.model is serving.model
+    assert store.index_builds == {"built": 1, "extended": 1}
+    everything = store.recommend(0, synced.model.n_items, exclude_seen=False).items
+    assert "fresh" in [s.item for s in everything]
