@@ -1,8 +1,9 @@
 """``create_app(store, settings)``: the FastAPI application over a :class:`ModelStore`.
 
 Routes live in :mod:`freshrec.serving.routes`; this module wires them, the API keys, the body
-limit, the latency histogram and the store's background thread (started and stopped with the
-app). OpenAPI at ``/docs`` and ``/openapi.json``.
+limit, the latency histogram, the store's background thread and the dashboard's history
+sampler (both started and stopped with the app). OpenAPI at ``/docs`` and ``/openapi.json``;
+a page for people at ``/dashboard``.
 
 Examples
 --------
@@ -29,9 +30,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from freshrec.serving.auth import ApiKeys
 from freshrec.serving.deps import Context
+from freshrec.serving.history import Gauges
 from freshrec.serving.ingest import UserRateLimit
 from freshrec.serving.metrics import Metrics
-from freshrec.serving.routes import events, health, items, models, recommend
+from freshrec.serving.routes import dashboard, events, health, items, models, recommend
 from freshrec.serving.settings import Settings
 from freshrec.serving.store import ModelStore
 
@@ -82,9 +84,11 @@ def create_app(
         # lock: handing it over every 1 ms instead of 5 ms bounds how long they wait.
         sys.setswitchinterval(0.001)
         store.start(poll_s)
+        context.metrics.history.start(lambda: _gauges(context))
         try:
             yield
         finally:
+            context.metrics.history.stop()  # before on_stop closes the log it reads
             store.stop()
             if on_stop is not None:
                 on_stop()
@@ -96,8 +100,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.context = context
-    for router in (events.router, recommend.router, items.router, models.router, health.router):
-        app.include_router(router)
+    for module in (events, recommend, items, models, health, dashboard):
+        app.include_router(module.router)
     app.add_middleware(_Timed, metrics=context.metrics)
     app.add_middleware(_BodyLimit, max_bytes=settings.max_body_bytes)
     return app
@@ -147,7 +151,8 @@ async def _too_large(send: Send, max_bytes: int) -> None:
 
 
 class _Timed:
-    """Observes each request's time in the latency histogram, by route template."""
+    """Observes each request's time in the latency histogram, by route template, and in
+    the dashboard's history."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -168,8 +173,24 @@ class _Timed:
         try:
             await self.app(scope, receive, sending)
         finally:
+            elapsed = time.perf_counter() - started
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")
             self.metrics.latency.labels(
                 method=scope["method"], route=path, status=str(status)
-            ).observe(time.perf_counter() - started)
+            ).observe(elapsed)
+            self.metrics.history.observe(elapsed)
+
+
+def _gauges(context: Context) -> Gauges:
+    """The lags and the serving version now, for the dashboard's history (no users' state
+    lag before a version serves: there is no users' state yet)."""
+    store = context.store
+    serving = store.current()
+    if serving is None:
+        return Gauges(learner_lag=context.learner_lag(), user_state_lag=None, version=None)
+    return Gauges(
+        learner_lag=context.learner_lag(),
+        user_state_lag=len(store.log) - store.log.position(store.user_cursor),
+        version=serving.version,
+    )

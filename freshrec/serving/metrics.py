@@ -1,5 +1,6 @@
 """Prometheus metrics of one service: its own collector registry, so two apps in one process
-(tests) count apart.
+(tests) count apart; and the recent :class:`~freshrec.serving.history.History` the dashboard
+draws.
 
 Examples
 --------
@@ -13,13 +14,15 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from freshrec.serving.history import History
+
 __all__ = ["Metrics"]
 
 _LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
 class Metrics:
-    """The service's counters, gauges and latency histograms.
+    """The service's counters, gauges and latency histograms, and its recent history.
 
     Examples
     --------
@@ -71,6 +74,7 @@ class Metrics:
             "Stable versions the server refused to load (checksum, shape, non-finite).",
             registry=self.registry,
         )
+        self.history = History()  # one sample a second for ten minutes: the dashboard's
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
