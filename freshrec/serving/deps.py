@@ -8,7 +8,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -46,14 +46,16 @@ class Context:
     learner_lag: Callable[[], int | None]  # events the learner has not learned (None: unknown)
 
 
-def context(request: Request) -> Context:
-    """The app's :class:`Context` (a FastAPI dependency).
+async def context(request: Request) -> Context:
+    """The app's :class:`Context` (a FastAPI dependency; ``async``, as every dependency that
+    does no I/O here: a plain ``def`` would cost each request a trip through the threadpool).
 
     Examples
     --------
+    >>> import asyncio
     >>> from types import SimpleNamespace
     >>> request = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(context="ctx")))
-    >>> context(request)
+    >>> asyncio.run(context(request))
     'ctx'
     """
     found: Context = request.app.state.context
@@ -63,7 +65,7 @@ def context(request: Request) -> Context:
 Ctx = Annotated[Context, Depends(context)]  # a route's parameter: the app's Context
 
 
-def require(scope: str) -> Callable[[Request], None]:
+def require(scope: str) -> Callable[[Request], Awaitable[None]]:
     """A dependency that lets a request through only with a key holding ``scope`` (every
     request when no keys are configured).
 
@@ -75,8 +77,8 @@ def require(scope: str) -> Callable[[Request], None]:
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}")
 
-    def check(request: Request) -> None:
-        keys = context(request).keys
+    async def check(request: Request) -> None:
+        keys = (await context(request)).keys
         if keys is None:
             return
         header = request.headers.get("authorization", "")

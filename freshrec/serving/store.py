@@ -281,7 +281,13 @@ class ModelStore:
 
     def _index_for(self, model: RecommenderBase, serving: Serving | None) -> ItemIndex | None:
         """The index for ``model``, made from the serving one's when it can be."""
-        if self.index is None or not isinstance(model, InnerProductScores):
+        if self.index is None:
+            return None
+        if not isinstance(model, InnerProductScores):
+            logger.warning(
+                "%s does not rank items by an inner product: it scores every item, no index",
+                type(model).__name__,
+            )
             return None
         start = serving.index if serving is not None and serving.index is not None else None
         index, how = (start or self.index).for_keys(model.item_keys())
