@@ -26,6 +26,7 @@ Examples
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
@@ -49,6 +50,9 @@ class ItemIndex:
         HNSW search and build depths (larger: better recall, slower).
     oversample
         Candidates fetched per wanted item before exact re-scoring.
+    build_threads
+        Threads that build and extend the index (default: all cores but one, so that a
+        build beside a serving index leaves a core to the requests).
 
     Examples
     --------
@@ -64,6 +68,7 @@ class ItemIndex:
         ef_search: int = 64,
         ef_construction: int = 200,
         oversample: int = 4,
+        build_threads: int | None = None,
     ) -> None:
         if kind not in ("flat", "hnsw"):
             raise ValueError(f"kind must be 'flat' or 'hnsw', got {kind!r}")
@@ -72,6 +77,7 @@ class ItemIndex:
         self.ef_search = ef_search
         self.ef_construction = ef_construction
         self.oversample = oversample
+        self.build_threads = build_threads or max(1, (os.cpu_count() or 1) - 1)
         self._index: Any = None  # a faiss index
         self._keys: np.ndarray | None = None  # the rows indexed, to tell what changed
 
@@ -94,6 +100,7 @@ class ItemIndex:
             ef_search=self.ef_search,
             ef_construction=self.ef_construction,
             oversample=self.oversample,
+            build_threads=self.build_threads,
         )
 
     def for_keys(self, keys: np.ndarray) -> tuple[ItemIndex, str]:
@@ -142,7 +149,10 @@ class ItemIndex:
         """Append items (their rows follow the ones indexed)."""
         if self._index is None:
             return self.build(vectors)
+        import faiss
+
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        faiss.omp_set_num_threads(self.build_threads)  # for this thread's calls only
         self._index.add(vectors)
         self._keys = vectors if self._keys is None else np.vstack([self._keys, vectors])
         return self
