@@ -392,6 +392,23 @@ class EventLog:
             self.refresh()
             return self._views.positives(threshold, len(self.users), len(self.items))
 
+    def user_items(self, user_idx: int) -> np.ndarray:
+        """The items (log indices) of user ``user_idx`` (a log index), in log order, repeats
+        kept: what ``sequences()[user_idx]`` holds, without rebuilding every user's
+        sequence after each append (for a request path).
+
+        Examples
+        --------
+        >>> from freshrec.log import open_log
+        >>> log = open_log("memory://")
+        >>> _ = log.append(EventBatch(np.array([1, 2, 1]), np.array([5, 6, 7]), np.ones(3)))
+        >>> log.user_items(0).tolist()
+        [0, 2]
+        """
+        with self._lock:
+            self.refresh()
+            return self._views.user_items(user_idx, len(self.users))
+
     def sequences(self) -> Sequences:
         """Each user's items (and timestamps) in log order, repeats kept (for sequential
         models). Shared and read-only.

@@ -16,6 +16,8 @@ from freshrec.log.cursor import Cursor, Cursors
 
 __all__ = ["LogViews", "Sequences"]
 
+_TAIL_SCAN = 10_000  # events a lookup scans before the cached sequences are rebuilt
+
 
 @dataclass(frozen=True, eq=False)
 class Sequences:
@@ -75,7 +77,9 @@ class LogViews:
     """
 
     def __init__(self) -> None:
-        self._chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        # the columns in buffers that double when full: appending n events costs O(n)
+        # amortized, and a view handed out never changes (later events go past its end)
+        self._buffers: tuple[np.ndarray, ...] | None = None
         self._n = 0
         self.last = Cursor.START
         # threshold (None: seen) -> (events covered, matrix)
@@ -94,34 +98,43 @@ class LogViews:
         timestamp: np.ndarray,
     ) -> None:
         """Add the events that follow :attr:`last` (all arrays of shape (n,))."""
-        if not len(cursors):
+        m = len(cursors)
+        if not m:
             return
-        self._chunks.append(
-            (
-                cursors.parts,
-                np.asarray(user_idx, np.int64),
-                np.asarray(item_idx, np.int64),
-                np.asarray(value, np.float32),
-                np.asarray(timestamp, np.float64),
-            )
-        )
-        self._n += len(cursors)
+        new: tuple[np.ndarray, ...] = (cursors.parts, user_idx, item_idx, value, timestamp)
+        if self._buffers is None or self._n + m > len(self._buffers[0]):
+            self._grow(self._n + m, cursors.parts.shape[1])
+        assert self._buffers is not None
+        for buffer, column in zip(self._buffers, new, strict=True):
+            buffer[self._n : self._n + m] = column
+        self._n += m
         self.last = cursors[-1]
+
+    def _grow(self, at_least: int, n_parts: int) -> None:
+        capacity = max(1024, at_least, 2 * (len(self._buffers[0]) if self._buffers else 0))
+        grown: tuple[np.ndarray, ...] = (
+            np.empty((capacity, n_parts), np.int64),
+            np.empty(capacity, np.int64),
+            np.empty(capacity, np.int64),
+            np.empty(capacity, np.float32),
+            np.empty(capacity, np.float64),
+        )
+        if self._buffers is not None:
+            for old, buffer in zip(self._buffers, grown, strict=True):
+                buffer[: self._n] = old[: self._n]
+        self._buffers = grown
 
     def columns(
         self, start: int = 0
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """``(cursor parts, user_idx, item_idx, value, timestamp)`` of events ``start:``."""
-        if len(self._chunks) > 1:
-            parts, users, items, values, times = (
-                np.concatenate(c) for c in zip(*self._chunks, strict=True)
-            )
-            self._chunks = [(parts, users, items, values, times)]
-        if not self._chunks:
+        """``(cursor parts, user_idx, item_idx, value, timestamp)`` of events ``start:``
+        (views that later events do not change)."""
+        if self._buffers is None:
             empty = np.zeros(0, np.int64)
             return np.zeros((0, 1), np.int64), empty, empty, np.zeros(0, np.float32), np.zeros(0)
-        parts, users, items, values, times = self._chunks[0]
-        return parts[start:], users[start:], items[start:], values[start:], times[start:]
+        parts, users, items, values, times = self._buffers
+        n = self._n
+        return parts[start:n], users[start:n], items[start:n], values[start:n], times[start:n]
 
     def seen(self, n_users: int, n_items: int) -> sp.csr_matrix:
         """Binary (n_users, n_items) ``float32`` CSR: 1 where the user has any event."""
@@ -178,6 +191,29 @@ class LogViews:
         built = Sequences(indptr, out_items, out_times)
         self._sequences = (self._n, built)
         return built
+
+    def user_items(self, user_idx: int, n_users: int) -> np.ndarray:
+        """One user's items in log order: the cached :meth:`sequences` and a scan of the
+        events since, which are folded into the cache once they are a quarter of it (so a
+        lookup after each append costs O(events since), not O(log)).
+
+        Examples
+        --------
+        >>> views = LogViews()
+        >>> views.extend(Cursors(np.array([[1], [2]])), np.array([0, 1]), np.array([4, 5]),
+        ...              np.ones(2), np.ones(2))
+        >>> views.user_items(0, 2).tolist()
+        [4]
+        """
+        covered, cached = self._sequences if self._sequences is not None else (0, None)
+        if (
+            cached is None
+            or len(cached) != n_users
+            or self._n - covered > max(_TAIL_SCAN, covered // 4)
+        ):
+            return self.sequences(n_users)[user_idx]
+        _, users, items, _, _ = self.columns(covered)
+        return np.concatenate([cached[user_idx], items[users == user_idx]])
 
     def time_span(self, start_s: float, end_s: float) -> tuple[Cursor, Cursor] | None:
         """Cursors around the events with ``start_s <= timestamp < end_s``: the cursor

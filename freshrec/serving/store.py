@@ -213,7 +213,7 @@ class ModelStore:
         known = self.log.users.encode(ids_array([user]))[0]
         if known < 0:
             return []
-        return [_plain(v) for v in self.log.items.decode(self.log.sequences()[int(known)])]
+        return [_plain(v) for v in self.log.items.decode(self.log.user_items(int(known)))]
 
     def resolve_user(self, text: str) -> Any:
         """The id a path segment names: ``"42"`` is the integer 42 when the log knows that

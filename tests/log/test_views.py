@@ -72,3 +72,35 @@ def test_cached_views_are_reused_until_events_arrive() -> None:
     assert views.sequences(1) is views.sequences(1)
     grown = views.seen(2, 3)
     assert grown.shape == (2, 3) and grown.nnz == 1
+
+
+def test_user_items_after_each_append_match_the_rebuilt_sequences() -> None:
+    rng = np.random.default_rng(0)
+    views, n_users, n = LogViews(), 30, 0
+    for size in rng.integers(1, 400, size=120):  # tails below and above the rebuild bound
+        users = rng.integers(n_users, size=size)
+        views.extend(
+            Cursors(np.arange(n + 1, n + size + 1)[:, None]),
+            users,
+            rng.integers(50, size=size),
+            np.ones(size),
+            np.ones(size),
+        )
+        n += size
+        asked = int(rng.integers(n_users))
+        got = views.user_items(asked, n_users)
+        _, all_users, all_items, _, _ = views.columns()
+        assert got.tolist() == all_items[all_users == asked].tolist()
+
+
+def test_columns_handed_out_do_not_change_when_events_arrive() -> None:
+    views = LogViews()
+    views.extend(
+        Cursors(np.array([[1], [2]])), np.array([0, 1]), np.array([3, 4]), np.ones(2), np.ones(2)
+    )
+    _, users, items, _, _ = views.columns()
+    for start in range(3, 3000, 7):  # several doublings of the buffers
+        cursors = Cursors(np.arange(start, start + 7)[:, None])
+        views.extend(cursors, np.full(7, 9), np.full(7, 9), np.ones(7), np.ones(7))
+    assert users.tolist() == [0, 1] and items.tolist() == [3, 4]
+    assert len(views.columns()[1]) == 2 + len(range(3, 3000, 7)) * 7
