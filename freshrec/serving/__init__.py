@@ -16,9 +16,17 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from freshrec.serving.client import Client, ServiceError
+from freshrec.serving.client import Client, MonotonicReads, ServiceError
 
-__all__ = ["Client", "EmbeddedService", "ModelStore", "ServiceError", "Settings", "create_app"]
+__all__ = [
+    "Client",
+    "EmbeddedService",
+    "ModelStore",
+    "MonotonicReads",
+    "ServiceError",
+    "Settings",
+    "create_app",
+]
 
 _LAZY = {
     "create_app": "freshrec.serving.app",

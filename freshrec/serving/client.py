@@ -3,6 +3,12 @@
 :class:`Client` keeps one keep-alive connection (``http.client``) and reopens it once when the
 server has closed it in the meantime. It is **not thread-safe**: use one client per thread (the
 load generator in ``benchmarks/loadgen.py`` gives each worker its own).
+
+One logical client of several replicas (behind a load balancer, or one :class:`Client` per
+replica) can ask for **monotonic reads**: a :class:`MonotonicReads` shared by its clients
+remembers the highest model version any of them was answered with and sends it with each
+recommendation request (header ``X-Freshrec-Min-Version``), so no later answer comes from an
+older version, even from a replica that has not picked up the newest one yet.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import http.client
 import json
 import math
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
 from types import TracebackType
@@ -23,7 +30,7 @@ from freshrec.data.batch import EventBatch
 from freshrec.data.events import Event
 from freshrec.typing import Context, ItemId, UserId
 
-__all__ = ["Client", "ServiceError", "jsonable_events"]
+__all__ = ["Client", "MonotonicReads", "ServiceError", "jsonable_events"]
 
 # Errors that mean "the server closed this keep-alive connection before answering": the
 # request is sent again, once, on a new connection (only when the old one had served before).
@@ -33,6 +40,7 @@ _STALE_CONNECTION = (
     ConnectionAbortedError,
     BrokenPipeError,
 )
+MIN_VERSION_HEADER = "X-Freshrec-Min-Version"
 
 
 class ServiceError(RuntimeError):
@@ -65,6 +73,96 @@ class ServiceError(RuntimeError):
         return type(self), (self.status, self.detail)
 
 
+class MonotonicReads:
+    """The highest model version one logical client has been answered with, shared by the
+    :class:`Client` objects it talks through (one per replica, or per thread: it is
+    thread-safe).
+
+    Each of those clients sends it as ``X-Freshrec-Min-Version`` with every recommendation
+    request and raises it with every answer's ``model_version``. A replica that serves an
+    older version catches up before it answers (up to 1 s; else 503 with ``Retry-After``),
+    so the versions this client sees never go backwards, except after a rollback in the
+    registry: then the (older) stable version answers.
+
+    Parameters
+    ----------
+    version
+        The highest version seen so far (``None``: none yet).
+
+    Examples
+    --------
+    >>> reads = MonotonicReads()
+    >>> reads.observe("v000012"); reads.observe("v000009")
+    >>> reads.version, reads.headers()
+    ('v000012', {'X-Freshrec-Min-Version': 'v000012'})
+    >>> MonotonicReads().headers()
+    {}
+
+    One client alternating between two replicas (here two stand-in servers that each
+    answer with their own version, and record the header they were sent):
+
+    >>> import json, threading
+    >>> from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    >>> def replica(version):
+    ...     class Replica(BaseHTTPRequestHandler):
+    ...         def do_GET(self):
+    ...             body = json.dumps({"model_version": version,
+    ...                 "asked": self.headers[MIN_VERSION_HEADER]}).encode()
+    ...             self.send_response(200)
+    ...             self.send_header("Content-Length", str(len(body)))
+    ...             self.end_headers()
+    ...             self.wfile.write(body)
+    ...         def log_message(self, *args):
+    ...             pass
+    ...     server = ThreadingHTTPServer(("127.0.0.1", 0), Replica)
+    ...     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    ...     return server
+    >>> servers = [replica("v000003"), replica("v000002")]
+    >>> reads = MonotonicReads()
+    >>> clients = [Client(f"http://127.0.0.1:{s.server_port}", reads=reads) for s in servers]
+    >>> [(a["model_version"], a["asked"]) for a in (c.recommend("ann") for c in clients)]
+    [('v000003', None), ('v000002', 'v000003')]
+    >>> reads.version
+    'v000003'
+    >>> for c, s in zip(clients, servers):
+    ...     c.close(); s.shutdown(); s.server_close()
+    """
+
+    def __init__(self, version: str | None = None) -> None:
+        self._version = version
+        self._lock = threading.Lock()
+
+    @property
+    def version(self) -> str | None:
+        """The highest version seen (``None``: none yet)."""
+        return self._version
+
+    def observe(self, version: object) -> None:
+        """Raise the highest version seen to ``version`` when it is later (a value that is
+        not a version name is ignored)."""
+        number = _version_number(version) if isinstance(version, str) else None
+        if number is None:
+            return
+        with self._lock:
+            seen = _version_number(self._version) if self._version is not None else None
+            if seen is None or number > seen:
+                self._version = str(version)
+
+    def headers(self) -> dict[str, str]:
+        """The request header that asks for the highest version seen or a later one."""
+        version = self._version
+        return {} if version is None else {MIN_VERSION_HEADER: version}
+
+    def __repr__(self) -> str:
+        return f"MonotonicReads({self._version!r})"
+
+
+def _version_number(version: str) -> int | None:
+    """The number of a registry version name (``v000012``: 12), ``None`` for another text."""
+    digits = version[1:]
+    return int(digits) if version.startswith("v") and digits.isdigit() else None
+
+
 class Client:
     """Calls a freshrec service over one persistent HTTP/1.1 connection.
 
@@ -85,6 +183,10 @@ class Client:
         Sent as ``Authorization: Bearer <api_key>`` when given.
     timeout_s
         Socket timeout for connecting and for each read, in seconds.
+    reads
+        Ask for monotonic reads (see :class:`MonotonicReads`; share one between the clients
+        of one logical client): recommendation requests send the highest version seen, and
+        answers raise it.
 
     Examples
     --------
@@ -126,6 +228,7 @@ class Client:
         *,
         api_key: str | None = None,
         timeout_s: float = 10.0,
+        reads: MonotonicReads | None = None,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -133,6 +236,7 @@ class Client:
         self.base_url = base_url
         self.api_key = api_key
         self.timeout_s = timeout_s
+        self.reads = reads
         self._https = parts.scheme == "https"
         self._host = parts.hostname
         self._port = parts.port
@@ -156,7 +260,8 @@ class Client:
         The user id is percent-quoted (``/`` too), so any id fits in the path.
         """
         query = urlencode({"k": k, "exclude_seen": "true" if exclude_seen else "false"})
-        return self._json("GET", f"/v1/users/{quote(str(user), safe='')}/recommendations?{query}")
+        path = f"/v1/users/{quote(str(user), safe='')}/recommendations?{query}"
+        return self._read("GET", path)
 
     def recommend_for(
         self,
@@ -175,7 +280,7 @@ class Client:
             "candidates": None if candidates is None else [_plain(c) for c in candidates],
             "context": None if context is None else {key: _plain(v) for key, v in context.items()},
         }
-        return self._json("POST", "/v1/recommendations", body)
+        return self._read("POST", "/v1/recommendations", body)
 
     def models(self) -> dict[str, Any]:
         """``GET /v1/models``: the serving version, the labels and every version."""
@@ -205,27 +310,35 @@ class Client:
         return data.decode("utf-8")
 
     # -- plumbing -------------------------------------------------------------------------------
-    def request(self, method: str, path: str, body: object = None) -> tuple[int, bytes]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: object = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[int, bytes]:
         """Send one request and return ``(status, body bytes)``; never raises on a status.
 
         ``path`` starts with ``/`` (and carries any query string). ``body`` is ``None``, raw
-        ``bytes``, or a JSON-able value (sent as JSON; NaN is refused).
+        ``bytes``, or a JSON-able value (sent as JSON; NaN is refused). ``headers`` are sent
+        besides the client's own.
         """
         payload: bytes | None
-        headers = {"User-Agent": f"freshrec-client/{__version__}"}
+        sent = {"User-Agent": f"freshrec-client/{__version__}", **(headers or {})}
         if body is None or isinstance(body, bytes):
             payload = body
         else:
             payload = json.dumps(body, separators=(",", ":"), allow_nan=False).encode("utf-8")
         if payload is not None:
-            headers["Content-Type"] = "application/json"
+            sent["Content-Type"] = "application/json"
         if self.api_key is not None:
-            headers["Authorization"] = f"Bearer {self.api_key}"
+            sent["Authorization"] = f"Bearer {self.api_key}"
         for attempt in (1, 2):
             reused = self._connection is not None and self._answered > 0
             connection = self._connect()
             try:
-                connection.request(method, self._prefix + path, body=payload, headers=headers)
+                connection.request(method, self._prefix + path, body=payload, headers=sent)
                 response = connection.getresponse()
                 data = response.read()
             except _STALE_CONNECTION:
@@ -276,8 +389,23 @@ class Client:
             self._answered = 0
         return self._connection
 
-    def _json(self, method: str, path: str, body: object = None) -> dict[str, Any]:
-        status, data = self.request(method, path, body)
+    def _read(self, method: str, path: str, body: object = None) -> dict[str, Any]:
+        """A recommendation request: with :attr:`reads`, sent with the highest version seen,
+        and its answer's version observed."""
+        if self.reads is None:
+            return self._json(method, path, body)
+        answer = self._json(method, path, body, self.reads.headers())
+        self.reads.observe(answer.get("model_version"))
+        return answer
+
+    def _json(
+        self,
+        method: str,
+        path: str,
+        body: object = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        status, data = self.request(method, path, body, headers=headers)
         if not 200 <= status < 300:
             raise ServiceError(status, _detail(data))
         try:

@@ -26,6 +26,7 @@ __all__ = [
     "RecommendationRequest",
     "RejectedEvent",
     "ScoredItem",
+    "ServedOut",
     "VersionOut",
 ]
 
@@ -164,18 +165,37 @@ class VersionOut(BaseModel):
     metrics: dict[str, float | None] = Field(description="Guard figures; null: not finite.")
 
 
-class ModelsAnswer(BaseModel):
-    """The registry's versions and labels, and the version this server serves.
+class ServedOut(BaseModel):
+    """A version this server swapped in, and when.
 
     Examples
     --------
-    >>> ModelsAnswer(serving=None, labels={"stable": None}, versions=[]).serving is None
-    True
+    >>> ServedOut(version="v000002", since=1767225600.25).since
+    1767225600.25
+    """
+
+    version: str
+    since: float = Field(description="Unix time this server began serving it.")
+
+
+class ModelsAnswer(BaseModel):
+    """The registry's versions and labels, the version this server serves and the ones it
+    served before (oldest first: its recent swaps).
+
+    Examples
+    --------
+    >>> ModelsAnswer(serving=None, labels={"stable": None}, versions=[]).served
+    []
     """
 
     serving: str | None
     labels: dict[str, str | None]
     versions: list[VersionOut]
+    served: list[ServedOut] = Field(
+        default_factory=list,
+        description="This server's swaps, oldest first: each version and when it began "
+        "serving it (another replica swaps on its own).",
+    )
 
 
 class LabelsAnswer(BaseModel):

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path
 
 from freshrec.live.registry import RegistryError
 from freshrec.serving.deps import Context, Ctx, require
-from freshrec.serving.schemas import LabelsAnswer, ModelsAnswer, VersionOut
+from freshrec.serving.schemas import LabelsAnswer, ModelsAnswer, ServedOut, VersionOut
 
 router = APIRouter(tags=["models"], dependencies=[Depends(require("admin"))])
 VERSION_NAME = r"^v[0-9]{6}$"  # the registry's own names: nothing that can leave its folder
@@ -17,7 +17,8 @@ VERSION_NAME = r"^v[0-9]{6}$"  # the registry's own names: nothing that can leav
 
 @router.get("/v1/models", response_model=ModelsAnswer)
 def models(ctx: Ctx) -> ModelsAnswer:
-    """Every version kept, its labels and guard figures, and the version served here."""
+    """Every version kept, its labels and guard figures, the version served here and
+    when this server swapped in each version it served (its recent swaps)."""
     registry = ctx.store.registry
     return ModelsAnswer(
         serving=_serving(ctx),
@@ -32,6 +33,10 @@ def models(ctx: Ctx) -> ModelsAnswer:
                 metrics={k: (x if math.isfinite(x) else None) for k, x in v.metrics.items()},
             )
             for v in registry.versions()
+        ],
+        served=[
+            ServedOut(version=version, since=since)
+            for version, since in list(ctx.store.swap_history)  # one step: no lock needed
         ],
     )
 
