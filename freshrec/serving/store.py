@@ -59,6 +59,7 @@ __all__ = ["ModelStore", "Recommendation", "Serving"]
 logger = logging.getLogger(__name__)
 _INT_TEXT = re.compile(r"0|-?[1-9][0-9]{0,17}")  # an integer as JSON writes it, in 64 bits
 _READ = 50_000  # events folded in per read of the log
+INLINE_ITEMS = 20_000  # try_recommend leaves exact scoring of larger catalogues to a thread
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,28 @@ class ModelStore:
             return Recommendation(
                 items, serving.version, serving.model_cursor, str(self.user_cursor)
             )
+
+    def try_recommend(
+        self,
+        user: Any,
+        k: int = 10,
+        *,
+        exclude_seen: bool = True,
+        candidates: Sequence[Any] | None = None,
+    ) -> Recommendation | None:
+        """:meth:`recommend`, or ``None`` at once when it would wait (another thread holds
+        the store) or take long (scoring every item of more than ``INLINE_ITEMS``): for a
+        caller on an event loop, which then hands the request to a thread."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            serving = self._serving
+            long = serving is not None and serving.index is None and candidates is None
+            if long and serving is not None and serving.model.n_items > INLINE_ITEMS:
+                return None
+            return self.recommend(user, k, exclude_seen=exclude_seen, candidates=candidates)
+        finally:
+            self._lock.release()
 
     def await_version(self, version: str, timeout_s: float = 1.0) -> bool:
         """Wait until the serving version is ``version`` or a later one, or the registry's

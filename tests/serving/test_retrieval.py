@@ -151,3 +151,34 @@ def test_an_item_put_with_text_joins_the_serving_index(tmp_path: Path) -> None:
     assert store.index_builds == {"built": 1, "extended": 1}
     everything = store.recommend(0, synced.model.n_items, exclude_seen=False).items
     assert "fresh" in [s.item for s in everything]
+
+
+def test_try_recommend_answers_only_when_quick_and_the_store_is_free(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import freshrec.serving.store as store_module
+
+    indexed = _indexed_store(tmp_path, "hnsw")
+    found = indexed.try_recommend(3, 5)
+    assert found is not None and found.items == indexed.recommend(3, 5).items
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with indexed._lock:
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(10)
+    assert indexed.try_recommend(3, 5) is None  # busy: the caller goes to a thread
+    release.set()
+    holder.join()
+    exact = ModelStore(indexed.registry, indexed.log)
+    exact.refresh()
+    assert exact.try_recommend(3, 5) is not None
+    monkeypatch.setattr(store_module, "INLINE_ITEMS", 10)
+    assert exact.try_recommend(3, 5) is None  # every item of a large catalogue: a thread
+    assert exact.try_recommend(3, 2, candidates=[1, 2, 3]) is not None
