@@ -7,8 +7,10 @@ results, writes ``results.json``, ``report.md`` and PNG plots into ``--out``.
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -426,9 +428,23 @@ def learn(
     follow: Annotated[
         bool, typer.Option(help="Keep waiting for new events at the head of the log.")
     ] = False,
+    consumer: Annotated[
+        str | None,
+        typer.Option(
+            help="Redis logs: join the model's group as NAME and learn only while holding its "
+            "lease (active); started twice, the second waits as a standby."
+        ),
+    ] = None,
+    lease_ms: Annotated[
+        int, typer.Option(min=100, help="With --consumer: the lease's time to live, in ms.")
+    ] = 5_000,
     set_: SetOption = None,
 ) -> None:
-    """Learn from the event log, checkpoint, and publish guarded versions to the registry."""
+    """Learn from the event log, checkpoint, and publish guarded versions to the registry.
+
+    SIGTERM stops it as Ctrl-C does (a container's stop): it gives its lease up at once, and
+    whichever learner runs next resumes from the latest checkpoint.
+    """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from freshrec.config import parse_overrides
@@ -460,22 +476,33 @@ def learn(
                 version=f"last published {status.last_version or '-'}",
             )
 
-        learner, status = run_learner(
-            log,
-            registry,
-            model,
-            strategy,
-            overrides=parse_overrides(set_ or []),
-            micro_batch=micro_batch,
-            candidate_every=candidate_every,
-            guard_events=guard_events,
-            checkpoint_every=checkpoint_every,
-            margin=margin,
-            max_user_events=max_user_events,
-            max_events=max_events,
-            follow=follow,
-            on_status=show,
-        )
+        if consumer is not None:
+            progress.console.print(escape(f"{consumer}: standby until it holds the lease"))
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            learner, status = run_learner(
+                log,
+                registry,
+                model,
+                strategy,
+                overrides=parse_overrides(set_ or []),
+                micro_batch=micro_batch,
+                candidate_every=candidate_every,
+                guard_events=guard_events,
+                checkpoint_every=checkpoint_every,
+                margin=margin,
+                max_user_events=max_user_events,
+                max_events=max_events,
+                follow=follow,
+                on_status=show,
+                consumer=consumer,
+                lease_ms=lease_ms,
+                on_active=lambda active: progress.console.print(
+                    escape(f"active: {consumer or 'learner'} from event {active.cursor()}")
+                ),
+            )
+        finally:
+            signal.signal(signal.SIGTERM, previous)
         show(status)
     labels = learner.registry.labels()
     console.print(
@@ -532,6 +559,11 @@ def _load(
     data = load_named(dataset, default_data_dir(data_dir), min_rating=min_rating, file=file)
     describe_events(console, data, model_thresholds(models, overrides))
     return data
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM as Ctrl-C: unwinds through the ``finally`` blocks (a lease is released)."""
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:

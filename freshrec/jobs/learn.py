@@ -78,11 +78,20 @@ def run_learner(
     max_events: int | None = None,
     follow: bool = False,
     on_status: Callable[[LearnerStatus], None] | None = None,
+    consumer: str | None = None,
+    lease_ms: int = 5_000,
+    on_active: Callable[[Learner], None] | None = None,
     **settings: Any,
 ) -> tuple[Learner, LearnerStatus]:
     """Learn model ``model`` from the log at ``log_url`` through ``strategy``, publishing to
     ``registry_dir`` (``settings``: those of :func:`make_learner`); resume from the
     registry's latest checkpoint when there is one.
+
+    With ``consumer`` (a Redis Streams log only), join the model's consumer group under that
+    name and learn only while holding its lease (``lease_ms``): the active learner; any
+    other learner started so is a standby that takes over when the lease expires
+    (:func:`~freshrec.live.standby.run_active_or_standby`). ``on_active`` is called with the
+    learner once it is built (with ``consumer``: once it holds the lease).
 
     Examples
     --------
@@ -98,6 +107,24 @@ def run_learner(
     >>> [(r["action"], r["version"]) for r in learner.registry.journal()][:4]
     [('publish', 'v000001'), ('promote', 'v000001'), ('publish', 'v000002'), ('promote', 'v000002')]
     """
-    learner = make_learner(log_url, registry_dir, model, strategy, **settings)
-    status = learner.run(max_events=max_events, follow=follow, on_status=on_status)
-    return learner, status
+    if consumer is None:
+        learner = make_learner(log_url, registry_dir, model, strategy, **settings)
+        if on_active is not None:
+            on_active(learner)
+        status = learner.run(max_events=max_events, follow=follow, on_status=on_status)
+        return learner, status
+    from freshrec.live.standby import StreamGroup, run_active_or_standby
+
+    group = StreamGroup(open_log(log_url), model, consumer=consumer, lease_ms=lease_ms)
+    built: list[Learner] = []
+
+    def make() -> Learner:
+        built.append(make_learner(log_url, registry_dir, model, strategy, **settings))
+        if on_active is not None:
+            on_active(built[0])
+        return built[0]
+
+    status = run_active_or_standby(
+        make, group, max_events=max_events, follow=follow, on_status=on_status
+    )
+    return built[0], status

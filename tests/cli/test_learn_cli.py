@@ -42,3 +42,29 @@ def test_learn_names_an_unknown_model(tmp_path, capsys):
         ["learn", "--log", "memory://", "--registry", str(tmp_path / "r"), "--model", "nope"]
     )
     assert code == 2 and "unknown model 'nope'" in capsys.readouterr().out
+
+
+def test_learn_with_a_consumer_name_holds_the_lease_while_it_learns(tmp_path, capsys):
+    import uuid
+
+    from freshrec.live.standby import StreamGroup
+    from tests.log.conftest import REDIS_URL, redis_client
+
+    client = redis_client()
+    prefix = f"freshrec-test:{uuid.uuid4().hex}"
+    url = f"{REDIS_URL}?prefix={prefix}"
+    try:
+        events = as_batch(checkerboard_events())
+        log = open_log(url)
+        log.append(EventBatch(events.user, events.item, events.value, event_id=np.arange(192)))
+        code, out = _learn(capsys, url, tmp_path / "registry", "--consumer", "a")
+        assert code == 0 and "learned up to event 192 of 192" in out
+        other = StreamGroup(open_log(url), "bpr", consumer="b", lease_ms=1000)
+        assert other.pending() == 0  # every entry acknowledged by a checkpoint
+        assert other.acquire()  # the lease was given up at the end
+        other.release()
+    finally:
+        keys = list(client.scan_iter(match=f"{prefix}:*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
