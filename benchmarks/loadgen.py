@@ -2,18 +2,30 @@
 
 Usage::
 
-    python benchmarks/loadgen.py --url URL [--rate 200] [--duration 60] [--user-count 1000]
-                                 [--k 10] [--workers 32] [--seed 0] [--api-key K] [--out FILE]
+    python benchmarks/loadgen.py --url URL [--url URL2 ...] [--rate 200] [--duration 60]
+                                 [--user-count 1000] [--k 10] [--workers 32] [--seed 0]
+                                 [--monotonic-rate 0] [--control] [--api-key K] [--out FILE]
 
 As a script it sends ``GET /v1/users/{user}/recommendations?k=K`` for users drawn uniformly
 (seeded) from ``1..--user-count``, prints a Markdown table of the summary and, with ``--out``,
 writes it (with one summary per second of schedule) as JSON, atomically.
+
+Several replicas: ``--url`` given more than once (or a comma-separated list) sends request
+``i`` to replica ``i % n``; the table and the JSON give each replica's summary and the total.
+``--monotonic-rate R`` adds one logical client that alternates between the replicas, R
+requests per second, one at a time, sending the highest ``model_version`` it has seen
+(``X-Freshrec-Min-Version``, :class:`~freshrec.serving.client.MonotonicReads`) and counting
+the answers whose version is older than one it saw before (backward steps: 0 unless the
+registry rolled back); ``--control`` runs the same client without the header beside it.
 
 As a library, later benchmarks call :func:`run_load` with their own request and compare slices
 of the result with :func:`window` (for example the seconds around a hot swap against steady
 state)::
 
     from loadgen import run_load, window   # benchmarks/ is on sys.path when run as scripts
+
+:func:`run_load` takes one base URL or a list of them (round robin; see
+:meth:`LoadResult.replica_result`); :func:`alternate` is the alternating client.
 
 How the open loop works
 -----------------------
@@ -23,14 +35,14 @@ to the end of its response. A server that stalls therefore shows up as the whole
 waiting time, not as one slow request followed by an idle gap (the "coordinated omission" of
 closed-loop generators, which wait for an answer before sending the next request).
 
-There is no scheduler thread: each of ``workers`` threads (own :class:`Client`, own keep-alive
-connection) takes the next slot number from a shared counter, sleeps until that slot's time,
-sends, records, and takes the next. Slots are handed out in order, so the earliest unsent
-request always goes to the first free worker; when all workers are busy, slots wait, and the
-wait counts in their latency. This does the job of a scheduler thread feeding a queue with one
-fewer hand-off (less timing jitter) and nothing to shut down. ``workers`` bounds the
-concurrency the generator can offer: at latency ``L`` it sustains about ``workers / L``
-requests per second.
+There is no scheduler thread: each of ``workers`` threads (own :class:`Client` and keep-alive
+connection per replica) takes the next slot number from a shared counter, sleeps until that
+slot's time, sends, records, and takes the next. Slots are handed out in order, so the
+earliest unsent request always goes to the first free worker; when all workers are busy,
+slots wait, and the wait counts in their latency. This does the job of a scheduler thread
+feeding a queue with one fewer hand-off (less timing jitter) and nothing to shut down.
+``workers`` bounds the concurrency the generator can offer: at latency ``L`` it sustains
+about ``workers / L`` requests per second.
 
 After ``duration_s`` no slot is left to schedule; the generator waits at most ``drain_s`` more
 for the requests in flight. A request fails when it raises (connection error, timeout) or
@@ -57,9 +69,9 @@ from urllib.parse import quote
 
 import numpy as np
 
-from freshrec.serving.client import Client, ServiceError
+from freshrec.serving.client import Client, MonotonicReads, ServiceError
 
-__all__ = ["LoadResult", "run_load", "schedule", "window", "main"]
+__all__ = ["Alternation", "LoadResult", "alternate", "run_load", "schedule", "window", "main"]
 
 MakeRequest = Callable[[Client, int], tuple[int, bytes]]
 _UNANSWERED = "unanswered"
@@ -105,6 +117,11 @@ class LoadResult:
     failed_kinds
         Why each of those failed, same shape: ``"HTTP 500"``, an exception's class name
         (``"TimeoutError"``, ``"ConnectionRefusedError"``, ...) or ``"unanswered"``.
+    replica, failed_replica
+        Which replica (index into the URLs) each successful and each failed request went to
+        (default: all to replica 0).
+    replicas
+        How many replicas the requests went round (request ``i`` to replica ``i % replicas``).
 
     Examples
     --------
@@ -117,6 +134,8 @@ class LoadResult:
     (12.0, 1.5)
     >>> result.between(1.0, 2.0).errors, result.between(0.0, 1.0).errors
     ({'HTTP 500': 1}, {})
+    >>> result.replicas, result.replica.tolist()
+    (1, [0, 0, 0])
     """
 
     sent: int
@@ -127,6 +146,15 @@ class LoadResult:
     scheduled_s: np.ndarray
     failed_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
     failed_kinds: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=str))
+    replica: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    failed_replica: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    replicas: int = 1
+
+    def __post_init__(self) -> None:  # not given: every request went to replica 0
+        if len(self.replica) != len(self.scheduled_s):
+            object.__setattr__(self, "replica", np.zeros(len(self.scheduled_s), np.int64))
+        if len(self.failed_replica) != len(self.failed_s):
+            object.__setattr__(self, "failed_replica", np.zeros(len(self.failed_s), np.int64))
 
     @property
     def errors(self) -> dict[str, int]:
@@ -185,16 +213,40 @@ class LoadResult:
         """
         ok = (self.scheduled_s >= start_s) & (self.scheduled_s < end_s)
         bad = (self.failed_s >= start_s) & (self.failed_s < end_s)
+        return self._subset(ok, bad, end_s - start_s, self.rate)
+
+    def replica_result(self, replica: int) -> LoadResult:
+        """The requests sent to replica ``replica`` (its rate: ``rate / replicas``).
+
+        Examples
+        --------
+        >>> result = LoadResult(3, 1, 1.0, 4.0, np.array([2.0, 4.0]), np.array([0.0, 0.5]),
+        ...     np.array([0.25]), np.array(["HTTP 503"]), replica=np.array([0, 0]),
+        ...     failed_replica=np.array([1]), replicas=2)
+        >>> result.replica_result(1).summary()["errors"], result.replica_result(0).rate
+        ({'HTTP 503': 1}, 2.0)
+        """
+        if not 0 <= replica < self.replicas:
+            raise ValueError(f"replica must be in [0, {self.replicas}), got {replica}")
+        ok, bad = self.replica == replica, self.failed_replica == replica
+        return self._subset(ok, bad, self.duration_s, self.rate / self.replicas)
+
+    def _subset(
+        self, ok: np.ndarray, bad: np.ndarray, duration_s: float, rate: float
+    ) -> LoadResult:
         n_ok, n_bad = int(ok.sum()), int(bad.sum())
         return LoadResult(
             sent=n_ok + n_bad,
             failed=n_bad,
-            duration_s=end_s - start_s,
-            rate=self.rate,
+            duration_s=duration_s,
+            rate=rate,
             latencies_ms=self.latencies_ms[ok],
             scheduled_s=self.scheduled_s[ok],
             failed_s=self.failed_s[bad],
             failed_kinds=self.failed_kinds[bad],
+            replica=self.replica[ok],
+            failed_replica=self.failed_replica[bad],
+            replicas=self.replicas,
         )
 
 
@@ -211,7 +263,7 @@ def window(result: LoadResult, start_s: float, end_s: float) -> dict[str, Any]:
 
 
 def run_load(
-    base_url: str,
+    base_url: str | Sequence[str],
     make_request: MakeRequest,
     *,
     rate: float,
@@ -223,6 +275,8 @@ def run_load(
 ) -> LoadResult:
     """Send ``make_request(client, i)`` at ``rate`` per second for ``duration_s``, open loop.
 
+    ``base_url`` is one service or a list of replicas: request ``i`` goes to replica
+    ``i % len(base_url)`` (each worker keeps a client per replica).
     ``make_request`` sends request ``i`` with the worker's client (usually through
     :meth:`Client.request`) and returns ``(status, body)``; a raised exception (a
     :class:`ServiceError` counts by its status) or a non-2xx status fails the request. It is
@@ -248,10 +302,18 @@ def run_load(
     ...                   rate=40, duration_s=0.5, workers=4)
     >>> result.sent, result.failed
     (20, 0)
+    >>> url = f"http://127.0.0.1:{server.server_port}"
+    >>> two = run_load([url, url], lambda client, i: client.request("GET", "/healthz"),
+    ...                rate=40, duration_s=0.5, workers=4)
+    >>> two.replica_result(0).sent, two.replica_result(1).sent
+    (10, 10)
     >>> server.shutdown(); server.server_close()
     """
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
+    urls = [base_url] if isinstance(base_url, str) else list(base_url)
+    if not urls:
+        raise ValueError("base_url must name at least one service")
     planned = schedule(rate, duration_s)
     n = len(planned)
     status = np.zeros(n, dtype=np.int32)  # 0: no answer yet; -1: raised; else the HTTP status
@@ -264,7 +326,8 @@ def run_load(
     horizon_s = duration_s + drain_s
 
     def work() -> None:
-        with Client(base_url, api_key=api_key, timeout_s=timeout_s) as client:
+        clients = [Client(url, api_key=api_key, timeout_s=timeout_s) for url in urls]
+        try:
             while not stop.is_set():
                 with lock:
                     i = next(slots)
@@ -276,7 +339,7 @@ def run_load(
                 if time.perf_counter() - t0 >= horizon_s:
                     return  # this slot and the later ones stay unanswered
                 try:
-                    code, _ = make_request(client, i)
+                    code, _ = make_request(clients[i % len(clients)], i)
                 except ServiceError as error:
                     code = error.status
                 except Exception as error:
@@ -286,6 +349,9 @@ def run_load(
                     continue
                 done_s[i] = time.perf_counter() - t0
                 status[i] = code  # written last: a nonzero status means done_s is set
+        finally:
+            for client in clients:
+                client.close()
 
     threads = [
         threading.Thread(target=work, name=f"loadgen-{k}", daemon=True) for k in range(workers)
@@ -310,6 +376,7 @@ def run_load(
         else f"HTTP {codes[i]}"
         for i in np.flatnonzero(~ok)
     ]
+    replica = np.arange(n, dtype=np.int64) % len(urls)
     return LoadResult(
         sent=n,
         failed=int(n - ok.sum()),
@@ -319,7 +386,172 @@ def run_load(
         scheduled_s=planned[ok],
         failed_s=planned[~ok],
         failed_kinds=np.array(why, dtype=str),
+        replica=replica[ok],
+        failed_replica=replica[~ok],
+        replicas=len(urls),
     )
+
+
+@dataclass(frozen=True, eq=False)
+class Alternation:
+    """What one client alternating between replicas saw (:func:`alternate`).
+
+    Parameters
+    ----------
+    monotonic
+        Whether it sent the highest version it had seen (``X-Freshrec-Min-Version``).
+    sent_s
+        When each request was sent, seconds from the start.
+    replica
+        Which replica each went to (index into the URLs).
+    versions
+        Each answer's ``model_version`` (``None``: the request failed).
+    latencies_ms
+        Each request's time from its sending to the end of its answer (NaN: failed).
+    failures
+        Why each failed request failed, by request index (as in :class:`LoadResult`).
+
+    Examples
+    --------
+    >>> seen = Alternation(True, np.array([0.0, 0.1, 0.2, 0.3]), np.array([0, 1, 0, 1]),
+    ...     ["v000002", "v000003", "v000002", None], np.array([3.0, 5.0, 4.0, np.nan]),
+    ...     {3: "HTTP 503"})
+    >>> [(step["at_s"], step["version"], step["highest"]) for step in seen.backward_steps()]
+    [(0.2, 'v000002', 'v000003')]
+    >>> seen.summary()["backward_steps"], seen.summary()["errors"]
+    (1, {'HTTP 503': 1})
+    """
+
+    monotonic: bool
+    sent_s: np.ndarray
+    replica: np.ndarray
+    versions: list[str | None]
+    latencies_ms: np.ndarray
+    failures: dict[int, str]
+
+    def backward_steps(self) -> list[dict[str, Any]]:
+        """The answers from a version older than one an earlier answer came from."""
+        steps, highest = [], None
+        for i, version in enumerate(self.versions):
+            if version is None:
+                continue
+            if highest is not None and _number(version) < _number(highest):
+                steps.append(
+                    {
+                        "index": i,
+                        "at_s": float(self.sent_s[i]),
+                        "replica": int(self.replica[i]),
+                        "version": version,
+                        "highest": highest,
+                    }
+                )
+            elif highest is None or _number(version) > _number(highest):
+                highest = version
+        return steps
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able figures: requests, failures by kind, backward steps, versions seen and
+        latency percentiles (ms)."""
+        ok = ~np.isnan(self.latencies_ms)
+        latencies = self.latencies_ms[ok]
+        some = len(latencies) > 0
+        answered = [v for v in self.versions if v is not None]
+        changes = sum(a != b for a, b in itertools.pairwise(answered))
+        return {
+            "monotonic": self.monotonic,
+            "requests": len(self.versions),
+            "failed": len(self.failures),
+            "errors": dict(sorted(Counter(self.failures.values()).items())),
+            "backward_steps": len(self.backward_steps()),
+            "versions_seen": len(set(answered)),
+            "version_changes": changes,
+            "p50_ms": float(np.percentile(latencies, 50)) if some else None,
+            "p99_ms": float(np.percentile(latencies, 99)) if some else None,
+            "max_ms": float(latencies.max()) if some else None,
+        }
+
+
+def alternate(
+    base_urls: Sequence[str],
+    users: Sequence[Any],
+    *,
+    rate: float,
+    duration_s: float,
+    monotonic: bool = True,
+    k: int = 10,
+    api_key: str | None = None,
+    timeout_s: float = 10.0,
+) -> Alternation:
+    """One logical client asking the replicas ``base_urls`` in turn for recommendations (user
+    ``users[j % len(users)]`` for request ``j``), one request at a time, ``rate`` per second
+    for ``duration_s`` (a request is sent at ``j / rate`` or, when the previous answer came
+    later, at once). With ``monotonic`` its clients share a
+    :class:`~freshrec.serving.client.MonotonicReads`: each request carries the highest version
+    seen so far.
+
+    Examples
+    --------
+    >>> import json, threading
+    >>> from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    >>> def replica(version):
+    ...     class Replica(BaseHTTPRequestHandler):
+    ...         def do_GET(self):
+    ...             body = json.dumps({"model_version": version}).encode()
+    ...             self.send_response(200)
+    ...             self.send_header("Content-Length", str(len(body)))
+    ...             self.end_headers()
+    ...             self.wfile.write(body)
+    ...         def log_message(self, *args):
+    ...             pass
+    ...     server = ThreadingHTTPServer(("127.0.0.1", 0), Replica)
+    ...     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    ...     return server
+    >>> servers = [replica("v000002"), replica("v000001")]  # the second one lags
+    >>> urls = [f"http://127.0.0.1:{s.server_port}" for s in servers]
+    >>> seen = alternate(urls, [1, 2, 3], rate=40, duration_s=0.25, monotonic=False)
+    >>> seen.versions[:3], seen.summary()["backward_steps"]
+    (['v000002', 'v000001', 'v000002'], 5)
+    >>> for s in servers:
+    ...     s.shutdown(); s.server_close()
+    """
+    if not base_urls or not len(users):
+        raise ValueError("alternate needs at least one base URL and one user")
+    reads = MonotonicReads() if monotonic else None
+    clients = [Client(url, api_key=api_key, timeout_s=timeout_s, reads=reads) for url in base_urls]
+    planned = schedule(rate, duration_s)
+    sent_s = np.zeros(len(planned))
+    latencies = np.full(len(planned), np.nan)
+    versions: list[str | None] = []
+    failures: dict[int, str] = {}
+    t0 = time.perf_counter()
+    try:
+        for j, at in enumerate(planned.tolist()):
+            time.sleep(max(0.0, t0 + at - time.perf_counter()))
+            started = time.perf_counter()
+            sent_s[j] = started - t0
+            try:
+                answer = clients[j % len(clients)].recommend(users[j % len(users)], k)
+            except ServiceError as error:
+                failures[j] = f"HTTP {error.status}"
+                versions.append(None)
+                continue
+            except Exception as error:
+                failures[j] = type(error).__name__
+                versions.append(None)
+                continue
+            latencies[j] = (time.perf_counter() - started) * 1000.0
+            versions.append(str(answer.get("model_version")))
+    finally:
+        for client in clients:
+            client.close()
+    replica = np.arange(len(planned), dtype=np.int64) % len(clients)
+    return Alternation(monotonic, sent_s, replica, versions, latencies, failures)
+
+
+def _number(version: str) -> int:
+    """A registry version's number (``v000012``: 12; -1 for another text)."""
+    digits = version[1:]
+    return int(digits) if version.startswith("v") and digits.isdigit() else -1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -333,7 +565,13 @@ def main(argv: list[str] | None = None) -> int:
     SystemExit: 0
     """
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument(
+        "--url",
+        action="append",
+        default=None,
+        help="a replica's base URL; repeat it (or separate with commas) for several "
+        "(default http://127.0.0.1:8000)",
+    )
     parser.add_argument("--rate", type=float, default=200.0, help="requests per second")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of schedule")
     parser.add_argument("--user-count", type=int, default=1000, help="users 1..N, uniform")
@@ -342,19 +580,54 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drain", type=float, default=5.0, help="seconds to wait after")
     parser.add_argument("--timeout", type=float, default=10.0, help="per-request seconds")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--monotonic-rate",
+        type=float,
+        default=0.0,
+        help="requests/s of one client alternating between the replicas with the "
+        "min-version header (0: none)",
+    )
+    parser.add_argument(
+        "--control", action="store_true", help="and the same client without the header"
+    )
     parser.add_argument("--api-key", default=None)
     parser.add_argument("--out", default=None, help="write the results here as JSON")
     args = parser.parse_args(argv)
+    urls = [u.strip() for given in args.url or [] for u in given.split(",") if u.strip()]
+    urls = urls or ["http://127.0.0.1:8000"]
 
     n = len(schedule(args.rate, args.duration))
-    users = np.random.default_rng(args.seed).integers(1, args.user_count + 1, size=n)
+    rng = np.random.default_rng(args.seed)
+    users = rng.integers(1, args.user_count + 1, size=n)
     paths = [f"/v1/users/{quote(str(u), safe='')}/recommendations?k={args.k}" for u in users]
 
     def recommend(client: Client, i: int) -> tuple[int, bytes]:
         return client.request("GET", paths[i])
 
+    alternating: dict[str, Alternation] = {}
+    kinds = [("monotonic", True)] + ([("control", False)] if args.control else [])
+    alternating_users = rng.integers(1, args.user_count + 1, size=1000).tolist()
+
+    def alternating_client(name: str, monotonic: bool) -> None:
+        alternating[name] = alternate(
+            urls,
+            alternating_users,
+            rate=args.monotonic_rate,
+            duration_s=args.duration,
+            monotonic=monotonic,
+            k=args.k,
+            api_key=args.api_key,
+            timeout_s=args.timeout,
+        )
+
+    threads = [
+        threading.Thread(target=alternating_client, args=kind, name=f"loadgen-{kind[0]}")
+        for kind in (kinds if args.monotonic_rate > 0 else [])
+    ]
+    for thread in threads:
+        thread.start()
     result = run_load(
-        args.url,
+        urls,
         recommend,
         rate=args.rate,
         duration_s=args.duration,
@@ -363,27 +636,43 @@ def main(argv: list[str] | None = None) -> int:
         drain_s=args.drain,
         timeout_s=args.timeout,
     )
+    for thread in threads:
+        thread.join()
     summary = result.summary()
-    print("| " + " | ".join(summary) + " |")
-    print("|" + "---|" * len(summary))
-    print("| " + " | ".join(_cell(v) for v in summary.values()) + " |")
+    rows = [("all", summary)] if len(urls) == 1 else []
+    if len(urls) > 1:
+        rows = [(url, result.replica_result(r).summary()) for r, url in enumerate(urls)]
+        rows.append(("all", summary))
+    print("| replica | " + " | ".join(summary) + " |")
+    print("|---|" + "---|" * len(summary))
+    for name, row in rows:
+        print(f"| {name} | " + " | ".join(_cell(v) for v in row.values()) + " |")
+    for name, seen in alternating.items():
+        print(f"{name} alternating client: {json.dumps(seen.summary())}")
     if args.out:
         from freshrec.jobs.report import machine_summary
         from freshrec.persist import atomic_write_text
 
-        settings = {k: v for k, v in vars(args).items() if k not in ("api_key", "out")}
+        settings = {k: v for k, v in vars(args).items() if k not in ("api_key", "out", "url")}
         seconds = range(math.ceil(args.duration))
         command = "python benchmarks/loadgen.py " + " ".join(argv or sys.argv[1:])
         if args.api_key:
             command = command.replace(args.api_key, "***")
-        results = {
+        results: dict[str, Any] = {
             "command": command,
             "machine": machine_summary(),
             "date": time.strftime("%Y-%m-%d"),
-            "settings": settings,
+            "settings": {**settings, "urls": urls},
             "summary": summary,
             "per_second": [window(result, s, min(s + 1.0, args.duration)) for s in seconds],
         }
+        if len(urls) > 1:
+            results["per_replica"] = [{"url": url, **row} for url, row in rows[:-1]]
+        for name, seen in alternating.items():
+            results[f"{name}_client"] = {
+                **seen.summary(),
+                "backward": seen.backward_steps()[:100],
+            }
         atomic_write_text(args.out, json.dumps(results, indent=2))
         print(f"wrote {args.out}")
     return 0
