@@ -43,7 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -207,10 +207,13 @@ def free_port() -> int:
         return port
 
 
-def start_server(work: Path, model: str, port: int) -> subprocess.Popen[bytes]:
-    """``python -m freshrec serve ... --no-learn`` over ``work``; output into work/server.log."""
+def start_server(
+    work: Path, model: str, port: int, extra: Sequence[str] = ()
+) -> subprocess.Popen[bytes]:
+    """``python -m freshrec serve ... --no-learn [extra]`` over ``work``; output into
+    work/server.log."""
     command = [sys.executable, "-m", "freshrec", "serve", "--port", str(port)]
-    command += ["--data-dir", str(work), "--model", model, "--no-learn"]
+    command += ["--data-dir", str(work), "--model", model, "--no-learn", *extra]
     output = open(work / "server.log", "ab")  # noqa: SIM115 (closed with the process)
     return subprocess.Popen(
         command,
@@ -240,18 +243,21 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 12
 
 
 @contextmanager
-def serving(work: Path, model: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    """The server over ``work`` while the block runs; SIGTERM and wait at the end.
+def serving(
+    work: Path, model: str, extra: Sequence[str] = (), timeout_s: float = 120.0
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The server over ``work`` (``extra``: more ``freshrec serve`` options) while the block
+    runs (``timeout_s``: to get ready); SIGTERM and wait at the end.
 
     Yields the URL and a dict: ``start_s``, ``process``, and once stopped ``exit`` (return
     code, seconds from SIGTERM to exit, the last lines of its output).
     """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    process = start_server(work, model, port)
+    process = start_server(work, model, port, extra)
     info: dict[str, Any] = {"process": process}
     try:
-        info["start_s"] = wait_ready(url, process)
+        info["start_s"] = wait_ready(url, process, timeout_s)
         yield url, info
     finally:
         info["exit"] = stop_server(process, work)
