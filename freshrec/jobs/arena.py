@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from freshrec.base import RecommenderBase
 from freshrec.config import model_params
 from freshrec.data.dataset import Dataset
 from freshrec.evaluation.arena import ArenaRun, run_arena
 from freshrec.jobs.arena_report import arena_results
 from freshrec.jobs.report import Results
-from freshrec.update.strategies import make_strategy
+from freshrec.update.strategies import UpdateStrategy, does_not_apply, make_strategy
 
 __all__ = ["run_arena_job"]
 
@@ -62,6 +63,7 @@ def run_arena_job(
             name: make_strategy(name, _strategy_params(name, overrides, seed))
             for name in strategies
         }
+        _check_applicable(chosen, prototype)
         runs.append(
             run_arena(
                 data.events,
@@ -84,6 +86,17 @@ def run_arena_job(
         if on_seed:
             on_seed(results, runs)
     return results, runs
+
+
+def _check_applicable(chosen: dict[str, UpdateStrategy], model: RecommenderBase) -> None:
+    """A clear error, before any work, naming each strategy that cannot update ``model``."""
+    reasons = {name: does_not_apply(strategy, model) for name, strategy in chosen.items()}
+    blocked = [f"{name} ({why})" for name, why in reasons.items() if why is not None]
+    if blocked:
+        raise ValueError(
+            f"these strategies do not apply to {type(model).__name__}: {'; '.join(blocked)}. "
+            "Leave them out, or choose a model that has what they need"
+        )
 
 
 def _strategy_params(name: str, overrides: dict[str, dict[str, Any]], seed: int) -> dict[str, Any]:

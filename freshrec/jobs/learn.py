@@ -16,7 +16,7 @@ from freshrec.live.learner import Learner, LearnerStatus
 from freshrec.live.registry import Registry
 from freshrec.log import open_log
 from freshrec.models import REGISTRY
-from freshrec.update.strategies import make_strategy
+from freshrec.update.strategies import does_not_apply, make_strategy
 
 __all__ = ["make_learner", "run_learner"]
 
@@ -54,13 +54,15 @@ def make_learner(
     params = dict(overrides.get(strategy, {}))
     if strategy == "streaming":
         params.setdefault("micro_batch", micro_batch)
-        if "n_epochs" not in built.get_params():
-            params.setdefault("epochs", None)  # models without epochs learn each event once
+    chosen = make_strategy(strategy, params)
+    why = does_not_apply(chosen, built)
+    if why is not None:
+        raise ValueError(f"strategy {strategy!r} does not apply to {type(built).__name__}: {why}")
     return Learner(
         open_log(log_url),
         Registry(registry_dir),
         built,
-        strategy=make_strategy(strategy, params),
+        strategy=chosen,
         micro_batch=micro_batch,
         candidate_every=candidate_every,
         guard_events=guard_events,

@@ -50,7 +50,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from freshrec.base import RecommenderBase
-from freshrec.capabilities import Observes, Rehearses
+from freshrec.capabilities import Anchors, DistilsFromSelf, Observes, Rehearses
 from freshrec.data.batch import EventBatch
 from freshrec.log.log import EventLog
 from freshrec.update.forgetting import EWC, Distillation, ForgettingControl
@@ -62,12 +62,33 @@ __all__ = [
     "Frozen",
     "FullRetrain",
     "Hybrid",
+    "IfModelHas",
     "OnDrift",
     "Streaming",
     "UpdateReport",
     "UpdateStrategy",
+    "does_not_apply",
     "make_strategy",
 ]
+
+
+@dataclass(frozen=True)
+class IfModelHas:
+    """A strategy's default setting for the models that have the parameter; a model without
+    it goes without (:func:`overridden`), where a value given plainly is an error.
+
+    Examples
+    --------
+    >>> from freshrec.models import BPR, MostPopular
+    >>> bpr = BPR(n_epochs=100)
+    >>> with overridden(bpr, n_epochs=IfModelHas(1)):
+    ...     bpr.n_epochs
+    1
+    >>> with overridden(MostPopular(), n_epochs=IfModelHas(1)):  # no epochs: goes without
+    ...     pass
+    """
+
+    value: int | float
 
 
 @dataclass(frozen=True)
@@ -358,7 +379,9 @@ class Streaming(_Tracked):
     micro_batch
         Events per update.
     epochs, lr
-        The model's ``n_epochs`` and ``lr`` during each update (``None``: its own).
+        The model's ``n_epochs`` and ``lr`` during each update (``None``: its own). By
+        default one epoch for a model that trains in epochs; a model without ``n_epochs``
+        (counts, neighbourhoods) learns each event once.
 
     Examples
     --------
@@ -371,7 +394,12 @@ class Streaming(_Tracked):
     3
     """
 
-    def __init__(self, micro_batch: int = 1000, epochs: int | None = 1, lr: float | None = None):
+    def __init__(
+        self,
+        micro_batch: int = 1000,
+        epochs: int | IfModelHas | None = IfModelHas(1),
+        lr: float | None = None,
+    ) -> None:
         super().__init__()
         if micro_batch < 1:
             raise ValueError(f"micro_batch must be >= 1, got {micro_batch}")
@@ -587,7 +615,8 @@ def _observe(model: RecommenderBase | None, batch: EventBatch) -> None:
 
 @contextmanager
 def overridden(model: RecommenderBase, **params: Any) -> Iterator[None]:
-    """Set the given hyperparameters (``None`` ones skipped) for the ``with`` block only.
+    """Set the given hyperparameters (``None`` ones skipped, :class:`IfModelHas` ones
+    skipped when the model has no such parameter) for the ``with`` block only.
 
     Examples
     --------
@@ -599,13 +628,17 @@ def overridden(model: RecommenderBase, **params: Any) -> Iterator[None]:
     >>> model.n_epochs
     100
     """
-    given = {name: value for name, value in params.items() if value is not None}
     current = model.get_params()
+    given = {
+        name: value.value if isinstance(value, IfModelHas) else value
+        for name, value in params.items()
+        if value is not None and not (isinstance(value, IfModelHas) and name not in current)
+    }
     unknown = sorted(set(given) - set(current))
     if unknown:
         raise ValueError(
-            f"{type(model).__name__} has no parameter {', '.join(unknown)}; "
-            "leave it unset for this model"
+            f"{type(model).__name__} has no parameter {', '.join(unknown)}: this setting of "
+            "the update strategy does not apply to it; leave it unset for this model"
         )
     model.set_params(**given)
     try:
@@ -628,7 +661,9 @@ def _finetune_distill(weight: float = 1.0, **params: Any) -> FineTune:
     return FineTune(forgetting=Distillation(weight), **params)
 
 
-def _hybrid(micro_batch: int = 1000, epochs: int | None = 1, **params: Any) -> Hybrid:
+def _hybrid(
+    micro_batch: int = 1000, epochs: int | IfModelHas | None = IfModelHas(1), **params: Any
+) -> Hybrid:
     return Hybrid(Streaming(micro_batch, epochs), **params)
 
 
@@ -650,6 +685,38 @@ STRATEGIES: dict[str, Callable[..., UpdateStrategy]] = {
     "on-drift": OnDrift,
     "adaptive": _adaptive,
 }
+
+
+def does_not_apply(strategy: UpdateStrategy, model: RecommenderBase) -> str | None:
+    """Why ``strategy`` cannot update ``model`` (``None``: it can), to say so before any
+    work rather than at the first update that needs it.
+
+    Examples
+    --------
+    >>> from freshrec.models import BPR, MostPopular
+    >>> does_not_apply(make_strategy("finetune-replay"), MostPopular())
+    'its replay needs a model that rehearses replayed events (Rehearses)'
+    >>> does_not_apply(make_strategy("finetune-replay"), BPR()) is None
+    True
+    >>> does_not_apply(Streaming(epochs=3), MostPopular())
+    'epochs: MostPopular has no n_epochs (it learns each event once)'
+    """
+    if isinstance(strategy, Hybrid):
+        return does_not_apply(strategy.streaming, model)
+    params = model.get_params()
+    for setting, param in (("epochs", "n_epochs"), ("lr", "lr")):
+        value = getattr(strategy, setting, None)
+        if value is not None and not isinstance(value, IfModelHas) and param not in params:
+            extra = " (it learns each event once)" if param == "n_epochs" else ""
+            return f"{setting}: {type(model).__name__} has no {param}{extra}"
+    if isinstance(strategy, FineTune):
+        if strategy.replay is not None and not isinstance(model, Rehearses):
+            return "its replay needs a model that rehearses replayed events (Rehearses)"
+        if isinstance(strategy.forgetting, EWC) and not isinstance(model, Anchors):
+            return "EWC needs a model that anchors its parameters (Anchors)"
+        if isinstance(strategy.forgetting, Distillation) and not isinstance(model, DistilsFromSelf):
+            return "distillation needs a model that distils from itself (DistilsFromSelf)"
+    return None
 
 
 def make_strategy(name: str, params: Mapping[str, Any] | None = None) -> UpdateStrategy:

@@ -68,3 +68,13 @@ def test_learn_with_a_consumer_name_holds_the_lease_while_it_learns(tmp_path, ca
         if keys:
             client.delete(*keys)
         client.close()
+
+
+def test_learn_says_when_the_strategy_does_not_apply_to_the_model(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    code = main(
+        ["learn", "--log", url, "--registry", str(tmp_path / "r"), "--model", "popular"]
+        + ["--strategy", "finetune-replay"]
+    )
+    out = " ".join(capsys.readouterr().out.split())
+    assert code == 2 and "does not apply to MostPopular" in out and "Rehearses" in out

@@ -282,3 +282,39 @@ def test_finetune_on_a_schedule_learns_the_latest_gathered_events(stream):
         FineTune(every=0)
     with pytest.raises(ValueError, match="max_events"):
         FineTune(max_events=0)
+
+
+@pytest.mark.parametrize("model", ["popular", "item-knn", "als", "biased-mf", "bpr"])
+def test_every_strategy_updates_a_model_or_says_before_any_work_why_not(model: str) -> None:
+    from freshrec.data.synthetic import synthetic_stream
+    from freshrec.jobs.arena import run_arena_job
+    from freshrec.models import REGISTRY
+    from freshrec.update.strategies import STRATEGIES, does_not_apply, make_strategy
+
+    data = synthetic_stream(n_users=60, n_items=50, n_events=1_500, seed=0)
+    prototype = REGISTRY[model]()
+    usable = [n for n in STRATEGIES if does_not_apply(make_strategy(n), prototype) is None]
+    blocked = sorted(set(STRATEGIES) - set(usable))
+    assert {"frozen", "full", "finetune", "streaming", "on-drift", "adaptive"} <= set(usable)
+    results, _ = run_arena_job(data, model, usable, n_windows=2)
+    assert set(results.models) >= set(usable)  # a row per strategy
+    if blocked:
+        with pytest.raises(ValueError, match="do not apply to") as refused:
+            run_arena_job(data, model, ["frozen", *blocked], n_windows=2)
+        assert all(name in str(refused.value) for name in blocked)
+
+
+def test_a_setting_a_model_lacks_is_refused_and_a_default_is_not() -> None:
+    from freshrec.models import MostPopular
+    from freshrec.update.strategies import does_not_apply
+
+    events = as_batch(checkerboard_events())
+    model = MostPopular().fit(events[:100])
+    before = model.item_counts_.sum()
+    Streaming(micro_batch=20).step(model, events[100:150])  # one epoch where there are epochs
+    assert model.item_counts_.sum() > before
+    assert does_not_apply(Streaming(epochs=3), model) == (
+        "epochs: MostPopular has no n_epochs (it learns each event once)"
+    )
+    with pytest.raises(ValueError, match="does not apply to it"):
+        Streaming(micro_batch=20, epochs=3).step(model, events[150:170])
