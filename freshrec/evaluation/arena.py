@@ -11,8 +11,10 @@ Protocol (:func:`run_arena`), for one seed:
    before the window (probe included). The targets are the user's positive events in the
    window on items not interacted with before; Recall@k and NDCG@k are averaged over the
    users with a target. Users new in the window count (the model's fallback serves them);
-   the same metrics over *returning* users (with an event before the window) are reported
-   too.
+   the same metrics are reported per cohort of users: *warm* (in the warm start), *earlier*
+   (first seen in an earlier window), *new* (first seen in this window), and over
+   *returning* users (warm and earlier: an event before the window). ``new_item_share`` is
+   the share of the window's targets on items the warm start never saw.
 3. Then each strategy learns from the window (:class:`~freshrec.update.strategies.
    UpdateStrategy`); compute is the training wall time of that step.
 
@@ -77,9 +79,10 @@ class WindowRecord:
         The window's index (from 0) and the strategy's name.
     metrics
         The model's quality by name (see the module doc): ``recall@k`` and ``ndcg@k`` over
-        the window's users with a target, the same with the suffix `` returning``, the user
-        counts ``n_users`` and ``n_users returning``, ``probe_ndcg@k``, ``forgetting`` and
-        ``churn@k`` (``nan`` where nothing was measured).
+        the window's users with a target, the same per cohort with the suffixes `` warm``,
+        `` earlier``, `` new`` and `` returning``, the user counts ``n_users`` (and with
+        each suffix), ``new_item_share``, ``probe_ndcg@k``, ``forgetting`` and ``churn@k``
+        (``nan`` where nothing was measured).
     compute_s, n_updates, n_trained
         The update's training wall seconds, calls that changed the model, events trained on.
     lag_h
@@ -256,6 +259,8 @@ def run_arena(
     probe_mask = train.take(np.isin(train.user, np.unique(probe.user)))
     probe_targets = probe.positives(threshold)
     probe_start = _ndcg(base, probe_mask, probe_targets, k)
+    warm_users = np.unique(np.concatenate([train.user, probe.user]))
+    warm_items = np.unique(np.concatenate([train.item, probe.item]))
     train_users = log.users.decode(np.arange(len(log.users)))
     churn_users = rng.permutation(train_users)[:n_churn_users]
 
@@ -264,13 +269,16 @@ def run_arena(
         strategy.prime(train, log)  # they keep cursors into the log, not copies
     for window in iter_windows(rest, n_windows=n_windows):
         targets, returning = _targets(log, probe, window.batch, threshold)
+        cohorts = _cohorts(targets, returning, warm_users)
+        new_items = float(np.mean(~np.isin(targets.item, warm_items))) if len(targets) else np.nan
         seen = EventBatch.concat([log.events_of(window.batch.user), probe])
         before = log.head()
         log.append(window.batch)
         logged = log.window(before)
         for name, strategy in strategies.items():
             current = models[name]
-            metrics = _metrics(current, seen, targets, returning, k)
+            metrics = _metrics(current, seen, targets, cohorts, k)
+            metrics["new_item_share"] = new_items
             metrics[f"probe_ndcg@{k}"] = _ndcg(current, probe_mask, probe_targets, k)
             metrics["forgetting"] = probe_start - metrics[f"probe_ndcg@{k}"]
             lists_before = top_item_lists(current, churn_users, k)
@@ -346,21 +354,46 @@ def _targets(
     return targets, returning
 
 
+def _cohorts(
+    targets: EventBatch, returning: np.ndarray, warm_users: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Which targets are of warm-start users, of users first seen in an earlier window, and
+    of users new in this one (a user's targets are all in one cohort)."""
+    warm = np.isin(targets.user, warm_users)
+    return {"warm": warm, "earlier": returning & ~warm, "new": ~returning}
+
+
 def _metrics(
-    model: RecommenderBase, seen: EventBatch, targets: EventBatch, returning: np.ndarray, k: int
+    model: RecommenderBase,
+    seen: EventBatch,
+    targets: EventBatch,
+    cohorts: Mapping[str, np.ndarray],
+    k: int,
 ) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for suffix, rows in (("", slice(None)), (" returning", returning)):
+    """Recall and NDCG per cohort, then over all users and over returning ones (warm and
+    earlier) as the user-weighted means of the cohorts' (each a mean over its users)."""
+    by_cohort: dict[str, float] = {}
+    for cohort, rows in cohorts.items():
         chosen = targets.take(rows)
-        if not len(chosen):
-            out.update({f"recall@{k}{suffix}": np.nan, f"ndcg@{k}{suffix}": np.nan})
-            out[f"n_users{suffix}"] = 0
-            continue
-        result = evaluate_ranking(model, seen, chosen, k=k, metrics=("recall", "ndcg"))
-        out[f"recall@{k}{suffix}"] = float(result[f"recall@{k}"])
-        out[f"ndcg@{k}{suffix}"] = float(result[f"ndcg@{k}"])
-        out[f"n_users{suffix}"] = int(result["n_users"])
-    return out
+        suffix = f" {cohort}"
+        by_cohort.update({f"recall@{k}{suffix}": np.nan, f"ndcg@{k}{suffix}": np.nan})
+        by_cohort[f"n_users{suffix}"] = 0
+        if len(chosen):
+            result = evaluate_ranking(model, seen, chosen, k=k, metrics=("recall", "ndcg"))
+            by_cohort[f"recall@{k}{suffix}"] = float(result[f"recall@{k}"])
+            by_cohort[f"ndcg@{k}{suffix}"] = float(result[f"ndcg@{k}"])
+            by_cohort[f"n_users{suffix}"] = int(result["n_users"])
+    out: dict[str, float] = {}  # the keys of earlier results first, in their order
+    for suffix, parts in (("", ("warm", "earlier", "new")), (" returning", ("warm", "earlier"))):
+        weights = np.array([by_cohort[f"n_users {part}"] for part in parts], dtype=np.float64)
+        used = weights > 0
+        for metric in (f"recall@{k}", f"ndcg@{k}"):
+            values = np.array([by_cohort[f"{metric} {part}"] for part in parts])
+            out[f"{metric}{suffix}"] = (
+                float(values[used] @ weights[used] / weights[used].sum()) if used.any() else np.nan
+            )
+        out[f"n_users{suffix}"] = int(weights.sum())
+    return out | by_cohort
 
 
 def _ndcg(model: RecommenderBase, seen: EventBatch, targets: EventBatch, k: int) -> float:

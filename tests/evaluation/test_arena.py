@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from freshrec.cli.main import main
-from freshrec.data.batch import EventBatch
+from freshrec.data.batch import EventBatch, as_batch
 from freshrec.data.synthetic import synthetic_stream
-from freshrec.evaluation.arena import ArenaRun, WindowRecord, churn, run_arena
+from freshrec.evaluation.arena import ArenaRun, WindowRecord, _metrics, churn, run_arena
 from freshrec.jobs.arena import run_arena_job
 from freshrec.jobs.arena_report import arena_results, write_arena
 from freshrec.models import BPR, MostPopular
@@ -114,7 +114,7 @@ def test_job_summarizes_seeds_and_the_report_is_written(data, tmp_path):
     written = json.loads(paths[0].read_text())
     assert written["protocol"] == "arena" and len(written["windows"]) == 2 * 2 * 3
     assert list(written["counts"]) == ["events", "warm", "probe", "replayed", "users", "items"]
-    assert list(written["windows"][0]) == [  # the keys of earlier results.json files
+    assert list(written["windows"][0]) == [  # earlier results.json files' keys, then cohorts'
         "seed",
         "window",
         "strategy",
@@ -124,6 +124,16 @@ def test_job_summarizes_seeds_and_the_report_is_written(data, tmp_path):
         "recall@10 returning",
         "ndcg@10 returning",
         "n_users returning",
+        "recall@10 warm",
+        "ndcg@10 warm",
+        "n_users warm",
+        "recall@10 earlier",
+        "ndcg@10 earlier",
+        "n_users earlier",
+        "recall@10 new",
+        "ndcg@10 new",
+        "n_users new",
+        "new_item_share",
         "probe_ndcg@10",
         "forgetting",
         "churn@10",
@@ -188,3 +198,37 @@ def test_cli_arena_unknown_strategy_is_a_clear_error(tmp_path, capsys):
     )
     assert code != 0
     assert "unknown update strategy 'nightly'" in capsys.readouterr().out
+
+
+def test_cohorts_split_the_users_and_add_up_to_every_user() -> None:
+    from freshrec.evaluation.protocols import evaluate_ranking
+    from freshrec.update.strategies import Frozen
+
+    events = as_batch(synthetic_stream(n_users=120, n_items=60, n_events=4000, seed=3).events)
+    late = (np.arange(len(events)) >= 2400) & (events.user % 3 == 0)  # they arrive late
+    arriving = EventBatch(
+        np.where(late, events.user + 10_000, events.user),
+        events.item,
+        events.value,
+        timestamp=events.timestamp,
+    )
+    run = run_arena(arriving, BPR(n_factors=8, n_epochs=5), {"frozen": Frozen()}, n_windows=4)
+    for record in run.windows:
+        m = record.metrics
+        parts = [m[f"n_users {c}"] for c in ("warm", "earlier", "new")]
+        assert sum(parts) == m["n_users"] and parts[0] + parts[1] == m["n_users returning"]
+        assert 0.0 <= m["new_item_share"] <= 1.0
+    assert run.windows[0].metrics["n_users new"] > 0  # the late users' first window
+    assert run.windows[-1].metrics["n_users earlier"] > 0  # and later ones
+    model = BPR(n_factors=8, n_epochs=5).fit(events[:2000])
+    seen, targets = as_batch(events[:1500]), as_batch(events[2000:2600]).positives(1.0)
+    cohorts = {
+        "warm": np.isin(targets.user, np.unique(events.user[:300])),
+        "earlier": ~np.isin(targets.user, np.unique(events.user[:300])),
+        "new": np.zeros(len(targets), dtype=bool),
+    }
+    split = _metrics(model, seen, targets, cohorts, 10)
+    whole = evaluate_ranking(model, seen, targets, k=10, metrics=("recall", "ndcg"))
+    assert split["ndcg@10"] == pytest.approx(whole["ndcg@10"], rel=1e-12)
+    assert split["recall@10"] == pytest.approx(whole["recall@10"], rel=1e-12)
+    assert split["n_users"] == whole["n_users"]
