@@ -191,6 +191,6 @@ def _gauges(context: Context) -> Gauges:
         return Gauges(learner_lag=context.learner_lag(), user_state_lag=None, version=None)
     return Gauges(
         learner_lag=context.learner_lag(),
-        user_state_lag=len(store.log) - store.log.position(store.user_cursor),
+        user_state_lag=store.user_state_lag(),
         version=serving.version,
     )

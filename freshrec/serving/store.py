@@ -346,6 +346,10 @@ class ModelStore:
             )
         return model.attach(self.log)
 
+    def user_state_lag(self) -> int:
+        """Events in the log not yet folded into the serving model's users."""
+        return len(self.log) - self.log.position(self.user_cursor)
+
     def catch_up(self) -> Cursor:
         """Fold the log's events since :attr:`user_cursor` into the serving model's users;
         the cursor covered now."""

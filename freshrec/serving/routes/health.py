@@ -33,7 +33,7 @@ def metrics(ctx: Ctx) -> Response:
     lag = ctx.learner_lag()
     if lag is not None:
         m.learner_lag.set(lag)
-    m.user_state_lag.set(len(store.log) - store.log.position(store.user_cursor))
+    m.user_state_lag.set(store.user_state_lag())
     serving = store.current()
     m.serving.clear()
     if serving is not None:
