@@ -1,7 +1,8 @@
 """Drift detection: detectors over river's, the signals they watch, scoring.
 
 - :mod:`.detectors`: the :class:`~freshrec.drift.detectors.DriftDetector` protocol and
-  :class:`~freshrec.drift.detectors.RiverDetector` (ADWIN, Page-Hinkley, KSWIN);
+  :class:`~freshrec.drift.detectors.RiverDetector` (ADWIN, Page-Hinkley, KSWIN), and
+  :class:`~freshrec.drift.detectors.HitRateDrop` for the rare hits of top-k lists;
 - :mod:`.signals`: streams to watch: a model's per-event error, the popularity shift and the
   new-id rate per window;
 - :mod:`.scoring`: detection delay and false alarms against a stream's ground truth.
@@ -9,7 +10,7 @@
 
 from __future__ import annotations
 
-from freshrec.drift.detectors import DETECTORS, DriftDetector, RiverDetector, alarms
+from freshrec.drift.detectors import DETECTORS, DriftDetector, HitRateDrop, RiverDetector, alarms
 from freshrec.drift.scoring import DetectionScore, score_alarms
 from freshrec.drift.signals import error_stream, miss_stream, new_id_rate, popularity_shift
 
@@ -17,6 +18,7 @@ __all__ = [
     "DETECTORS",
     "DetectionScore",
     "DriftDetector",
+    "HitRateDrop",
     "RiverDetector",
     "alarms",
     "error_stream",

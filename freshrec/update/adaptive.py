@@ -2,7 +2,8 @@
 
 Per window, :class:`Adaptive` picks one of four actions, ``noop`` (learn nothing),
 ``streaming`` (micro-batch steps, one epoch), ``finetune-replay`` (a fine-tune with replayed
-older events) and ``full`` (refit from scratch on the history), then checks the new version
+older events) and ``full`` (refit from scratch on the latest events: a sliding window
+chosen at the first window, see :mod:`freshrec.update.recency`), then checks the new version
 and rolls it back when it got worse:
 
 1. The window's last ``check.share`` (in time order) is held out; the rest, with the
@@ -15,7 +16,7 @@ and rolls it back when it got worse:
    hits on the held-out events it causes (measured after each update; exactly 0 for
    ``noop``); its cost is known before it runs: the event-epochs it will train, over those
    of a fine-tune with replay on this window (``noop`` 0, ``streaming`` about
-   ``1 / (2 * epochs)``, ``full`` the history over twice the window).
+   ``1 / (2 * epochs)``, ``full`` its window over twice the window learned).
 4. Guard: if the update loses significantly more held-out hits than it gains (one-sided
    sign test on the events whose hit changed, ``check.z`` standard errors), the previous
    version is restored. The bandit records the measured gain either way (the held-out
@@ -25,9 +26,9 @@ and rolls it back when it got worse:
 The actions are the strategies of :mod:`freshrec.update.strategies`: ``streaming`` is a
 :class:`~freshrec.update.strategies.Streaming`, ``finetune-replay`` a
 :class:`~freshrec.update.strategies.FineTune` with a reservoir that every window joins, and
-``full`` a :class:`~freshrec.update.strategies.FullRetrain` whose history the held-out test
-also reads. A rollback puts back a snapshot of what the model had learned (the attributes
-:meth:`~freshrec.base.Estimator.reset` drops), in place.
+``full`` a :class:`~freshrec.update.strategies.FullRetrain` with
+``window=settings.full_window``. A rollback puts back a snapshot of what the model had
+learned (the attributes :meth:`~freshrec.base.Estimator.reset` drops), in place.
 
 Every second the controller spends (signals, checks, snapshots and training) counts in its
 :class:`~freshrec.update.strategies.UpdateReport`.
@@ -54,21 +55,22 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from freshrec.base import RecommenderBase
 from freshrec.data.batch import EventBatch
 from freshrec.log.log import EventLog
-from freshrec.update.replay import ReservoirReplay
+from freshrec.update.replay import EventHistory, ReservoirReplay
 from freshrec.update.strategies import (
     FineTune,
     FullRetrain,
     Streaming,
     UpdateReport,
-    _default_detector,
+    _history,
     _observe,
+    _page_hinkley,
     _Tracked,
     overridden,
 )
@@ -83,8 +85,10 @@ class UpdateBandit:
     """Discounted UCB over update actions, one table per context, costs known in advance.
 
     The index of a tried action is ``mean gain + exploration * sqrt(log(n) / n_a) - cost``
-    (discounted counts and sums, so old rewards fade); an untried action counts at
-    ``prior_gain`` plus the largest bonus. ``noop`` has gain 0 and cost 0, always.
+    (discounted counts and sums, so old rewards fade). An untried action whose cost the best
+    mean gain so far (at least ``prior_gain``) would repay is tried first, the cheapest
+    first; one that costs more counts at ``prior_gain`` plus the largest bonus. ``noop`` has
+    gain 0 and cost 0, always.
 
     Examples
     --------
@@ -123,6 +127,11 @@ class UpdateBandit:
         counts, sums = self._table(context)
         total = sum(counts.values())
         spread = math.log(max(total, 1.0) + 1.0)
+        tried = [sums[a] / counts[a] for a in self.actions if a != "noop" and counts[a] > 1e-9]
+        worth_trying = max([self.prior_gain, *tried])
+        untried = [a for a in self.actions[1:] if counts[a] <= 1e-9 and costs[a] < worth_trying]
+        if untried:
+            return min(untried, key=lambda action: costs[action])
         best, best_index = self.actions[0], -math.inf
         for action in self.actions:
             if action == "noop":
@@ -192,6 +201,10 @@ class ActionSettings:
     ----------
     micro_batch, streaming_epochs
         The streaming action's micro-batch size and epochs per micro-batch.
+    full_window
+        The full retrain's sliding window (events; ``None``: all history; ``"auto"``: chosen
+        at the first window on the primed events' tail, see
+        :func:`~freshrec.update.recency.choose_window`).
     finetune_epochs
         Epochs of the fine-tune (``None``: the model's own).
     replay_capacity, replay_ratio
@@ -205,6 +218,7 @@ class ActionSettings:
 
     micro_batch: int = 1000
     streaming_epochs: int = 1
+    full_window: int | Literal["auto"] | None = "auto"
     finetune_epochs: int | None = None
     replay_capacity: int = 100_000
     replay_ratio: float = 1.0
@@ -229,7 +243,7 @@ class Adaptive(_Tracked):
         The bandit (default: :class:`UpdateBandit` with its defaults, over ``actions``).
     detector
         Builds the drift detector for the context (default: Page-Hinkley on increases of
-        the miss rate, as :class:`~freshrec.update.strategies.OnDrift`).
+        the miss rate of blocks of ``block`` held-out events).
     block
         Misses averaged per detector input.
     seed
@@ -239,7 +253,7 @@ class Adaptive(_Tracked):
     ----------
     streaming, finetune, full
         The strategies that run the actions (:class:`Streaming`, :class:`FineTune` with
-        replay, :class:`FullRetrain`); ``full.history`` holds every event seen.
+        replay, :class:`FullRetrain` on a sliding window, ``settings.full_window``).
     log
         One dict per window: ``context``, ``action``, ``gain``, ``cost``, ``rolled_back``.
 
@@ -274,9 +288,10 @@ class Adaptive(_Tracked):
         # epochs are set around each step, for models that have them (see _apply)
         self.streaming = Streaming(self.settings.micro_batch, epochs=None)
         self.finetune = FineTune(replay=self._replay, replay_ratio=self.settings.replay_ratio)
-        self.full = FullRetrain()
+        self.full = FullRetrain(window=self.settings.full_window)
+        self._known = EventHistory()  # every event seen: the held-out test masks their items
         self.bandit = bandit or UpdateBandit(self.actions)
-        self.detector = detector or _default_detector
+        self.detector = detector or _page_hinkley
         self.block = block
         self.log: list[dict[str, Any]] = []
         self._watch = self.detector()
@@ -287,6 +302,7 @@ class Adaptive(_Tracked):
         self.streaming.prime(events, log)
         self.finetune.prime(events, log)  # the events join the reservoir
         self.full.prime(events, log)
+        self._known = _history(events, log)
         self._watch = self.detector()
         self._held = EventBatch.empty()
         self.log = []
@@ -301,6 +317,9 @@ class Adaptive(_Tracked):
         held = batch[cut:]
         self._arrive(learn)
         self.full.history.add(learn)
+        self._known.add(learn)
+        if "full" in self.actions and self.full.auto and self.full.choice is None:
+            self.full.choose(model, tail=len(batch))
         seen = self._seen(held) if self.check.exclude_seen else None
         hits_before = self._hits(model, held, seen)
         drifted = len(alarms(self._watch, 1.0 - hits_before, block=self.block)) > 0
@@ -308,7 +327,7 @@ class Adaptive(_Tracked):
         costs = self._costs(model, len(learn))
         action = self.bandit.choose(context, costs)
 
-        snapshot = _learned(model) if action != "noop" else None
+        snapshot = _learned(model, deep=action != "full") if action != "noop" else None
         n_events = self._apply(action, model, learn)
         hits_after = self._hits(model, held, seen) if snapshot is not None else hits_before
         lost = int((hits_before & ~hits_after).sum())
@@ -342,7 +361,7 @@ class Adaptive(_Tracked):
 
     def _seen(self, held: EventBatch) -> EventBatch:
         """Every earlier event of the held-out events' users (their items get masked)."""
-        events = self.full.history.events()
+        events = self._known.events()
         return events.take(np.isin(events.user, np.unique(held.user)))
 
     def _hits(
@@ -363,7 +382,7 @@ class Adaptive(_Tracked):
             "noop": 0.0,
             "streaming": n_new * float(self.settings.streaming_epochs),
             "finetune-replay": reference,
-            "full": len(self.full.history) * full_epochs,
+            "full": _latest_count(self.full.history) * full_epochs,
         }
         return {a: self.cost_weight * event_epochs[a] / reference for a in self.actions}
 
@@ -390,14 +409,21 @@ class Adaptive(_Tracked):
         return overridden(model, n_epochs=epochs if "n_epochs" in model.get_params() else None)
 
 
-def _learned(model: RecommenderBase) -> dict[str, Any]:
-    """A deep copy of what ``model`` learned: the attributes that ``reset`` drops."""
+def _latest_count(history: EventHistory) -> int:
+    """Events a retrain on ``history`` learns: its window's worth at most."""
+    return len(history) if history.max_events is None else min(len(history), history.max_events)
+
+
+def _learned(model: RecommenderBase, *, deep: bool = True) -> dict[str, Any]:
+    """What ``model`` learned: the attributes that ``reset`` drops, copied deeply unless
+    the update refits from scratch (``fit`` resets first: it replaces those objects and
+    leaves them unchanged)."""
     learned = {
         name: value
         for name, value in vars(model).items()
         if name.endswith("_") and not name.startswith("__")
     }
-    return copy.deepcopy(learned)
+    return copy.deepcopy(learned) if deep else learned
 
 
 def _restore(model: RecommenderBase, learned: dict[str, Any]) -> None:

@@ -45,7 +45,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -54,6 +54,7 @@ from freshrec.capabilities import Anchors, DistilsFromSelf, Observes, Rehearses
 from freshrec.data.batch import EventBatch
 from freshrec.log.log import EventLog
 from freshrec.update.forgetting import EWC, Distillation, ForgettingControl
+from freshrec.update.recency import RecencyChoice, choose_window
 from freshrec.update.replay import EventHistory, ReservoirReplay
 
 __all__ = [
@@ -198,9 +199,18 @@ class FullRetrain(_Tracked):
     every
         Retrain after every ``every``-th window (1: after each one).
     window
-        Retrain on the latest ``window`` events only (a sliding window); ``None``: on all.
+        Retrain on the latest ``window`` events only (a sliding window); ``None``: on all;
+        ``"auto"``: the window :func:`~freshrec.update.recency.choose_window` picks at the
+        first retrain, on the primed events' tail as long as the events between two
+        retrains (its seconds count in that retrain's report).
     offset
         Shifts the schedule: the first retrain follows window ``every - offset``.
+
+    Attributes
+    ----------
+    choice
+        With ``window="auto"``, the :class:`~freshrec.update.recency.RecencyChoice` once
+        made (``None`` before).
 
     Examples
     --------
@@ -217,20 +227,29 @@ class FullRetrain(_Tracked):
     True
     """
 
-    def __init__(self, every: int = 1, window: int | None = None, offset: int = 0) -> None:
+    def __init__(
+        self, every: int = 1, window: int | Literal["auto"] | None = None, offset: int = 0
+    ) -> None:
         super().__init__()
         if every < 1:
             raise ValueError(f"every must be >= 1, got {every}")
         if not 0 <= offset < every:
             raise ValueError(f"offset must be in [0, every), got {offset}")
+        if isinstance(window, str) and window != "auto":
+            raise ValueError(f"window must be a number of events, None or 'auto', got {window!r}")
         self.every = every
         self.offset = offset
-        self.history = EventHistory(window)
+        self.auto = window == "auto"
+        self.history = EventHistory(None if window == "auto" else window)
+        self.choice: RecencyChoice | None = None
+        self._primed = 0
         self._windows = 0
 
     def prime(self, events: EventBatch, log: EventLog | None = None) -> None:
         super().prime(events, log)
-        self.history = _history(events, log, self.history.max_events)
+        self.history = _history(events, log, None if self.auto else self.history.max_events)
+        self.choice = None
+        self._primed = len(self.history)
         self._windows = 0
 
     def step(self, model: RecommenderBase, batch: EventBatch) -> UpdateReport:
@@ -241,6 +260,25 @@ class FullRetrain(_Tracked):
             _observe(model, batch)
             return UpdateReport(False, 0, 0.0, 0, 0, None)
         return self.retrain(model)
+
+    def choose(self, model: RecommenderBase, tail: int) -> RecencyChoice:
+        """Pick the sliding window now, on the primed events with their last ``tail`` held
+        out (``window="auto"``; :meth:`retrain` does it when it has not been done).
+
+        Examples
+        --------
+        >>> from freshrec.checks import checkerboard_events
+        >>> from freshrec.models.popular import MostPopular
+        >>> strategy = FullRetrain(window="auto")
+        >>> strategy.prime(checkerboard_events())
+        >>> strategy.choose(MostPopular(), tail=50).window in (50, 100, None)
+        True
+        """
+        if not self.auto:
+            raise ValueError("choose() picks the window of FullRetrain(window='auto') only")
+        self.choice = choose_window(model, self.history.events()[: self._primed], tail=tail)
+        self.history.max_events = self.choice.window
+        return self.choice
 
     def retrain(self, model: RecommenderBase) -> UpdateReport:
         """``fit`` ``model`` from scratch on the retained history now, off the schedule.
@@ -254,8 +292,10 @@ class FullRetrain(_Tracked):
         >>> strategy.retrain(MostPopular()).n_events
         50
         """
-        events = self.history.events()
         start = time.perf_counter()
+        if self.auto and self.choice is None:
+            self.choose(model, tail=max(len(self.history) - self._primed, 1))
+        events = _latest(self.history.events(), self.history.max_events)
         model.fit(events)
         seconds = time.perf_counter() - start
         return UpdateReport(True, len(events), seconds, 1, *self._learn_pending())
@@ -437,13 +477,18 @@ class OnDrift(_Tracked):
     Before each window is learned, the model ranks items for the window's positive events
     as it stands and each event counts 1 when its item misses the user's top-``k``
     (:func:`~freshrec.drift.signals.miss_stream`, nothing masked: users may come back to
-    an item); a detector reads the means of blocks of
-    ``block`` of these. When it alarms during the window, the model is refitted from
-    scratch on the history (``action="full"``) or fine-tuned on every event since its last
-    update (``action="finetune"``), and a fresh detector starts; otherwise it learns
-    nothing (with ``action="full"`` a sequential model still observes the window; with
-    ``"finetune"`` it sees the backlog when it learns it). ``detector`` builds a detector (default:
-    river's Page-Hinkley on increases, threshold 1, delta 0.02). With ``burst`` > 1, an alarm
+    an item); a detector reads them, or the means of blocks of ``block`` of them. When it
+    alarms during the window, the model is refitted from scratch on the history
+    (``action="full"``) or fine-tuned on every event since its last update
+    (``action="finetune"``), and a fresh detector starts; otherwise it learns nothing (with
+    ``action="full"`` a sequential model still observes the window; with ``"finetune"`` it
+    sees the backlog when it learns it). ``detector`` builds a detector (default:
+    :class:`~freshrec.drift.detectors.HitRateDrop`, 5,000 events against the first 5,000
+    after the last update, z above 3, ``block=1``; river's detectors, e.g. Page-Hinkley on
+    increases, want blocks of about 50). The full retrain learns from the history's latest
+    ``window`` events (``None``: all; ``"auto"``: chosen at the first alarm, as
+    :class:`FullRetrain` does, on the primed events' tail as long as the first window).
+    With ``burst`` > 1, an alarm
     starts ``burst`` updates, ``spacing`` windows apart, the first at once (a changed world
     takes more than one update to learn: with a sliding ``window``, a follow-up once the
     window holds only events after the change); ``max_events`` bounds a fine-tune to the
@@ -466,9 +511,9 @@ class OnDrift(_Tracked):
         self,
         action: str = "full",
         detector: Callable[[], Any] | None = None,
-        block: int = 50,
+        block: int = 1,
         k: int = 10,
-        window: int | None = None,
+        window: int | Literal["auto"] | None = None,
         burst: int = 1,
         spacing: int = 1,
         max_events: int | None = None,
@@ -479,10 +524,10 @@ class OnDrift(_Tracked):
         if burst < 1 or spacing < 1:
             raise ValueError(f"burst and spacing must be >= 1, got {burst} and {spacing}")
         self.action = action
-        self.detector = detector or _default_detector
+        self.detector = detector or _hit_rate_drop
         self.block = block
         self.k = k
-        self.history = EventHistory(window)
+        self.full = FullRetrain(window=window)
         self.burst = burst
         self.spacing = spacing
         self.max_events = max_events
@@ -490,11 +535,13 @@ class OnDrift(_Tracked):
         self._backlog = EventHistory()  # windows since the last update
         self._left = 0  # updates still due in the current burst
         self._since = 0  # windows since the last alarm
+        self._first_window = 0  # events in the first window: the tail of the window's choice
         self.alarms = 0
 
     def prime(self, events: EventBatch, log: EventLog | None = None) -> None:
         super().prime(events, log)
-        self.history = _history(events, log, self.history.max_events)
+        self.full.prime(events, log)
+        self._first_window = 0
         self._watch = self.detector()
         self._backlog = _history(events, log)
         self._backlog.clear()
@@ -504,8 +551,9 @@ class OnDrift(_Tracked):
         from freshrec.drift.detectors import alarms
         from freshrec.drift.signals import miss_stream
 
-        self.history.add(batch)
+        self.full.history.add(batch)
         self._backlog.add(batch)
+        self._first_window = self._first_window or len(batch)
         misses = miss_stream(model, batch, self.k)
         if len(alarms(self._watch, misses, block=self.block)):
             self.alarms += 1
@@ -521,15 +569,17 @@ class OnDrift(_Tracked):
         start = time.perf_counter()
         if self.action == "full":
             self._arrive(self._backlog.events())
-            events = self.history.events()
-            model.fit(events)
+            if self.full.auto and self.full.choice is None:
+                self.full.choose(model, tail=self._first_window)
+            n_events = self.full.retrain(model).n_events
         else:
             events = _latest(self._backlog.events(), self.max_events)
             self._arrive(events)
             model.partial_fit(events)
+            n_events = len(events)
         seconds = time.perf_counter() - start
         self._backlog.clear()
-        return UpdateReport(True, len(events), seconds, 1, *self._learn_pending())
+        return UpdateReport(True, n_events, seconds, 1, *self._learn_pending())
 
 
 class _AlwaysAlarm:
@@ -543,7 +593,13 @@ class _AlwaysAlarm:
         return True
 
 
-def _default_detector() -> Any:
+def _hit_rate_drop() -> Any:
+    from freshrec.drift.detectors import HitRateDrop
+
+    return HitRateDrop(reference=5000, window=5000, z_alarm=3.0)
+
+
+def _page_hinkley() -> Any:
     from freshrec.drift.detectors import RiverDetector
 
     return RiverDetector("page-hinkley", threshold=1.0, delta=0.02, mode="up")
