@@ -2,7 +2,9 @@
 
 ``--set`` overrides reach the model (``bpr.lr=0.01`` or ``model.n_factors=32``) and the
 strategies by their command-line names (``finetune.epochs=5``, ``streaming.micro_batch=500``,
-``full.every=2``, ``finetune-replay.replay_ratio=0.5``).
+``full.every=2``, ``finetune-replay.replay_ratio=0.5``). ``bpr.popularity_prior=auto`` picks
+a factor model's popularity prior on the last 10% of the warm start, per seed
+(:func:`~freshrec.models.prior.choose_popularity_prior`).
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from typing import Any
 
 from freshrec.base import RecommenderBase
 from freshrec.config import model_params
+from freshrec.data.batch import as_batch
 from freshrec.data.dataset import Dataset
 from freshrec.evaluation.arena import ArenaRun, run_arena
 from freshrec.jobs.arena_report import arena_results
 from freshrec.jobs.report import Results
+from freshrec.models.prior import PriorChoice
 from freshrec.update.strategies import UpdateStrategy, does_not_apply, make_strategy
 
 __all__ = ["run_arena_job"]
@@ -56,9 +60,18 @@ def run_arena_job(
     if len(set(strategies)) != len(strategies):
         raise ValueError(f"each strategy once, please: got {list(strategies)}")
     overrides = overrides or {}
+    auto_prior = overrides.get(model, {}).get("popularity_prior") == "auto"
+    if auto_prior:
+        given = {k: v for k, v in overrides[model].items() if k != "popularity_prior"}
+        overrides = {**overrides, model: given}
     runs: list[ArenaRun] = []
+    priors: dict[str, dict[str, Any]] = {}
     for seed in seeds:
         prototype = REGISTRY[model](**model_params(model, REGISTRY[model], overrides))
+        if auto_prior:
+            choice = _choose_prior(prototype, data, warm_fraction, seed)
+            prototype.set_params(popularity_prior=choice.weight)
+            priors[str(seed)] = {"weight": choice.weight, "tried": choice.tried}
         chosen = {
             name: make_strategy(name, _strategy_params(name, overrides, seed))
             for name in strategies
@@ -81,11 +94,29 @@ def run_arena_job(
         }
         params.update({name: overrides.get(name, {}) for name in strategies})
         params.update(windows=n_windows, warm_fraction=warm_fraction)
+        if priors:
+            params["popularity_prior_by_seed"] = dict(priors)
         done = list(seeds)[: len(runs)]
         results = arena_results(runs, done, dataset=data.name, params=dict(params), k=k)
         if on_seed:
             on_seed(results, runs)
     return results, runs
+
+
+def _choose_prior(
+    prototype: RecommenderBase, data: Dataset, warm_fraction: float, seed: int
+) -> PriorChoice:
+    """The popularity prior chosen on the warm start's last 10%, with the run's seed."""
+    from freshrec.data.stream import warm_start_split
+    from freshrec.models.prior import choose_popularity_prior
+
+    if "popularity_prior" not in prototype.get_params():
+        raise ValueError(f"{type(prototype).__name__} has no popularity_prior to choose")
+    model = prototype.clone()
+    if "seed" in model.get_params():
+        model.set_params(seed=seed)
+    warm, _ = warm_start_split(as_batch(data.events), warm_fraction)
+    return choose_popularity_prior(model, warm)
 
 
 def _check_applicable(chosen: dict[str, UpdateStrategy], model: RecommenderBase) -> None:

@@ -11,13 +11,14 @@ from numba import njit, prange
 from freshrec.base import RecommenderBase
 from freshrec.capabilities import FactorTables, FoldsIn, InnerProductScores
 from freshrec.data.batch import EventBatch, Events, as_batch
+from freshrec.models.prior import PopularityPrior
 from freshrec.models.torch.training import TrainingHistory, run_epochs
 from freshrec.tables import grow_rows
 
 __all__ = ["ALS", "default_l2", "top_singular_value"]
 
 
-class ALS(RecommenderBase, FactorTables, FoldsIn, InnerProductScores):
+class ALS(RecommenderBase, FactorTables, FoldsIn, InnerProductScores, PopularityPrior):
     """Alternating least squares for implicit feedback (Hu, Koren and Volinsky, 2008).
 
     Every user-item pair has a preference ``p_ui`` (1 for a positive event, ``value >=
@@ -63,6 +64,10 @@ class ALS(RecommenderBase, FactorTables, FoldsIn, InnerProductScores):
         Sweeps without improvement of the validation NDCG@10 before stopping.
     threshold
         Events with ``value >= threshold`` are positives.
+    popularity_prior
+        Weight of the popularity prior added for users with short histories (0: none;
+        :mod:`freshrec.models.prior`, chosen on validation by
+        :func:`~freshrec.models.prior.choose_popularity_prior`).
     seed
         Seed of the model's RNG (initial vectors).
 
@@ -155,6 +160,7 @@ class ALS(RecommenderBase, FactorTables, FoldsIn, InnerProductScores):
         cg_steps: int = 3,
         patience: int = 5,
         threshold: float = 1.0,
+        popularity_prior: float = 0.0,
         seed: int | None = 0,
     ) -> None:
         self.n_factors = n_factors
@@ -164,6 +170,7 @@ class ALS(RecommenderBase, FactorTables, FoldsIn, InnerProductScores):
         self.cg_steps = cg_steps
         self.patience = patience
         self.threshold = threshold
+        self.popularity_prior = popularity_prior
         self.seed = seed
 
     def _grow(self, n_users: int, n_items: int) -> None:
@@ -262,18 +269,28 @@ class ALS(RecommenderBase, FactorTables, FoldsIn, InnerProductScores):
 
     def _score(self, user_idx: np.ndarray, item_idx: np.ndarray | None) -> np.ndarray:
         items = self.item_factors_ if item_idx is None else self.item_factors_[item_idx]
-        return np.asarray(self.user_factors_[user_idx] @ items.T, dtype=np.float64)
+        scores = np.asarray(self.user_factors_[user_idx] @ items.T, dtype=np.float64)
+        return self._with_prior(scores, user_idx, item_idx)
 
     def _item_vectors(self) -> np.ndarray:
         return self.item_factors_
 
     def item_keys(self) -> np.ndarray:
-        """Item rows for an inner-product index: the item factors (:class:`InnerProductScores`)."""
-        return np.asarray(self.item_factors_, dtype=np.float32)
+        """Item rows for an inner-product index: the item factors (:class:`InnerProductScores`),
+        and ``log(1 + n_i)`` with a popularity prior."""
+        if not self.popularity_prior:
+            return np.asarray(self.item_factors_, dtype=np.float32)
+        prior = self.prior_columns(np.zeros(0, np.int64))[1]
+        return np.hstack([self.item_factors_, prior[:, None]]).astype(np.float32)
 
     def user_queries(self, user_idx: np.ndarray) -> np.ndarray:
-        """The users' factors: their products with :meth:`item_keys` are the scores."""
-        return np.asarray(self.user_factors_[np.asarray(user_idx, dtype=np.int64)], np.float32)
+        """The users' factors (and the prior's weight): their products with :meth:`item_keys`
+        are the scores."""
+        user_idx = np.asarray(user_idx, dtype=np.int64)
+        if not self.popularity_prior:
+            return np.asarray(self.user_factors_[user_idx], np.float32)
+        weights = self.prior_columns(user_idx)[0]
+        return np.hstack([self.user_factors_[user_idx], weights[:, None]]).astype(np.float32)
 
 
 _L2_CAP = 30.0

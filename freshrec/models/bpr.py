@@ -22,6 +22,7 @@ from freshrec.capabilities import (
     Rehearses,
 )
 from freshrec.data.batch import EventBatch, Events, as_batch
+from freshrec.models.prior import PopularityPrior
 from freshrec.models.torch.training import TrainingHistory, run_epochs
 from freshrec.tables import grow_rows
 from freshrec.typing import RowInit
@@ -43,6 +44,7 @@ class BPR(
     HasItemRows,
     FoldsIn,
     InnerProductScores,
+    PopularityPrior,
 ):
     """Bayesian Personalized Ranking matrix factorization (Rendle et al., 2009).
 
@@ -79,6 +81,10 @@ class BPR(
         Epochs without improvement of the validation NDCG@10 before stopping.
     threshold
         Events with ``value >= threshold`` are positives.
+    popularity_prior
+        Weight of the popularity prior added for users with short histories (0: none;
+        :mod:`freshrec.models.prior`, chosen on validation by
+        :func:`~freshrec.models.prior.choose_popularity_prior`).
     seed
         Seed of the model's RNG (initial vectors and the sampling seeds).
 
@@ -160,6 +166,7 @@ class BPR(
         item_bias: bool = True,
         patience: int = 10,
         threshold: float = 1.0,
+        popularity_prior: float = 0.0,
         seed: int | None = 0,
     ) -> None:
         self.n_factors = n_factors
@@ -169,6 +176,7 @@ class BPR(
         self.item_bias = item_bias
         self.patience = patience
         self.threshold = threshold
+        self.popularity_prior = popularity_prior
         self.seed = seed
 
     def _grow(self, n_users: int, n_items: int) -> None:
@@ -354,19 +362,29 @@ class BPR(
     def _score(self, user_idx: np.ndarray, item_idx: np.ndarray | None) -> np.ndarray:
         items = self.item_factors_ if item_idx is None else self.item_factors_[item_idx]
         bias = self.item_bias_ if item_idx is None else self.item_bias_[item_idx]
-        return np.asarray(self.user_factors_[user_idx] @ items.T + bias, dtype=np.float64)
+        scores = np.asarray(self.user_factors_[user_idx] @ items.T + bias, dtype=np.float64)
+        return self._with_prior(scores, user_idx, item_idx)
 
     def _item_vectors(self) -> np.ndarray:
         return self.item_factors_
 
     def item_keys(self) -> np.ndarray:
-        """Item rows for an inner-product index: ``[q_i, b_i]`` (:class:`InnerProductScores`)."""
-        return np.hstack([self.item_factors_, self.item_bias_[:, None]]).astype(np.float32)
+        """Item rows for an inner-product index: ``[q_i, b_i]`` (:class:`InnerProductScores`),
+        and ``log(1 + n_i)`` with a popularity prior."""
+        columns = [self.item_factors_, self.item_bias_[:, None]]
+        if self.popularity_prior:
+            columns.append(self.prior_columns(np.zeros(0, np.int64))[1][:, None])
+        return np.hstack(columns).astype(np.float32)
 
     def user_queries(self, user_idx: np.ndarray) -> np.ndarray:
-        """``[p_u, 1]`` per user: its products with :meth:`item_keys` are the scores."""
-        rows = self.user_factors_[np.asarray(user_idx, dtype=np.int64)]
-        return np.hstack([rows, np.ones((len(rows), 1), rows.dtype)]).astype(np.float32)
+        """``[p_u, 1]`` per user (and the prior's weight): its products with
+        :meth:`item_keys` are the scores."""
+        user_idx = np.asarray(user_idx, dtype=np.int64)
+        rows = self.user_factors_[user_idx]
+        columns = [rows, np.ones((len(rows), 1), rows.dtype)]
+        if self.popularity_prior:
+            columns.append(self.prior_columns(user_idx)[0][:, None])
+        return np.hstack(columns).astype(np.float32)
 
     def _init_rows(self, user_rows: np.ndarray, item_rows: np.ndarray, init: RowInit) -> None:
         for table, rows in (
