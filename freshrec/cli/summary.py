@@ -35,7 +35,8 @@ def model_thresholds(
     for name in names:
         if name not in REGISTRY:
             continue  # an unknown name fails later, with the list of models
-        params = model_params(name, REGISTRY[name], {k: dict(v) for k, v in overrides.items()})
+        thresholds = {k: {p: v[p] for p in v if p == "threshold"} for k, v in overrides.items()}
+        params = model_params(name, REGISTRY[name], thresholds)  # the rest: checked by the job
         threshold = getattr(REGISTRY[name](**params), "threshold", None)
         if threshold is not None:
             found[name] = float(threshold)
