@@ -4,7 +4,10 @@
 strategies by their command-line names (``finetune.epochs=5``, ``streaming.micro_batch=500``,
 ``full.every=2``, ``finetune-replay.replay_ratio=0.5``). ``bpr.popularity_prior=auto`` picks
 a factor model's popularity prior on the last 10% of the warm start, per seed
-(:func:`~freshrec.models.prior.choose_popularity_prior`).
+(:func:`~freshrec.models.prior.choose_popularity_prior`). Every updating strategy of a
+sequential model (one that observes histories: SASRec, GRU4Rec, Caser) runs
+:class:`~freshrec.update.guard.Guarded` (a held-out check that rejects a harmful update);
+``NAME.guard=false`` turns it off, ``NAME.guard=true`` turns it on for any model.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from freshrec.base import RecommenderBase
+from freshrec.capabilities import Observes
 from freshrec.config import model_params
 from freshrec.data.batch import as_batch
 from freshrec.data.dataset import Dataset
@@ -20,6 +24,7 @@ from freshrec.evaluation.arena import ArenaRun, run_arena
 from freshrec.jobs.arena_report import arena_results
 from freshrec.jobs.report import Results
 from freshrec.models.prior import PriorChoice
+from freshrec.update.guard import Guarded
 from freshrec.update.strategies import UpdateStrategy, does_not_apply, make_strategy
 
 __all__ = ["run_arena_job"]
@@ -72,10 +77,7 @@ def run_arena_job(
             choice = _choose_prior(prototype, data, warm_fraction, seed)
             prototype.set_params(popularity_prior=choice.weight)
             priors[str(seed)] = {"weight": choice.weight, "tried": choice.tried}
-        chosen = {
-            name: make_strategy(name, _strategy_params(name, overrides, seed))
-            for name in strategies
-        }
+        chosen = {name: _guarded(name, overrides, prototype, seed) for name in strategies}
         _check_applicable(chosen, prototype)
         runs.append(
             run_arena(
@@ -128,6 +130,22 @@ def _check_applicable(chosen: dict[str, UpdateStrategy], model: RecommenderBase)
             f"these strategies do not apply to {type(model).__name__}: {'; '.join(blocked)}. "
             "Leave them out, or choose a model that has what they need"
         )
+
+
+def _guarded(
+    name: str, overrides: dict[str, dict[str, Any]], model: RecommenderBase, seed: int
+) -> UpdateStrategy:
+    """The strategy ``name``, behind a held-out check when asked or, by default, for a
+    sequential model (the frozen and adaptive ones never: nothing to check, a check of
+    its own)."""
+    params = _strategy_params(name, overrides, seed)
+    guard = params.pop("guard", None)
+    if not isinstance(guard, bool | None):
+        raise ValueError(f"{name}.guard: expected true or false, got {guard!r}")
+    strategy = make_strategy(name, params)
+    if guard is None:
+        guard = isinstance(model, Observes) and name not in ("frozen", "adaptive")
+    return Guarded(strategy) if guard else strategy
 
 
 def _strategy_params(name: str, overrides: dict[str, dict[str, Any]], seed: int) -> dict[str, Any]:

@@ -7,7 +7,8 @@ chosen at the first window, see :mod:`freshrec.update.recency`), then checks the
 and rolls it back when it got worse:
 
 1. The window's last ``check.share`` (in time order) is held out; the rest, with the
-   previous window's held-out part, is what the action learns.
+   previous window's held-out part when it is still unlearned, is what the action learns
+   (:class:`~freshrec.update.guard.HeldOutTest`).
 2. Context: the model's top-``k`` misses on the held-out events (each user's earlier items
    masked), before the update, feed a drift detector; the window is ``"drift"`` when it
    alarms, ``"calm"`` otherwise.
@@ -21,7 +22,8 @@ and rolls it back when it got worse:
    sign test on the events whose hit changed, ``check.z`` standard errors), the previous
    version is restored. The bandit records the measured gain either way (the held-out
    events come after the learned ones, so it is the quality of the next events; the
-   known cost is subtracted when choosing).
+   known cost is subtracted when choosing). Once an update passed, the held-out events
+   are learned at once (``partial_fit``; ``settings.learn_checked``).
 
 The actions are the strategies of :mod:`freshrec.update.strategies`: ``streaming`` is a
 :class:`~freshrec.update.strategies.Streaming`, ``finetune-replay`` a
@@ -49,7 +51,6 @@ True
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -57,21 +58,21 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
-
 from freshrec.base import RecommenderBase
 from freshrec.data.batch import EventBatch
 from freshrec.log.log import EventLog
+from freshrec.update.guard import HeldOutCheck, HeldOutTest, learned_state, restore_state
 from freshrec.update.replay import EventHistory, ReservoirReplay
 from freshrec.update.strategies import (
     FineTune,
     FullRetrain,
     Streaming,
     UpdateReport,
-    _history,
+    UpdateStrategy,
     _observe,
     _page_hinkley,
     _Tracked,
+    does_not_apply,
     overridden,
 )
 
@@ -162,38 +163,6 @@ class UpdateBandit:
 
 
 @dataclass(frozen=True)
-class HeldOutCheck:
-    """How :class:`Adaptive` measures an update on held-out events and when it rolls back.
-
-    Attributes
-    ----------
-    share
-        Share of each window held out (in time order, its end); learned with the next one.
-    k
-        Cut-off of the hit test.
-    exclude_seen
-        Mask the items each user took before the held-out event (as the arena does; turn it
-        off for streams where users come back to items).
-    z
-        Standard errors of lost-minus-gained hits that trigger a rollback.
-
-    Examples
-    --------
-    >>> HeldOutCheck(share=0.2).k
-    10
-    """
-
-    share: float = 0.1
-    k: int = 10
-    exclude_seen: bool = True
-    z: float = 1.64
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.share < 1.0:
-            raise ValueError(f"the held-out share must be in (0, 1), got {self.share}")
-
-
-@dataclass(frozen=True)
 class ActionSettings:
     """How :class:`Adaptive` runs its actions.
 
@@ -209,6 +178,9 @@ class ActionSettings:
         Epochs of the fine-tune (``None``: the model's own).
     replay_capacity, replay_ratio
         The fine-tune's reservoir and replayed events per new event.
+    learn_checked
+        Once an update passed the check, learn the held-out events at once (one
+        ``partial_fit``) instead of with the next window.
 
     Examples
     --------
@@ -222,6 +194,7 @@ class ActionSettings:
     finetune_epochs: int | None = None
     replay_capacity: int = 100_000
     replay_ratio: float = 1.0
+    learn_checked: bool = True
 
 
 class Adaptive(_Tracked):
@@ -289,22 +262,20 @@ class Adaptive(_Tracked):
         self.streaming = Streaming(self.settings.micro_batch, epochs=None)
         self.finetune = FineTune(replay=self._replay, replay_ratio=self.settings.replay_ratio)
         self.full = FullRetrain(window=self.settings.full_window)
-        self._known = EventHistory()  # every event seen: the held-out test masks their items
+        self.test = HeldOutTest(self.check)
         self.bandit = bandit or UpdateBandit(self.actions)
         self.detector = detector or _page_hinkley
         self.block = block
         self.log: list[dict[str, Any]] = []
         self._watch = self.detector()
-        self._held = EventBatch.empty()
 
     def prime(self, events: EventBatch, log: EventLog | None = None) -> None:
         super().prime(events, log)
         self.streaming.prime(events, log)
         self.finetune.prime(events, log)  # the events join the reservoir
         self.full.prime(events, log)
-        self._known = _history(events, log)
+        self.test.prime(events, log)
         self._watch = self.detector()
-        self._held = EventBatch.empty()
         self.log = []
 
     # -- one window ---------------------------------------------------------------------
@@ -312,66 +283,65 @@ class Adaptive(_Tracked):
         from freshrec.drift.detectors import alarms
 
         start = time.perf_counter()
-        cut = len(batch) - max(1, int(round(self.check.share * len(batch))))
-        learn = EventBatch.concat([self._held, batch[:cut]])
-        held = batch[cut:]
+        self._drop_what_does_not_apply(model)
+        learn, held = self.test.split(batch)
         self._arrive(learn)
         self.full.history.add(learn)
-        self._known.add(learn)
         if "full" in self.actions and self.full.auto and self.full.choice is None:
             self.full.choose(model, tail=len(batch))
-        seen = self._seen(held) if self.check.exclude_seen else None
-        hits_before = self._hits(model, held, seen)
+        hits_before = self.test.hits(model, held)
         drifted = len(alarms(self._watch, 1.0 - hits_before, block=self.block)) > 0
         context = CONTEXTS[drifted]
         costs = self._costs(model, len(learn))
         action = self.bandit.choose(context, costs)
 
-        snapshot = _learned(model, deep=action != "full") if action != "noop" else None
+        snapshot = learned_state(model, deep=action != "full") if action != "noop" else None
         n_events = self._apply(action, model, learn)
-        hits_after = self._hits(model, held, seen) if snapshot is not None else hits_before
-        lost = int((hits_before & ~hits_after).sum())
-        gained = int((hits_after & ~hits_before).sum())
-        gain = (gained - lost) / max(int(hits_before.sum()), 1)
-        rolled_back = lost - gained > self.check.z * math.sqrt(lost + gained)
-        if rolled_back and snapshot is not None:
-            _restore(model, snapshot)
+        hits_after = self.test.hits(model, held) if snapshot is not None else hits_before
+        verdict = self.test.judge(hits_before, hits_after)
+        if verdict.harmful and snapshot is not None:
+            restore_state(model, snapshot)
         if action != "noop":
-            self.bandit.update(context, action, gain)
+            self.bandit.update(context, action, verdict.gain)
         if drifted:
             self._watch = self.detector()
-        self._held = held
         seconds = time.perf_counter() - start
         self.log.append(
             {
                 "context": context,
                 "action": action,
-                "gain": gain,
+                "gain": verdict.gain,
                 "cost": costs[action],
-                "rolled_back": bool(rolled_back),
+                "rolled_back": verdict.harmful,
             }
         )
-        if action == "noop" or rolled_back:  # these events stay unlearned until a full retrain
+        if action == "noop" or verdict.harmful:  # unlearned until a full retrain
             self._pending.clear()
-            if action == "noop":
-                _observe(model, learn)
-            done = action + (" (rolled back)" if rolled_back else "")
+            _observe(model, learn)
+            done = action + (" (rolled back)" if verdict.harmful else "")
             return UpdateReport(False, n_events, seconds, 0, 0, None, action=done)
+        if self.settings.learn_checked:  # the check is done: learn the held-out part now
+            released = self.test.release()
+            self._arrive(released)
+            self.full.history.add(released)
+            self._replay.add(released)
+            model.partial_fit(released)
+            n_events += len(released)
+            seconds = time.perf_counter() - start
         return UpdateReport(True, n_events, seconds, 1, *self._learn_pending(), action=action)
 
-    def _seen(self, held: EventBatch) -> EventBatch:
-        """Every earlier event of the held-out events' users (their items get masked)."""
-        events = self._known.events()
-        return events.take(np.isin(events.user, np.unique(held.user)))
-
-    def _hits(
-        self, model: RecommenderBase, events: EventBatch, seen: EventBatch | None
-    ) -> np.ndarray:
-        """Per positive event: whether its item is in the user's top-k, ``seen`` masked."""
-        from freshrec.drift.signals import miss_stream
-
-        hits: np.ndarray = miss_stream(model, events, self.check.k, seen=seen) == 0.0
-        return hits
+    def _drop_what_does_not_apply(self, model: RecommenderBase) -> None:
+        """Leave out the actions whose strategy cannot update ``model`` (replay for a model
+        that does not rehearse, say)."""
+        runs: dict[str, UpdateStrategy] = {
+            "streaming": self.streaming,
+            "finetune-replay": self.finetune,
+            "full": self.full,
+        }
+        usable = [a for a in self.actions if a == "noop" or does_not_apply(runs[a], model) is None]
+        if usable != self.actions:
+            self.actions = usable
+            self.bandit.actions = [a for a in self.bandit.actions if a in usable]
 
     def _costs(self, model: RecommenderBase, n_new: int) -> dict[str, float]:
         """Event-epochs of each action over those of a fine-tune with replay on ``n_new``."""
@@ -412,22 +382,3 @@ class Adaptive(_Tracked):
 def _latest_count(history: EventHistory) -> int:
     """Events a retrain on ``history`` learns: its window's worth at most."""
     return len(history) if history.max_events is None else min(len(history), history.max_events)
-
-
-def _learned(model: RecommenderBase, *, deep: bool = True) -> dict[str, Any]:
-    """What ``model`` learned: the attributes that ``reset`` drops, copied deeply unless
-    the update refits from scratch (``fit`` resets first: it replaces those objects and
-    leaves them unchanged)."""
-    learned = {
-        name: value
-        for name, value in vars(model).items()
-        if name.endswith("_") and not name.startswith("__")
-    }
-    return copy.deepcopy(learned) if deep else learned
-
-
-def _restore(model: RecommenderBase, learned: dict[str, Any]) -> None:
-    """Put back what ``model`` had learned when :func:`_learned` took ``learned``."""
-    model.reset()
-    for name, value in learned.items():
-        setattr(model, name, value)

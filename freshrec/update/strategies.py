@@ -757,6 +757,10 @@ def does_not_apply(strategy: UpdateStrategy, model: RecommenderBase) -> str | No
     >>> does_not_apply(Streaming(epochs=3), MostPopular())
     'epochs: MostPopular has no n_epochs (it learns each event once)'
     """
+    from freshrec.update.guard import Guarded  # it builds on this module
+
+    if isinstance(strategy, Guarded):
+        return does_not_apply(strategy.strategy, model)
     if isinstance(strategy, Hybrid):
         return does_not_apply(strategy.streaming, model)
     params = model.get_params()

@@ -12,6 +12,7 @@ from freshrec.data.synthetic import synthetic_stream
 from freshrec.jobs.arena import run_arena_job
 from freshrec.models import BPR, MostPopular
 from freshrec.update.adaptive import Adaptive, HeldOutCheck, UpdateBandit
+from freshrec.update.guard import Guarded, HeldOutTest
 from freshrec.update.strategies import FineTune, FullRetrain, Streaming, make_strategy
 
 
@@ -75,7 +76,7 @@ def test_a_helpful_update_is_kept() -> None:
     report = controller.step(model, window)
     assert report.trained and not controller.log[-1]["rolled_back"]
     assert controller.log[-1]["gain"] > 0
-    assert model.n_events_ == 30 + 40  # the held-out 10 wait for the next window
+    assert model.n_events_ == 30 + 40 + 10  # the held-out 10 learned once the check passed
 
 
 @pytest.fixture()
@@ -142,7 +143,8 @@ def test_the_actions_are_the_update_strategies_and_every_window_joins_them(warm_
     controller.prime(warm)
     for window in windows:
         controller.step(model, window)
-    learned = len(warm) + 3 * 400 - 40  # the last window's held-out tenth waits
+    # the held-out tenth is learned once the update passed; after a rollback it waits
+    learned = len(warm) + 3 * 400 - (40 if controller.log[-1]["rolled_back"] else 0)
     assert controller.finetune.replay is not None
     assert controller.finetune.replay.n_seen == len(controller.full.history) == learned
 
@@ -172,8 +174,45 @@ def test_the_hit_test_masks_what_each_user_took_before() -> None:
     prime = _events(["x", "y", "u", "z"], ["a", "a", "a", "b"])
     model = MostPopular().fit(prime)
     held = _events(["u", "v"], ["b", "b"], start=10.0)
-    controller = Adaptive(check=HeldOutCheck(k=1), detector=_NeverAlarms)
-    controller.prime(prime)
-    seen = controller._seen(held)
-    assert controller._hits(model, held, seen).tolist() == [True, False]  # only u had "a"
-    assert controller._hits(model, held, None).tolist() == [False, False]
+    masked, unmasked = (
+        HeldOutTest(HeldOutCheck(k=1)),
+        HeldOutTest(HeldOutCheck(k=1, exclude_seen=False)),
+    )
+    for test in (masked, unmasked):
+        test.prime(prime)
+    assert masked.hits(model, held).tolist() == [True, False]  # only u had "a"
+    assert unmasked.hits(model, held).tolist() == [False, False]
+
+
+def test_a_guarded_strategy_rejects_a_harmful_update_and_keeps_a_helpful_one() -> None:
+    prime = _events([f"old{i}" for i in range(30)], ["b"] * 30)
+    harmful = _events([f"new{i}" for i in range(50)], ["a"] * 40 + ["b"] * 10, start=100.0)
+    model = MostPopular().fit(prime)
+    guarded = Guarded(FullRetrain(window=40), HeldOutCheck(share=0.2, k=1))
+    guarded.prime(prime)
+    report = guarded.step(model, harmful)
+    assert report.action == "rejected" and not report.trained and report.seconds > 0
+    assert model.recommend("anyone", k=1)[0].item == "b" and model.n_events_ == 30
+    helpful = _events([f"next{i}" for i in range(50)], ["a"] * 50, start=200.0)
+    assert guarded.step(model, helpful).action == "kept"
+    assert (guarded.checked, guarded.rejected) == (2, 1)
+
+
+def test_the_arena_guards_sequential_models_by_default() -> None:
+    data = synthetic_stream(n_users=40, n_items=30, n_events=1200, seed=0)
+    settings = {"gru4rec": {"n_epochs": 1, "dim": 8}, "finetune": {"epochs": 1}}
+    _, runs = run_arena_job(
+        data, "gru4rec", ["frozen", "finetune"], n_windows=2, overrides=settings
+    )
+    actions = {r.action for r in runs[0].windows if r.strategy == "finetune"}
+    assert actions <= {"kept", "rejected"} and actions
+    _, runs = run_arena_job(
+        data,
+        "gru4rec",
+        ["finetune"],
+        n_windows=2,
+        overrides={**settings, "finetune": {"epochs": 1, "guard": False}},
+    )
+    assert {r.action for r in runs[0].windows} == {None}
+    with pytest.raises(ValueError, match="guard"):
+        run_arena_job(data, "bpr", ["finetune"], overrides={"finetune": {"guard": "maybe"}})
