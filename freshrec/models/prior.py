@@ -37,7 +37,7 @@ from freshrec.data.batch import Events, as_batch
 
 __all__ = ["PopularityPrior", "PriorChoice", "choose_popularity_prior"]
 
-GRID = (0.0, 0.03, 0.1, 0.3, 1.0, 3.0)
+GRID = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 
 
 class PopularityPrior:
