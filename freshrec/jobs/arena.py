@@ -25,7 +25,12 @@ from freshrec.jobs.arena_report import arena_results
 from freshrec.jobs.report import Results
 from freshrec.models.prior import PriorChoice
 from freshrec.update.guard import Guarded
-from freshrec.update.strategies import UpdateStrategy, does_not_apply, make_strategy
+from freshrec.update.strategies import (
+    FullRetrain,
+    UpdateStrategy,
+    does_not_apply,
+    make_strategy,
+)
 
 __all__ = ["run_arena_job"]
 
@@ -71,6 +76,7 @@ def run_arena_job(
         overrides = {**overrides, model: given}
     runs: list[ArenaRun] = []
     priors: dict[str, dict[str, Any]] = {}
+    settled: dict[str, dict[str, Any]] = {}
     for seed in seeds:
         prototype = REGISTRY[model](**model_params(model, REGISTRY[model], overrides))
         if auto_prior:
@@ -91,6 +97,7 @@ def run_arena_job(
                 on_step=on_step,
             )
         )
+        settled[str(seed)] = {n: c for n, c in map(_settled, chosen.items()) if c}
         params: dict[str, Any] = {
             model: {n: v for n, v in prototype.get_params().items() if n != "seed"}
         }
@@ -98,11 +105,28 @@ def run_arena_job(
         params.update(windows=n_windows, warm_fraction=warm_fraction)
         if priors:
             params["popularity_prior_by_seed"] = dict(priors)
+        if any(settled.values()):
+            params["settled_by_seed"] = dict(settled)
         done = list(seeds)[: len(runs)]
         results = arena_results(runs, done, dataset=data.name, params=dict(params), k=k)
         if on_seed:
             on_seed(results, runs)
     return results, runs
+
+
+def _settled(named: tuple[str, UpdateStrategy]) -> tuple[str, dict[str, Any]]:
+    """What a strategy settled during the run: the window its full retrain chose, the
+    updates its guard checked and rejected."""
+    name, strategy = named
+    out: dict[str, Any] = {}
+    if isinstance(strategy, Guarded):
+        out.update(checked=strategy.checked, rejected=strategy.rejected)
+        strategy = strategy.strategy
+    full = strategy if isinstance(strategy, FullRetrain) else getattr(strategy, "full", None)
+    if isinstance(full, FullRetrain) and full.choice is not None:
+        tried = {"all" if w is None else str(w): hit for w, hit in full.choice.tried.items()}
+        out.update(window=full.choice.window or "all", tried=tried, seconds=full.choice.seconds)
+    return name, out
 
 
 def _choose_prior(

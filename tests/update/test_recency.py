@@ -70,3 +70,21 @@ def test_on_drift_by_default_alarms_on_a_relative_fall_of_rare_hits() -> None:
     assert len(found) and 10_000 <= found[0] < 15_000
     strategy = OnDrift()
     assert isinstance(strategy._watch, HitRateDrop) and strategy.block == 1
+
+
+def test_the_arena_records_the_window_each_run_chose() -> None:
+    from freshrec.data.synthetic import synthetic_stream
+    from freshrec.jobs.arena import run_arena_job
+
+    data = synthetic_stream(n_users=60, n_items=40, n_events=2000, seed=0)
+    results, _ = run_arena_job(
+        data,
+        "popular",
+        ["full", "on-drift"],
+        n_windows=2,
+        seeds=(0,),
+        overrides={"full": {"window": "auto"}},
+    )
+    chosen = results.params["settled_by_seed"]["0"]
+    assert set(chosen) == {"full"}  # on-drift retrains on all history: nothing to choose
+    assert chosen["full"]["window"] in (500, 1000, "all") and chosen["full"]["tried"]
