@@ -55,7 +55,8 @@ class HeldOutCheck:
     Attributes
     ----------
     share
-        Share of each window held out (in time order, its end); learned with the next one.
+        Share of each window held out (in time order, its end); learned with the next one
+        (by :class:`~freshrec.update.adaptive.Adaptive`, at once when the update passed).
     k
         Cut-off of the hit test.
     exclude_seen
