@@ -148,7 +148,9 @@ class UpdateBandit:
         return best
 
     def update(self, context: str, action: str, gain: float) -> None:
-        """Record the measured ``gain`` (before the cost) of ``action`` in ``context``."""
+        """Record the measured ``gain`` (before the cost) of ``action`` in ``context``; every
+        round discounts the others, ``noop`` rounds too, so an action judged on an unlucky
+        measurement is tried again once its estimate has faded."""
         counts, sums = self._table(context)
         for name in self.actions:
             counts[name] *= self.discount
@@ -301,8 +303,7 @@ class Adaptive(_Tracked):
         verdict = self.test.judge(hits_before, hits_after)
         if verdict.harmful and snapshot is not None:
             restore_state(model, snapshot)
-        if action != "noop":
-            self.bandit.update(context, action, verdict.gain)
+        self.bandit.update(context, action, verdict.gain)  # noop too: old gains fade
         if drifted:
             self._watch = self.detector()
         seconds = time.perf_counter() - start

@@ -111,6 +111,17 @@ def test_cheap_updates_are_learned_and_counted(warm_bpr) -> None:
     assert controller.full.choice is not None and controller.full.choice.tried
 
 
+def test_an_action_judged_on_one_bad_measurement_is_tried_again() -> None:
+    bandit = UpdateBandit(["noop", "a"], prior_gain=0.0, exploration=0.02, discount=0.9)
+    costs = {"noop": 0.0, "a": 0.01}
+    bandit.update("calm", "a", -0.05)
+    waited = 0
+    while bandit.choose("calm", costs) == "noop" and waited < 50:
+        bandit.update("calm", "noop", 0.0)
+        waited += 1
+    assert 0 < waited < 50  # idle rounds fade the estimate until the bonus repays a retry
+
+
 def test_an_untried_action_is_tried_when_the_best_gain_so_far_would_repay_it() -> None:
     bandit = UpdateBandit(["noop", "a", "b", "c"], prior_gain=0.0, exploration=0.0)
     costs = {"noop": 0.0, "a": 0.01, "b": 0.5, "c": 2.0}
