@@ -121,6 +121,7 @@ class HeldOutTest:
         self.check = check or HeldOutCheck()
         self._held = EventBatch.empty()
         self._known = EventHistory()  # every event learned or held: their items get masked
+        self._mask: tuple[EventBatch, EventBatch] | None = None  # held-out part, its mask
 
     def prime(self, events: EventBatch, log: EventLog | None = None) -> None:
         self._known = EventHistory()
@@ -128,6 +129,7 @@ class HeldOutTest:
             self._known.attach(log)
         self._known.add(events)
         self._held = EventBatch.empty()
+        self._mask = None
 
     def split(self, batch: EventBatch) -> tuple[EventBatch, EventBatch]:
         """The events to learn now (the previous held-out part and the start of ``batch``)
@@ -150,12 +152,17 @@ class HeldOutTest:
         of the user's earlier events masked."""
         from freshrec.drift.signals import miss_stream
 
-        seen = None
-        if self.check.exclude_seen:
-            events = self._known.events()
-            seen = events.take(np.isin(events.user, np.unique(held.user)))
+        seen = self._seen(held) if self.check.exclude_seen else None
         hits: np.ndarray = miss_stream(model, held, self.check.k, seen=seen) == 0.0
         return hits
+
+    def _seen(self, held: EventBatch) -> EventBatch:
+        """The earlier events of ``held``'s users, gathered once for the test before an
+        update and the test after it (the same ``held``)."""
+        if self._mask is None or self._mask[0] is not held:
+            events = self._known.events()
+            self._mask = (held, events.take(np.isin(events.user, np.unique(held.user))))
+        return self._mask[1]
 
     def judge(self, before: np.ndarray, after: np.ndarray) -> Verdict:
         """The :class:`Verdict` on an update, from the hits before and after it."""
