@@ -127,6 +127,10 @@ class GRU4Rec(SequentialRecommender, Rehearses, Observes, Anchors):
         slower (validation NDCG@10 0.021 after 4 epochs, against 0.059 after 3 at 5e-3).
     threshold
         Events with ``value >= threshold`` enter the sequences.
+    popularity_prior
+        Weight of the popularity prior added for users with short sequences (0: none;
+        :mod:`freshrec.models.prior`, chosen on validation by
+        :func:`~freshrec.models.prior.choose_popularity_prior`).
     device
         ``"cpu"``, ``"cuda"`` or ``"auto"``.
     seed
@@ -165,6 +169,7 @@ class GRU4Rec(SequentialRecommender, Rehearses, Observes, Anchors):
         batch_size: int = 128,
         patience: int = 10,
         threshold: float = 1.0,
+        popularity_prior: float = 0.0,
         device: str = "cpu",
         seed: int | None = 0,
     ) -> None:
@@ -181,6 +186,7 @@ class GRU4Rec(SequentialRecommender, Rehearses, Observes, Anchors):
         self.batch_size = batch_size
         self.patience = patience
         self.threshold = threshold
+        self.popularity_prior = popularity_prior
         self.device = device
         self.seed = seed
 

@@ -1,12 +1,13 @@
-"""A popularity prior for factor models, strongest for users with short histories.
+"""A popularity prior for factor and sequential models, strongest for short histories.
 
 A user first seen after the last retrain has a vector learned from a burst of a few events;
-on ML-1M such users scored worse with BPR than with item popularity. Factor models that mix
-in :class:`PopularityPrior` add to each score
+on ML-1M such users scored worse with BPR than with item popularity (and with SASRec reading
+their first few items). Models that mix in :class:`PopularityPrior` add to each score
 
     ``popularity_prior * log(1 + n_i) / (1 + n_u)``
 
-(``n_i``: the item's positive events, ``n_u``: the user's positive events the model learned):
+(``n_i``: the item's positive events, ``n_u``: the user's positive events the model learned,
+or for a sequential model the length of the sequence it reads):
 for a user with one event the prior counts half, after 20 events a twentieth, and the
 scores stay inner products (:meth:`PopularityPrior.prior_columns`: one more column for the
 retrieval index). ``popularity_prior=0`` (the default) leaves the model as it was.
@@ -43,8 +44,8 @@ GRID = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 class PopularityPrior:
     """Mixin: the popularity prior of the module doc, for a model with ``popularity_prior``.
 
-    The user lengths are recounted from the model's history when it learned something since
-    the last count (``n_events_`` or the log cursor changed).
+    The user lengths (:meth:`history_lengths`) are recounted from the model's history when
+    it learned something since the last count (``n_events_`` or the log cursor changed).
 
     Examples
     --------
@@ -63,13 +64,17 @@ class PopularityPrior:
     def prior_columns(self, user_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The prior as a product: per user ``popularity_prior / (1 + n_u)``, per item
         ``log(1 + n_i)``."""
+        lengths = self.history_lengths()[np.asarray(user_idx, dtype=np.int64)]
+        return self.popularity_prior / (1.0 + lengths), np.log1p(self.item_counts_)
+
+    def history_lengths(self) -> np.ndarray:
+        """``n_u`` of every user: their positive events in the model's history."""
         assert isinstance(self, RecommenderBase)
         key = (self.n_events_, getattr(self, "cursor_", None), self.n_users)
         if self._lengths is None or self._lengths[0] != key:
             indptr = self.positives_csr().indptr
             self._lengths = (key, np.diff(indptr).astype(np.float64))
-        lengths = self._lengths[1][np.asarray(user_idx, dtype=np.int64)]
-        return self.popularity_prior / (1.0 + lengths), np.log1p(self.item_counts_)
+        return self._lengths[1]
 
     def _with_prior(
         self, scores: np.ndarray, user_idx: np.ndarray, item_idx: np.ndarray | None

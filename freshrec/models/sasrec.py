@@ -229,6 +229,10 @@ class SASRec(SequentialRecommender, Rehearses, Observes, Anchors):
         Epochs without improvement of the validation NDCG@10 before stopping.
     threshold
         Events with ``value >= threshold`` enter the sequences.
+    popularity_prior
+        Weight of the popularity prior added for users with short sequences (0: none;
+        :mod:`freshrec.models.prior`, chosen on validation by
+        :func:`~freshrec.models.prior.choose_popularity_prior`).
     device
         ``"cpu"``, ``"cuda"`` or ``"auto"``.
     seed
@@ -268,6 +272,7 @@ class SASRec(SequentialRecommender, Rehearses, Observes, Anchors):
         batch_size: int = 128,
         patience: int = 10,
         threshold: float = 1.0,
+        popularity_prior: float = 0.0,
         device: str = "cpu",
         seed: int | None = 0,
     ) -> None:
@@ -285,6 +290,7 @@ class SASRec(SequentialRecommender, Rehearses, Observes, Anchors):
         self.batch_size = batch_size
         self.patience = patience
         self.threshold = threshold
+        self.popularity_prior = popularity_prior
         self.device = device
         self.seed = seed
 

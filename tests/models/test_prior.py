@@ -9,7 +9,10 @@ from freshrec.data.batch import EventBatch
 from freshrec.data.synthetic import synthetic_stream
 from freshrec.jobs.arena import run_arena_job
 from freshrec.models import ALS, BPR, MostPopular
+from freshrec.models.caser import Caser
+from freshrec.models.gru4rec import GRU4Rec
 from freshrec.models.prior import GRID, choose_popularity_prior
+from freshrec.models.sasrec import SASRec
 
 
 def _events() -> EventBatch:
@@ -68,3 +71,30 @@ def test_the_arena_chooses_the_prior_per_seed() -> None:
     )
     chosen = results.params["popularity_prior_by_seed"]
     assert set(chosen) == {"0", "1"} and all(c["weight"] in GRID for c in chosen.values())
+
+
+@pytest.mark.parametrize("cls", [SASRec, GRU4Rec, Caser])
+def test_sequential_models_add_the_prior_by_sequence_length(cls) -> None:
+    events = _events()
+    settings = {"dim": 8, "max_len": 6, "n_epochs": 1, "seed": 0}
+    plain = cls(**settings).fit(events)
+    blended = cls(**settings, popularity_prior=3.0).fit(events)
+    users = np.arange(plain.n_users)
+    added = blended.score_batch(users) - plain.score_batch(users)
+    lengths = np.array([len(plain.user_sequence(u)) for u in plain.user_map_.decode(users)])
+    expected = np.outer(3.0 / (1.0 + lengths), np.log1p(plain.item_counts_))
+    np.testing.assert_allclose(added, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_an_observed_item_lengthens_the_sequence_the_prior_reads() -> None:
+    events = _events()
+    model = SASRec(dim=8, max_len=6, n_epochs=1, seed=0, popularity_prior=1.0).fit(events)
+    user = model.user_map_.encode_one(events.user[0])
+    before = model.history_lengths()[user]
+    model.observe(EventBatch(np.array([events.user[0]]), np.array([events.item[1]]), np.ones(1)))
+    assert model.history_lengths()[user] == before + 1
+
+
+def test_the_weight_of_a_sequential_model_is_chosen_on_held_out_events() -> None:
+    choice = choose_popularity_prior(SASRec(dim=8, max_len=6, n_epochs=2, seed=0), _events())
+    assert choice.weight in GRID and choice.tried[choice.weight] == max(choice.tried.values())

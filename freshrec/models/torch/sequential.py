@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from freshrec.base import _plain
 from freshrec.data.batch import EventBatch, Events, as_batch
 from freshrec.data.interactions import InteractionLog
+from freshrec.models.prior import PopularityPrior
 from freshrec.models.torch.anchoring import Anchorable
 from freshrec.models.torch.distributed import shard, world
 from freshrec.models.torch.losses import linear_cross_entropy
@@ -49,7 +50,7 @@ _SEED_BOUND = 2**63
 _HISTORY = "history."
 
 
-class SequentialRecommender(Anchorable, TorchRecommender):
+class SequentialRecommender(Anchorable, TorchRecommender, PopularityPrior):
     """Base of the recommenders that read a user's item sequence.
 
     **Histories.** Every positive event (``value >= threshold``) that the model learns or
@@ -74,12 +75,15 @@ class SequentialRecommender(Anchorable, TorchRecommender):
 
     **Scoring.** A user is encoded from their latest ``max_len`` items; the score of item
     ``i`` is the dot product of the last position's output with the item's output vector
-    (plus its bias, where the model has one). A known user without any positive event is
+    (plus its bias, where the model has one), plus the popularity prior of
+    :mod:`freshrec.models.prior` when ``popularity_prior`` is set (``n_u``: the length of the
+    user's sequence, observed items included). A known user without any positive event is
     scored by the fallback (popularity), like an unknown user.
 
     A subclass writes ``_build_module`` (item tables with ``n_items + 1`` rows, row 0 the
-    padding), ``_encode`` and ``_output_items``; it stores ``max_len``, ``loss`` and
-    ``n_negatives`` besides the parameters :class:`TorchRecommender` reads.
+    padding), ``_encode`` and ``_output_items``; it stores ``max_len``, ``loss``,
+    ``n_negatives`` and ``popularity_prior`` besides the parameters :class:`TorchRecommender`
+    reads.
 
     Attributes
     ----------
@@ -103,6 +107,7 @@ class SequentialRecommender(Anchorable, TorchRecommender):
     _min_width: ClassVar[int] = 1  # inputs are never trimmed below this many positions
     max_len: int
     loss: str
+    popularity_prior: float
 
     # -- hooks for subclasses -----------------------------------------------------------
     def _encode(self, users: torch.Tensor, sequences: torch.Tensor) -> torch.Tensor:
@@ -272,7 +277,13 @@ class SequentialRecommender(Anchorable, TorchRecommender):
             if bias is not None:
                 logits = logits + bias
             out[chunk] = logits.double().cpu().numpy()
+        if self.popularity_prior:
+            out[rows] = self._with_prior(out[rows], user_idx[rows], item_idx)
         return out
+
+    def history_lengths(self) -> np.ndarray:
+        """The length of every user's sequence (observed items included)."""
+        return np.diff(self._sequences()[0]).astype(np.float64)
 
     # -- state ----------------------------------------------------------------------------
     def _arrays(self) -> dict[str, np.ndarray]:
