@@ -396,6 +396,58 @@ def prequential(
 
 
 @app.command()
+def ope(
+    dataset: DatasetOption,
+    policy: Annotated[
+        str,
+        typer.Option(
+            help="Policy to judge: uniform, epsilon-greedy, ucb1, thompson, "
+            "gaussian-ts, exp3 or softmax."
+        ),
+    ] = "thompson",
+    learn_share: Annotated[
+        float,
+        typer.Option(min=0.0, max=0.99, help="Share of the rounds (time order) it learns from."),
+    ] = 0.5,
+    methods: Annotated[
+        str,
+        typer.Option(help="Estimators, comma-separated: ips, snips, dm, dr, switch-dr, replay."),
+    ] = "ips,snips,dm,dr,switch-dr",
+    n_bootstrap: Annotated[int, typer.Option(min=10, help="Bootstrap resamples.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap and the reward model.")] = 0,
+    set_: SetOption = None,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("freshrec-ope"),
+    data_dir: DataDir = None,
+) -> None:
+    """Off-policy evaluation: a policy's value on logged rounds with propensities."""
+    from freshrec.config import parse_overrides
+    from freshrec.jobs.ope import run_ope_job
+    from freshrec.jobs.report import rich_table
+
+    overrides = parse_overrides(set_ or [])
+    data = load_named(dataset, default_data_dir(data_dir))
+    if data.events.propensity is None:
+        raise FreshrecError(
+            f"{dataset} has no propensities: off-policy evaluation needs logged bandit data "
+            "(e.g. obd-random-all)"
+        )
+    with console.status(
+        f"off-policy evaluation of {escape(policy)} on {len(data.events):,} rounds"
+    ):
+        results = run_ope_job(
+            data,
+            policy,
+            overrides=overrides,
+            learn_share=learn_share,
+            methods=[m.strip() for m in methods.split(",") if m.strip()],
+            n_bootstrap=n_bootstrap,
+            seed=seed,
+        )
+    console.print(rich_table(results))
+    console.print(_wrote(results.write(out)))
+
+
+@app.command()
 def learn(
     log: Annotated[
         str, typer.Option(help="Event log to learn from (sqlite:///PATH, redis://..., memory://).")

@@ -528,7 +528,7 @@ def _bars(ax: Any, results: Results, panel: ChartPanel) -> None:
                 continue
             xs.append(i + width * (j - (len(models) - 1) / 2))
             heights.append(row.value)
-            spread = len(row.per_seed) > 1 and all(map(math.isfinite, row.ci95))
+            spread = all(map(math.isfinite, row.ci95)) and row.ci95[1] > row.ci95[0]
             low.append(max(row.value - row.ci95[0], 0.0) if spread else 0.0)
             high.append(max(row.ci95[1] - row.value, 0.0) if spread else 0.0)
         bars = ax.bar(
@@ -583,12 +583,13 @@ def _number(value: float, digits: int = 4) -> str:
 
 
 def _cell(row: ResultRow | None) -> str:
-    """``"mean ± half-width"`` (the mean alone with one seed); counts as whole numbers."""
+    """``"mean ± half-width"`` (the mean alone with one seed, unless the row carries an
+    interval of its own, such as a bootstrap's); counts as whole numbers."""
     if row is None:
         return "–"
     count = is_count(row.metric)
     half = (row.ci95[1] - row.ci95[0]) / 2.0
-    if len(row.per_seed) < 2 or not math.isfinite(half):
+    if not math.isfinite(half) or (len(row.per_seed) < 2 and half <= 0.0):
         return _figure(row.value, count)
     return f"{_figure(row.value, count)} ± {_figure(half, count)}"
 
