@@ -61,10 +61,26 @@ def serve(
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="Hyperparameter, model.param=value.")
     ] = None,
+    explore_temperature: Annotated[
+        float | None,
+        typer.Option(min=1e-9, help="Softmax temperature of exploring requests (explore: true)."),
+    ] = None,
+    explore_floor: Annotated[
+        float | None,
+        typer.Option(min=0.0, help="Least propensity of any item of an exploring request's pool."),
+    ] = None,
+    ope: Annotated[
+        bool,
+        typer.Option(
+            help="The learner's guard values each candidate off-policy on the logged "
+            "exploring decisions (--no-ope: it does not)."
+        ),
+    ] = True,
 ) -> None:
     """Serve recommendations over HTTP while learning from the events posted to it."""
     from freshrec.config import parse_overrides
-    from freshrec.serving.settings import Settings
+    from freshrec.live.ope_gate import OffPolicyGate
+    from freshrec.serving.settings import ExploreSettings, Settings
 
     try:
         from freshrec.serving.run import serve_forever
@@ -85,6 +101,12 @@ def serve(
         raise FreshrecError(f"--index must be exact, flat or hnsw, got {index!r}")
     from freshrec.serving.retrieval import ItemIndex
 
+    chosen = {"temperature": explore_temperature, "floor": explore_floor}
+    try:
+        explore = ExploreSettings.from_env(**{k: v for k, v in chosen.items() if v is not None})
+    except ValueError as err:
+        raise FreshrecError(str(err)) from err
+    gate = OffPolicyGate(temperature=explore.temperature, floor=explore.floor) if ope else None
     serve_forever(
         settings,
         data_dir,
@@ -98,6 +120,8 @@ def serve(
         guard_events=guard_events,
         index=None if index == "exact" else ItemIndex(index, ef_search=ef_search),
         say=lambda line: console.print(escape(line)),
+        explore=explore,
+        ope=gate,
     )
 
 

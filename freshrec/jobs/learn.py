@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from freshrec.config import model_params
+from freshrec.live.decisions import DecisionLog
 from freshrec.live.guard import Guard
 from freshrec.live.learner import Learner, LearnerStatus
+from freshrec.live.ope_gate import OffPolicyGate
 from freshrec.live.registry import Registry
 from freshrec.log import open_log
 from freshrec.models import REGISTRY
@@ -34,10 +36,13 @@ def make_learner(
     checkpoint_every: int = 10_000,
     margin: float = 0.02,
     max_user_events: int | None = None,
+    ope: OffPolicyGate | None = None,
+    decisions: DecisionLog | None = None,
 ) -> Learner:
     """A learner of model ``model`` (a registered name, ``--set`` style ``overrides``) on
     the log at ``log_url`` through ``strategy``, publishing to ``registry_dir``; it resumes
-    from the registry's latest checkpoint when there is one.
+    from the registry's latest checkpoint when there is one. With ``ope`` and ``decisions``
+    its guard also values each candidate off-policy on the logged exploring decisions.
 
     Examples
     --------
@@ -67,7 +72,8 @@ def make_learner(
         candidate_every=candidate_every,
         guard_events=guard_events,
         checkpoint_every=checkpoint_every,
-        guard=Guard(margin=margin, max_user_events=max_user_events),
+        guard=Guard(margin=margin, max_user_events=max_user_events, ope=ope),
+        decisions=decisions,
     )
 
 

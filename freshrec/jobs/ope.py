@@ -8,19 +8,6 @@ method of :mod:`freshrec.evaluation.ope` with bootstrap intervals. The logging p
 mean reward on those rounds is reported beside it (its on-policy value). With positions
 (slates), the policy's per-position probabilities are its Plackett-Luce marginals.
 
-Examples
---------
->>> from freshrec.data import Event
->>> from freshrec.data.dataset import Dataset
->>> from freshrec.data.batch import as_batch
->>> rng = np.random.default_rng(0)
->>> items = rng.integers(0, 4, 2000)
->>> events = [Event(t, int(i), float(rng.random() < 0.1 + 0.2 * (i == 3)), t, propensity=0.25)
-...           for t, i in enumerate(items)]
->>> results = run_ope_job(Dataset("toy", as_batch(events)), "thompson", n_bootstrap=100)
->>> dr = results.row("thompson", "dr")
->>> dr.value > results.row("logging policy", "on-policy").value  # it learned that 3 pays
-True
 """
 
 from __future__ import annotations
@@ -82,7 +69,20 @@ def run_ope_job(
     seed: int = 0,
 ) -> Results:
     """Learn ``policy`` on the first ``learn_share`` of the logged rounds, estimate its value
-    on the rest (see the module doc); one row per method, the interval as ``ci95``."""
+    on the rest (see the module doc); one row per method, the interval as ``ci95``.
+
+    Examples
+    --------
+    >>> from freshrec.data.batch import EventBatch
+    >>> rng = np.random.default_rng(0)
+    >>> items = rng.integers(0, 4, 2000)  # a uniform logging policy; item 3 pays most
+    >>> clicks = (rng.random(2000) < 0.1 + 0.2 * (items == 3)).astype(float)
+    >>> logged = EventBatch(np.arange(2000), items, clicks, timestamp=np.arange(2000.0),
+    ...                     propensity=np.full(2000, 0.25))
+    >>> results = run_ope_job(Dataset("toy", logged), "thompson", n_bootstrap=100)
+    >>> results.row("thompson", "dr").value > results.row("logging policy", "on-policy").value
+    True
+    """
     from freshrec.evaluation.ope import estimate, fit_reward_model
 
     if not 0.0 <= learn_share < 1.0:

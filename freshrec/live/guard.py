@@ -17,7 +17,10 @@ A candidate passes when
    to single-minded accounts: when the events the candidate learned since the stable version
    can be read (``learned``), more than half of that item's positives among them coming from
    users for whom it is most of what they did rejects it (a burst of accounts that each
-   push one item; a film that many people watch among others passes).
+   push one item; a film that many people watch among others passes);
+4. with an off-policy gate (``ope``, :class:`~freshrec.live.ope_gate.OffPolicyGate`) and the
+   exploring decisions logged since the candidate was cut (``rounds``): its softmax policy's
+   doubly robust value on them is not worse than the stable version's.
 
 Examples
 --------
@@ -37,7 +40,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -48,6 +51,10 @@ from freshrec.drift.signals import miss_stream
 from freshrec.errors import DivergedError
 from freshrec.evaluation.arena import churn, top_item_lists
 from freshrec.evaluation.protocols import evaluate_ranking, predicted_ratings
+
+if TYPE_CHECKING:  # the gate's module imports GuardVerdict from this one
+    from freshrec.live.decisions import LoggedRounds
+    from freshrec.live.ope_gate import OffPolicyGate
 
 __all__ = ["Guard", "GuardVerdict"]
 
@@ -94,6 +101,9 @@ class Guard:
     max_user_events
         The learner learns at most this many events of one user per candidate window
         (``None``: no cap), so a burst from a few accounts reaches no candidate whole.
+    ope
+        The off-policy gate on logged exploring decisions (``None``: none); a learner with
+        a :class:`~freshrec.live.decisions.DecisionLog` gives it the rounds.
 
     Examples
     --------
@@ -119,6 +129,7 @@ class Guard:
     churn_users: int = 500
     seed: int = 0
     max_user_events: int | None = None
+    ope: OffPolicyGate | None = None
 
     def __post_init__(self) -> None:
         if self.max_user_events is not None and self.max_user_events < 1:
@@ -135,11 +146,13 @@ class Guard:
         held_out: EventBatch,
         seen: EventBatch,
         learned: Callable[[], EventBatch] | None = None,
+        rounds: LoggedRounds | None = None,
     ) -> GuardVerdict:
         """Check ``candidate`` against ``stable`` (``None``: no stable version yet) on the
         events ``held_out``, masking each user's items in ``seen`` for ranking; ``learned``:
         returns the events the candidate learned since the stable version (for the
-        pushed-item check, called only when an item's share of the lists rose)."""
+        pushed-item check, called only when an item's share of the lists rose); ``rounds``:
+        the logged exploring decisions for the off-policy gate (``None``: none logged)."""
         try:
             candidate._check_finite()
         except DivergedError as err:
@@ -184,7 +197,13 @@ class Guard:
                     metrics,
                     pushers,
                 )
-        return GuardVerdict(True, quality.reason, metrics)
+        if self.ope is None:
+            return GuardVerdict(True, quality.reason, metrics)
+        off_policy = self.ope.check(candidate, stable, rounds)
+        metrics.update(off_policy.metrics)
+        if not off_policy.passed:
+            return GuardVerdict(False, off_policy.reason, metrics)
+        return GuardVerdict(True, f"{quality.reason}; {off_policy.reason}", metrics)
 
     def compare(
         self,

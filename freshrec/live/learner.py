@@ -24,6 +24,11 @@ One loop, in log order:
    and the registry promotes it or records why it was rejected. Before that, the stable
    version is compared on the same events with the version it replaced, and rolled back
    when it does worse (its live metric fell).
+   With an off-policy gate (``guard.ope``) and a :class:`~freshrec.live.decisions.DecisionLog`,
+   the guard also values both versions' softmax policies on the exploring decisions served
+   after the last event the candidate learned, whose reward windows closed within those
+   held-out events (rewards are joined from them). Decisions served earlier may have their
+   clicks among what the candidate learned, which would flatter it.
 5. **Quarantine.** A candidate rejected because accounts pushed an item names them: the
    learner goes back to the stable version, sets their events aside (recorded with the
    rejection in the registry's journal, so a restart sets aside the same) and learns the
@@ -59,6 +64,7 @@ from freshrec.base import RecommenderBase
 from freshrec.capabilities import PredictsRatings
 from freshrec.data.batch import EventBatch
 from freshrec.live.checkpoints import CheckpointStore
+from freshrec.live.decisions import DecisionLog, LoggedRounds
 from freshrec.live.guard import Guard, GuardVerdict
 from freshrec.live.registry import Registry
 from freshrec.log.cursor import Cursor, Cursors
@@ -141,6 +147,10 @@ class Learner:
         candidate window are passed over (the cursor moves past them), which blunts a burst
         from a few users; they are counted from the log, so a restart caps the same events.
         The two latest checkpoints are kept.
+    decisions
+        The exploring decisions the service logged: with ``guard.ope`` set, each check
+        passes the guard the rounds served since the candidate was cut (``None``: no
+        off-policy check).
 
     Examples
     --------
@@ -172,6 +182,7 @@ class Learner:
         guard_events: int = 25_000,
         checkpoint_every: int = 10_000,
         guard: Guard | None = None,
+        decisions: DecisionLog | None = None,
     ) -> None:
         if micro_batch < 1:
             raise ValueError(f"micro_batch must be >= 1, got {micro_batch}")
@@ -192,6 +203,7 @@ class Learner:
         self.guard_events = guard_events
         self.checkpoint_every = checkpoint_every
         self.guard = guard or Guard()
+        self.decisions = decisions
         self._window_start = -1
         self._window_counts = np.zeros(0, np.int64)
         self._capped = 0
@@ -432,7 +444,8 @@ class Learner:
         ``first``) over the next ``guard_events`` events of the log."""
         labels = self.registry.labels()
         stable = self.registry.load("stable") if labels["stable"] is not None else None
-        held_out = self.log.window(start, self.log.cursor_at(first + self.guard_events))
+        window = self.log.window(start, self.log.cursor_at(first + self.guard_events))
+        held_out = window
         if stable is not None:
             held_out = held_out.take(stable.user_map_.encode(held_out.user) >= 0)
         model = self.registry.load(candidate)
@@ -442,8 +455,26 @@ class Learner:
             stable = self._keep_or_roll_back(stable, held_out, seen)
         since = getattr(stable, "cursor_", None) if stable is not None else None
         first_learned = Cursor.parse(since) if since else Cursor.START
+        rounds = self._rounds(model, window, first) if stable is not None else None
         return self.guard.check(
-            model, stable, held_out, seen, lambda: self.log.window(first_learned, start)
+            model, stable, held_out, seen, lambda: self.log.window(first_learned, start), rounds
+        )
+
+    def _rounds(
+        self, model: RecommenderBase, window: EventBatch, first: int
+    ) -> LoggedRounds | None:
+        """The exploring decisions served after the log's first ``first`` events (the
+        candidate's) whose reward windows closed within ``window`` (the held-out events),
+        rewards joined from it; ``None`` without a gate or a decision log."""
+        gate = self.guard.ope
+        if gate is None or self.decisions is None or window.timestamp is None:
+            return None
+        last_learned = self.log.take(np.array([first - 1])).timestamp if first else None
+        return self.decisions.rounds(
+            window,
+            threshold=float(model.threshold),
+            reward_window_s=gate.reward_window_s,
+            start_s=float(last_learned[0]) if last_learned is not None else -np.inf,
         )
 
     def _keep_or_roll_back(

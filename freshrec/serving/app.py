@@ -28,13 +28,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from freshrec.live.decisions import DecisionLog
+from freshrec.log import open_log
 from freshrec.serving.auth import ApiKeys
 from freshrec.serving.deps import Context
+from freshrec.serving.explore import Explorer
 from freshrec.serving.history import Gauges
 from freshrec.serving.ingest import UserRateLimit
 from freshrec.serving.metrics import Metrics
 from freshrec.serving.routes import dashboard, events, health, items, models, recommend
-from freshrec.serving.settings import Settings
+from freshrec.serving.settings import ExploreSettings, Settings
 from freshrec.serving.store import ModelStore
 
 __all__ = ["create_app"]
@@ -47,10 +50,15 @@ def create_app(
     learner_lag: Callable[[], int | None] | None = None,
     poll_s: float = 0.2,
     on_stop: Callable[[], None] | None = None,
+    explore: ExploreSettings | None = None,
+    decisions: DecisionLog | None = None,
 ) -> FastAPI:
     """The service over ``store``: ``learner_lag`` reports the learner's lag for
     ``/metrics`` (``None``: not known here); the store refreshes every ``poll_s``;
-    ``on_stop`` runs when the app shuts down, after the last request.
+    ``on_stop`` runs when the app shuts down, after the last request. Exploring
+    recommendations draw with ``explore`` and are recorded in ``decisions`` (default: a
+    decision log in memory, lost with the process; an
+    :class:`~freshrec.serving.embedded.EmbeddedService` keeps one beside its event log).
 
     Examples
     --------
@@ -70,6 +78,11 @@ def create_app(
         keys=keys,
         rate_limit=UserRateLimit(settings.user_events_per_s, settings.user_burst),
         learner_lag=learner_lag or (lambda: None),
+        explorer=Explorer(
+            store,
+            decisions if decisions is not None else DecisionLog(open_log("memory://")),
+            explore,
+        ),
     )
 
     @asynccontextmanager

@@ -271,14 +271,17 @@ class Client:
         exclude_seen: bool = True,
         candidates: Sequence[ItemId] | np.ndarray | None = None,
         context: Context | None = None,
+        explore: bool = False,
     ) -> dict[str, Any]:
-        """``POST /v1/recommendations``: the top ``k`` (among ``candidates``), in ``context``."""
+        """``POST /v1/recommendations``: the top ``k`` (among ``candidates``), in ``context``;
+        with ``explore``, ``k`` items drawn by the service's policy, with their propensities."""
         body = {
             "user": _plain(user),
             "k": k,
             "exclude_seen": exclude_seen,
             "candidates": None if candidates is None else [_plain(c) for c in candidates],
             "context": None if context is None else {key: _plain(v) for key, v in context.items()},
+            "explore": explore,
         }
         return self._read("POST", "/v1/recommendations", body)
 

@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from freshrec.serving.auth import SCOPES, ApiKeys
+from freshrec.serving.explore import Explorer
 from freshrec.serving.ingest import UserRateLimit
 from freshrec.serving.metrics import Metrics
 from freshrec.serving.settings import Settings
@@ -32,8 +33,11 @@ class Context:
     >>> import tempfile
     >>> from freshrec.live import Registry
     >>> from freshrec.log import open_log
+    >>> from freshrec.live import DecisionLog
     >>> store = ModelStore(Registry(tempfile.mkdtemp()), open_log("memory://"))
-    >>> ctx = Context(store, Settings(), Metrics(), None, UserRateLimit(1.0, 5), lambda: None)
+    >>> explorer = Explorer(store, DecisionLog(open_log("memory://")))
+    >>> ctx = Context(store, Settings(), Metrics(), None, UserRateLimit(1.0, 5), lambda: None,
+    ...               explorer)
     >>> ctx.learner_lag() is None
     True
     """
@@ -44,6 +48,7 @@ class Context:
     keys: ApiKeys | None
     rate_limit: UserRateLimit
     learner_lag: Callable[[], int | None]  # events the learner has not learned (None: unknown)
+    explorer: Explorer  # exploring answers, recorded in its decision log
 
 
 async def context(request: Request) -> Context:

@@ -1,6 +1,10 @@
 """``freshrec serve``'s default: a SQLite event log, a registry folder and a learner thread
 under one data folder, behind the HTTP app. Nothing else to start.
 
+Exploring decisions go to a decision log beside the event log
+(:meth:`~freshrec.live.decisions.DecisionLog.beside`: ``events.decisions.db``), which the
+app records into and the learner's off-policy gate reads.
+
 Examples
 --------
 >>> import tempfile
@@ -24,17 +28,20 @@ from typing import Any
 from fastapi import FastAPI
 
 from freshrec.jobs.learn import make_learner
+from freshrec.live.decisions import DecisionLog
 from freshrec.live.learner import Learner
+from freshrec.live.ope_gate import OffPolicyGate
 from freshrec.live.registry import Registry
 from freshrec.log import open_log
 from freshrec.serving.app import create_app
 from freshrec.serving.retrieval import ItemIndex
-from freshrec.serving.settings import Settings
+from freshrec.serving.settings import ExploreSettings, Settings
 from freshrec.serving.store import ModelStore
 
 __all__ = ["EmbeddedService"]
 
 logger = logging.getLogger(__name__)
+DEFAULT_GATE = OffPolicyGate()  # the learner's off-policy gate unless told otherwise
 
 
 class EmbeddedService:
@@ -57,6 +64,10 @@ class EmbeddedService:
     index
         Retrieve from an approximate index with these settings (see
         :class:`~freshrec.serving.store.ModelStore`); ``None``: score every item.
+    ope
+        The learner's off-policy gate on the logged exploring decisions (``None``: none);
+        give it the temperature and floor the service explores with. It passes every
+        candidate until ``min_rounds`` decisions are logged in a check's window.
     learner_settings
         :func:`~freshrec.jobs.learn.make_learner`'s settings (``micro_batch``,
         ``candidate_every``, ``guard_events``, ``checkpoint_every``, ...); defaults here suit
@@ -68,6 +79,8 @@ class EmbeddedService:
     >>> service = EmbeddedService(tempfile.mkdtemp(), "popular", learn=False)
     >>> service.log_url.endswith("events.db"), service.learner_lag() is None
     (True, True)
+    >>> service.decisions.log.backend.path.name
+    'events.decisions.db'
     >>> service.stop()
     """
 
@@ -82,6 +95,7 @@ class EmbeddedService:
         learn: bool = True,
         overrides: dict[str, dict[str, Any]] | None = None,
         index: ItemIndex | None = None,
+        ope: OffPolicyGate | None = DEFAULT_GATE,
         **learner_settings: Any,
     ) -> None:
         self.data_dir = Path(data_dir)
@@ -89,6 +103,7 @@ class EmbeddedService:
         self.log_url = log_url or f"sqlite:///{self.data_dir / 'events.db'}"
         registry_path = Path(registry_dir) if registry_dir else self.data_dir / "registry"
         self.store = ModelStore(Registry(registry_path), open_log(self.log_url), index=index)
+        self.decisions = DecisionLog.beside(self.log_url)
         settings = {
             "micro_batch": 100,
             "candidate_every": 2_000,
@@ -98,7 +113,14 @@ class EmbeddedService:
         }
         self.learner: Learner | None = (
             make_learner(
-                self.log_url, registry_path, model, strategy, overrides=overrides, **settings
+                self.log_url,
+                registry_path,
+                model,
+                strategy,
+                overrides=overrides,
+                ope=ope,
+                decisions=self.decisions,
+                **settings,
             )
             if learn
             else None
@@ -107,9 +129,19 @@ class EmbeddedService:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def app(self, settings: Settings | None = None) -> FastAPI:
-        """The HTTP app over this service's store; shutting it down stops the service."""
-        return create_app(self.store, settings, learner_lag=self.learner_lag, on_stop=self.stop)
+    def app(
+        self, settings: Settings | None = None, explore: ExploreSettings | None = None
+    ) -> FastAPI:
+        """The HTTP app over this service's store, exploring with ``explore`` into the
+        service's decision log; shutting it down stops the service."""
+        return create_app(
+            self.store,
+            settings,
+            learner_lag=self.learner_lag,
+            on_stop=self.stop,
+            explore=explore,
+            decisions=self.decisions,
+        )
 
     def learner_lag(self) -> int | None:
         """Events in the log the learner has not learned (``None`` without a learner)."""
@@ -142,6 +174,7 @@ class EmbeddedService:
         if self.learner is not None:
             self.learner.log.close()
         self.store.log.close()
+        self.decisions.close()
 
     def __enter__(self) -> EmbeddedService:
         self.start()

@@ -19,8 +19,9 @@ from typing import Any
 
 import uvicorn
 
+from freshrec.live.ope_gate import OffPolicyGate
 from freshrec.serving.embedded import EmbeddedService
-from freshrec.serving.settings import Settings
+from freshrec.serving.settings import ExploreSettings, Settings
 
 __all__ = ["serve_forever", "serve_in_thread"]
 
@@ -63,10 +64,14 @@ def serve_forever(
     strategy: str,
     *,
     say: Callable[[str], None] = print,
+    explore: ExploreSettings | None = None,
     **service: Any,
 ) -> None:
     """Serve ``model`` kept fresh by ``strategy`` from ``data_dir`` (``service``: the
-    :class:`EmbeddedService` options) on ``settings.host:settings.port``.
+    :class:`EmbeddedService` options) on ``settings.host:settings.port``; exploring
+    requests draw with ``explore`` (default: :meth:`ExploreSettings.from_env`), and the
+    learner's off-policy gate values versions at its temperature and floor unless
+    ``service`` gives an ``ope`` gate (or ``None``: none).
 
     Examples
     --------
@@ -74,8 +79,10 @@ def serve_forever(
     >>> "settings" in inspect.signature(serve_forever).parameters
     True
     """
+    explore = ExploreSettings.from_env() if explore is None else explore
+    service.setdefault("ope", OffPolicyGate(temperature=explore.temperature, floor=explore.floor))
     with EmbeddedService(data_dir, model, strategy, **service) as embedded:
-        app = embedded.app(settings)
+        app = embedded.app(settings, explore)
         where = f"http://{settings.host}:{settings.port}"
         say(f"freshrec serving on {where} (API docs at {where}/docs); log {embedded.log_url}")
         uvicorn.run(

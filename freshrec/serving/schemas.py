@@ -113,6 +113,12 @@ class RecommendationRequest(BaseModel):
     exclude_seen: bool = True
     candidates: list[Id] | None = Field(None, max_length=10_000)
     context: dict[str, float | str] | None = None
+    explore: bool = Field(
+        False,
+        description="Draw the items from a softmax policy over the model's scores instead "
+        "of taking the best; the answer carries their propensities and the decision is "
+        "logged for off-policy evaluation.",
+    )
 
 
 class ScoredItem(BaseModel):
@@ -135,8 +141,8 @@ class RecommendationAnswer(BaseModel):
     --------
     >>> answer = RecommendationAnswer(user="ann", items=[ScoredItem(item="a", score=0.5)],
     ...     recommendation_id="r1", model_version="v000001", model_cursor="10", user_cursor="12")
-    >>> answer.items[0].item
-    'a'
+    >>> answer.items[0].item, answer.propensities is None
+    ('a', True)
     """
 
     user: Id
@@ -145,6 +151,11 @@ class RecommendationAnswer(BaseModel):
     model_version: str
     model_cursor: str | None = Field(description="The log cursor the model's parameters cover.")
     user_cursor: str = Field(description="The log cursor the user's state covers.")
+    propensities: list[float] | None = Field(
+        default=None,
+        description="With explore: for each item, the probability that the policy put it "
+        "at its position, among the pool it chose from (null without explore).",
+    )
 
 
 class VersionOut(BaseModel):

@@ -37,7 +37,8 @@ import re
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -170,11 +171,8 @@ class ModelStore:
         candidates: Sequence[Any] | None = None,
     ) -> Recommendation:
         """The ``k`` best items for ``user`` from the serving model."""
-        with self._lock:
-            serving = self._serving
-            if serving is None:
-                raise LookupError("no model version is serving yet")
-            exclude = [*self._deleted, *(self.seen_items(user) if exclude_seen else [])]
+        with self.reading() as serving:
+            exclude = self.excluded(user, exclude_seen=exclude_seen)
             model = serving.model
             known = model.user_map_.encode_one(user)
             if serving.index is not None and candidates is None and known >= 0:
@@ -230,6 +228,33 @@ class ModelStore:
             self.notify()
             with self._swapped:
                 self._swapped.wait(min(left, 0.05))
+
+    @contextmanager
+    def reading(self) -> Iterator[Serving]:
+        """The serving model, held still in the block: no swap and no fold-in until it ends
+        (for an answer that reads the model more than once). ``LookupError`` before any
+        version serves.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from freshrec.log import open_log
+        >>> with ModelStore(Registry(tempfile.mkdtemp()), open_log("memory://")).reading():
+        ...     pass
+        Traceback (most recent call last):
+        ...
+        LookupError: no model version is serving yet
+        """
+        with self._lock:
+            serving = self._serving
+            if serving is None:
+                raise LookupError("no model version is serving yet")
+            yield serving
+
+    def excluded(self, user: Any, *, exclude_seen: bool = True) -> list[Any]:
+        """The items never to recommend to ``user``: deleted ones, and with
+        ``exclude_seen`` those the user has events on."""
+        return [*self._deleted, *(self.seen_items(user) if exclude_seen else [])]
 
     def seen_items(self, user: Any) -> list[Any]:
         """The items ``user`` has any event on in the log."""

@@ -210,6 +210,7 @@ def test_recommend_for_posts_candidates_and_context(fake):
         "exclude_seen": False,
         "candidates": [1, 2],
         "context": {"h": 9},
+        "explore": False,
     }
 
 

@@ -28,6 +28,10 @@ def test_the_client_drives_every_route(store: ModelStore) -> None:
         assert odd["user"] == "a/b c" and len(odd["items"]) == 3
         chosen = client.recommend_for("u1", k=2, candidates=["i1", "i2", "i3"])
         assert {i["item"] for i in chosen["items"]} <= {"i1", "i2", "i3"}
+        explored = client.recommend_for(
+            "u1", k=2, exclude_seen=False, candidates=["i1", "i2", "i3"], explore=True
+        )
+        assert len(explored["propensities"]) == 2 and chosen["propensities"] is None
         assert client.models()["serving"] == "v000001"
         with pytest.raises(ServiceError) as missing:
             client.promote("v000009")

@@ -7,6 +7,10 @@ later one. A replica still serving an older version catches up first, waiting up
 client may try again or ask another replica. After a rollback (the registry's stable version
 is older than the header's), the stable version answers at once. Without the header a
 replica answers with whatever it serves.
+
+Exploring (``explore: true`` in the body of ``POST /v1/recommendations``): the items are
+drawn by the app's :class:`~freshrec.serving.explore.Explorer`, the answer carries their
+propensities, and the decision is recorded in its decision log before the answer is sent.
 """
 
 from __future__ import annotations
@@ -67,11 +71,41 @@ async def user_recommendations(
 async def recommendations(
     body: RecommendationRequest, ctx: Ctx, min_version: MinVersion = None
 ) -> RecommendationAnswer:
-    """The ``k`` best items for the request's user, among ``candidates`` when given. The
-    context is accepted for policies that use it; the models served here do not."""
+    """The ``k`` best items for the request's user, among ``candidates`` when given (with
+    ``explore``: ``k`` items drawn by a softmax policy over their scores, with their
+    propensities, the decision logged). The context is accepted for policies that use it;
+    the models served here do not."""
     if min_version is not None:
         await run_in_threadpool(_await, ctx, min_version)
+    if body.explore:
+        return await run_in_threadpool(_explore, ctx, body)
     return await _answer(ctx, body.user, body.k, body.exclude_seen, body.candidates)
+
+
+def _explore(ctx: Context, body: RecommendationRequest) -> RecommendationAnswer:
+    """An exploring answer, recorded (in the threadpool: the record is a durable write)."""
+    recommendation_id = uuid.uuid4().hex
+    try:
+        explored = ctx.explorer.recommend(
+            body.user,
+            body.k,
+            recommendation_id=recommendation_id,
+            exclude_seen=body.exclude_seen,
+            candidates=body.candidates,
+        )
+    except LookupError as err:
+        raise HTTPException(503, str(err)) from err
+    found = explored.recommendation
+    decision = explored.decision
+    return RecommendationAnswer(
+        user=body.user,
+        items=[ScoredItem(item=s.item, score=s.score) for s in found.items],
+        recommendation_id=recommendation_id,
+        model_version=found.version,
+        model_cursor=found.model_cursor,
+        user_cursor=found.user_cursor,
+        propensities=[] if decision is None else decision.propensities.tolist(),
+    )
 
 
 def _await(ctx: Context, min_version: str) -> None:
