@@ -101,9 +101,11 @@ def serve(
         raise FreshrecError(f"--index must be exact, flat or hnsw, got {index!r}")
     from freshrec.serving.retrieval import ItemIndex
 
-    chosen = {"temperature": explore_temperature, "floor": explore_floor}
+    chosen: dict[str, Any] = {"temperature": explore_temperature, "floor": explore_floor}
     try:
-        explore = ExploreSettings.from_env(**{k: v for k, v in chosen.items() if v is not None})
+        explore = ExploreSettings.from_env(
+            None, **{k: v for k, v in chosen.items() if v is not None}
+        )
     except ValueError as err:
         raise FreshrecError(str(err)) from err
     gate = OffPolicyGate(temperature=explore.temperature, floor=explore.floor) if ope else None
