@@ -3,11 +3,15 @@
 ``--set`` overrides reach the model (``bpr.lr=0.01`` or ``model.n_factors=32``) and the
 strategies by their command-line names (``finetune.epochs=5``, ``streaming.micro_batch=500``,
 ``full.every=2``, ``finetune-replay.replay_ratio=0.5``). ``bpr.popularity_prior=auto`` picks
-a factor model's popularity prior on the last 10% of the warm start, per seed
-(:func:`~freshrec.models.prior.choose_popularity_prior`). Every updating strategy of a
-sequential model (one that observes histories: SASRec, GRU4Rec, Caser) runs
-:class:`~freshrec.update.guard.Guarded` (a held-out check that rejects a harmful update);
-``NAME.guard=false`` turns it off, ``NAME.guard=true`` turns it on for any model.
+a model's popularity prior on the last 10% of the warm start, per seed
+(:func:`~freshrec.models.prior.choose_popularity_prior`).
+
+A sequential model (one that observes histories: SASRec, GRU4Rec, Caser) is run with the
+recipe that kept its updates from losing to a frozen model (BENCHMARKS.md, issue 18): its
+popularity prior chosen that way unless ``--set`` gives one (``sasrec.popularity_prior=0``
+turns it off), and every updating strategy behind :class:`~freshrec.update.guard.Guarded` (a
+held-out check that rejects a harmful update); ``NAME.guard=false`` turns the check off,
+``NAME.guard=true`` turns it on for any model.
 """
 
 from __future__ import annotations
@@ -70,9 +74,11 @@ def run_arena_job(
     if len(set(strategies)) != len(strategies):
         raise ValueError(f"each strategy once, please: got {list(strategies)}")
     overrides = overrides or {}
-    auto_prior = overrides.get(model, {}).get("popularity_prior") == "auto"
+    sequential = isinstance(REGISTRY[model](), Observes)  # built only to ask
+    prior = overrides.get(model, {}).get("popularity_prior", "auto" if sequential else None)
+    auto_prior = prior == "auto"
     if auto_prior:
-        given = {k: v for k, v in overrides[model].items() if k != "popularity_prior"}
+        given = {k: v for k, v in overrides.get(model, {}).items() if k != "popularity_prior"}
         overrides = {**overrides, model: given}
     runs: list[ArenaRun] = []
     priors: dict[str, dict[str, Any]] = {}

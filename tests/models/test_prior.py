@@ -98,3 +98,14 @@ def test_an_observed_item_lengthens_the_sequence_the_prior_reads() -> None:
 def test_the_weight_of_a_sequential_model_is_chosen_on_held_out_events() -> None:
     choice = choose_popularity_prior(SASRec(dim=8, max_len=6, n_epochs=2, seed=0), _events())
     assert choice.weight in GRID and choice.tried[choice.weight] == max(choice.tried.values())
+
+
+def test_the_arena_chooses_a_sequential_model_s_prior_unless_told() -> None:
+    data = synthetic_stream(n_users=40, n_items=30, n_events=1200, seed=0)
+    settings = {"gru4rec": {"n_epochs": 1, "dim": 8}}
+    results, _ = run_arena_job(data, "gru4rec", ["frozen"], n_windows=2, overrides=settings)
+    assert results.params["popularity_prior_by_seed"]["0"]["weight"] in GRID
+    off = {"gru4rec": {**settings["gru4rec"], "popularity_prior": 0.0}}
+    results, _ = run_arena_job(data, "gru4rec", ["frozen"], n_windows=2, overrides=off)
+    assert "popularity_prior_by_seed" not in results.params
+    assert results.params["gru4rec"]["popularity_prior"] == 0.0
