@@ -126,11 +126,10 @@ def quantize_run(split: Any, seed: int) -> dict[str, float]:
     from freshrec.update.structure import quantize_embeddings
 
     model = BPR(threshold=3.0, seed=seed).fit(split.train)
-    fp32_bytes = model.user_factors_.nbytes + model.item_factors_.nbytes
+    fp32_bytes = sum(model.table_nbytes().values())
     before = test_ndcg(model, split)
-    stored = quantize_embeddings(model)
-    after = test_ndcg(model, split)
-    int8_bytes = sum(rows.nbytes for rows in stored.values())
+    after = test_ndcg(quantize_embeddings(model), split)
+    int8_bytes = sum(model.table_nbytes().values())
     return {
         "seed": seed,
         "ndcg_fp32": before,

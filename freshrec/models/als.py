@@ -8,9 +8,9 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit, prange
 
-from freshrec.base import RecommenderBase
 from freshrec.capabilities import FactorTables, FoldsIn, InnerProductScores
 from freshrec.data.batch import EventBatch, Events, as_batch
+from freshrec.models.int8 import Int8Factors
 from freshrec.models.prior import PopularityPrior
 from freshrec.models.torch.training import TrainingHistory, run_epochs
 from freshrec.tables import grow_rows
@@ -18,7 +18,7 @@ from freshrec.tables import grow_rows
 __all__ = ["ALS", "default_l2", "top_singular_value"]
 
 
-class ALS(RecommenderBase, FactorTables, FoldsIn, InnerProductScores, PopularityPrior):
+class ALS(Int8Factors, FactorTables, FoldsIn, InnerProductScores, PopularityPrior):
     """Alternating least squares for implicit feedback (Hu, Koren and Volinsky, 2008).
 
     Every user-item pair has a preference ``p_ui`` (1 for a positive event, ``value >=
@@ -74,7 +74,8 @@ class ALS(RecommenderBase, FactorTables, FoldsIn, InnerProductScores, Popularity
     Attributes
     ----------
     user_factors_, item_factors_
-        ``float32`` arrays of shape (n_users, n_factors) and (n_items, n_factors).
+        ``float32`` arrays of shape (n_users, n_factors) and (n_items, n_factors); held as
+        int8 rows after :meth:`quantize_tables` (:mod:`freshrec.models.int8`).
     l2_
         The L2 penalty the last ``fit``/``partial_fit`` used (``l2``, or the rule's value).
     history_
@@ -268,29 +269,30 @@ class ALS(RecommenderBase, FactorTables, FoldsIn, InnerProductScores, Popularity
         return float((quadratic + positives + penalty) / confidence)
 
     def _score(self, user_idx: np.ndarray, item_idx: np.ndarray | None) -> np.ndarray:
-        items = self.item_factors_ if item_idx is None else self.item_factors_[item_idx]
-        scores = np.asarray(self.user_factors_[user_idx] @ items.T, dtype=np.float64)
+        scores = np.asarray(self._factor_scores(user_idx, item_idx), dtype=np.float64)
         return self._with_prior(scores, user_idx, item_idx)
 
     def _item_vectors(self) -> np.ndarray:
-        return self.item_factors_
+        return self._factor_rows("item_factors_")
 
     def item_keys(self) -> np.ndarray:
         """Item rows for an inner-product index: the item factors (:class:`InnerProductScores`),
         and ``log(1 + n_i)`` with a popularity prior."""
+        items = self._factor_rows("item_factors_")
         if not self.popularity_prior:
-            return np.asarray(self.item_factors_, dtype=np.float32)
+            return np.asarray(items, dtype=np.float32)
         prior = self.prior_columns(np.zeros(0, np.int64))[1]
-        return np.hstack([self.item_factors_, prior[:, None]]).astype(np.float32)
+        return np.hstack([items, prior[:, None]]).astype(np.float32)
 
     def user_queries(self, user_idx: np.ndarray) -> np.ndarray:
         """The users' factors (and the prior's weight): their products with :meth:`item_keys`
         are the scores."""
         user_idx = np.asarray(user_idx, dtype=np.int64)
+        rows = self._factor_rows("user_factors_", user_idx)
         if not self.popularity_prior:
-            return np.asarray(self.user_factors_[user_idx], np.float32)
+            return np.asarray(rows, np.float32)
         weights = self.prior_columns(user_idx)[0]
-        return np.hstack([self.user_factors_[user_idx], weights[:, None]]).astype(np.float32)
+        return np.hstack([rows, weights[:, None]]).astype(np.float32)
 
 
 _L2_CAP = 30.0

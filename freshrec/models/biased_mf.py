@@ -7,7 +7,6 @@ from typing import Self
 import numpy as np
 from numba import njit
 
-from freshrec.base import RecommenderBase
 from freshrec.capabilities import (
     FactorTables,
     FoldsIn,
@@ -18,13 +17,14 @@ from freshrec.capabilities import (
 )
 from freshrec.data.batch import EventBatch, Events, as_batch
 from freshrec.data.events import Event
+from freshrec.models.int8 import Int8Factors
 from freshrec.typing import ItemId, UserId
 
 __all__ = ["BiasedMF"]
 
 
 class BiasedMF(
-    RecommenderBase,
+    Int8Factors,
     LearnsOne,
     LearnsPredict,
     PredictsRatings,
@@ -99,7 +99,8 @@ class BiasedMF(
     user_bias_, item_bias_
         ``b_u`` and ``b_i``, shapes (n_users,) and (n_items,).
     user_factors_, item_factors_
-        ``p_u`` and ``q_i``, shapes (n_users, n_factors) and (n_items, n_factors).
+        ``p_u`` and ``q_i``, ``float64``, shapes (n_users, n_factors) and (n_items,
+        n_factors); held as int8 rows after :meth:`quantize_tables` (:mod:`freshrec.models.int8`).
 
     Examples
     --------
@@ -132,6 +133,7 @@ class BiasedMF(
 
     _state_arrays = ("user_bias_", "item_bias_", "user_factors_", "item_factors_")
     _state_values = ("global_mean_", "n_ratings_")
+    _factor_dtype = np.float64
 
     def __init__(
         self,
@@ -337,7 +339,7 @@ class BiasedMF(
             self.global_mean_
             + self.user_bias_[user_idx][:, None]
             + self.item_bias_[items][None, :]
-            + self.user_factors_[user_idx] @ self.item_factors_[items].T
+            + self._factor_scores(user_idx, item_idx)
         )
         return self._clip(scores)
 
@@ -347,16 +349,17 @@ class BiasedMF(
         return self._clip(self.global_mean_ + bias)
 
     def _item_vectors(self) -> np.ndarray:
-        return self.item_factors_
+        return self._factor_rows("item_factors_")
 
     def item_keys(self) -> np.ndarray:
         """Item rows for an inner-product index: ``[q_i, b_i]`` (:class:`InnerProductScores`)."""
-        return np.hstack([self.item_factors_, self.item_bias_[:, None]]).astype(np.float32)
+        items = self._factor_rows("item_factors_")
+        return np.hstack([items, self.item_bias_[:, None]]).astype(np.float32)
 
     def user_queries(self, user_idx: np.ndarray) -> np.ndarray:
         """``[p_u, 1]`` per user: its products with :meth:`item_keys` rank items as the
         scores do (the global mean and the user's bias add the same to every item)."""
-        rows = self.user_factors_[np.asarray(user_idx, dtype=np.int64)]
+        rows = self._factor_rows("user_factors_", np.asarray(user_idx, dtype=np.int64))
         return np.hstack([rows, np.ones((len(rows), 1), rows.dtype)]).astype(np.float32)
 
     def _clip(self, scores: np.ndarray) -> np.ndarray:

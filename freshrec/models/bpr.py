@@ -9,7 +9,6 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit
 
-from freshrec.base import RecommenderBase
 from freshrec.capabilities import (
     Anchors,
     DistilsFromSelf,
@@ -22,6 +21,7 @@ from freshrec.capabilities import (
     Rehearses,
 )
 from freshrec.data.batch import EventBatch, Events, as_batch
+from freshrec.models.int8 import Int8Factors
 from freshrec.models.prior import PopularityPrior
 from freshrec.models.torch.training import TrainingHistory, run_epochs
 from freshrec.tables import grow_rows
@@ -34,7 +34,7 @@ _PULLS = (*_PARAMS, *(f"{name}weight" for name in _PARAMS))  # references, then 
 
 
 class BPR(
-    RecommenderBase,
+    Int8Factors,
     LearnsRank,
     Rehearses,
     GrowsAndEvicts,
@@ -91,7 +91,8 @@ class BPR(
     Attributes
     ----------
     user_factors_, item_factors_
-        ``float32`` arrays of shape (n_users, n_factors) and (n_items, n_factors).
+        ``float32`` arrays of shape (n_users, n_factors) and (n_items, n_factors); held as
+        int8 rows after :meth:`quantize_tables` (:mod:`freshrec.models.int8`).
     item_bias_
         ``float32`` array of shape (n_items,).
     history_
@@ -360,18 +361,17 @@ class BPR(
         return ranks
 
     def _score(self, user_idx: np.ndarray, item_idx: np.ndarray | None) -> np.ndarray:
-        items = self.item_factors_ if item_idx is None else self.item_factors_[item_idx]
         bias = self.item_bias_ if item_idx is None else self.item_bias_[item_idx]
-        scores = np.asarray(self.user_factors_[user_idx] @ items.T + bias, dtype=np.float64)
+        scores = np.asarray(self._factor_scores(user_idx, item_idx) + bias, dtype=np.float64)
         return self._with_prior(scores, user_idx, item_idx)
 
     def _item_vectors(self) -> np.ndarray:
-        return self.item_factors_
+        return self._factor_rows("item_factors_")
 
     def item_keys(self) -> np.ndarray:
         """Item rows for an inner-product index: ``[q_i, b_i]`` (:class:`InnerProductScores`),
         and ``log(1 + n_i)`` with a popularity prior."""
-        columns = [self.item_factors_, self.item_bias_[:, None]]
+        columns = [self._factor_rows("item_factors_"), self.item_bias_[:, None]]
         if self.popularity_prior:
             columns.append(self.prior_columns(np.zeros(0, np.int64))[1][:, None])
         return np.hstack(columns).astype(np.float32)
@@ -380,7 +380,7 @@ class BPR(
         """``[p_u, 1]`` per user (and the prior's weight): its products with
         :meth:`item_keys` are the scores."""
         user_idx = np.asarray(user_idx, dtype=np.int64)
-        rows = self.user_factors_[user_idx]
+        rows = self._factor_rows("user_factors_", user_idx)
         columns = [rows, np.ones((len(rows), 1), rows.dtype)]
         if self.popularity_prior:
             columns.append(self.prior_columns(user_idx)[0][:, None])
@@ -510,12 +510,12 @@ class BPR(
     def item_tables(self) -> dict[str, int]:
         """``{"item_factors_": n_factors}``: the item vectors (the biases go with them)."""
         self._check_fitted()
-        return {"item_factors_": self.item_factors_.shape[1]}
+        return {"item_factors_": self._factor_shape("item_factors_")[1]}
 
     def item_rows(self, table: str) -> np.ndarray:
-        """A copy of ``item_factors_``."""
+        """A copy of ``item_factors_`` (dequantized when int8)."""
         self._check_item_table(table)
-        return self.item_factors_.copy()
+        return np.array(self._factor_rows("item_factors_"), copy=True)
 
     def write_item_rows(
         self,

@@ -220,7 +220,7 @@ class Caser(SequentialRecommender, Rehearses, Observes, Anchors):
         return self.module_(users, sequences)  # type: ignore[no-any-return]
 
     def _output_items(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self._table("item_output").weight, self._table("item_bias").weight[:, 0]
+        return self._table("item_output").dense(), self._table("item_bias").dense()[:, 0]
 
     def _item_vectors(self) -> np.ndarray:
-        return self._table("item_output").weight[1:].detach().cpu().double().numpy()
+        return self._table("item_output").dense()[1:].detach().cpu().double().numpy()

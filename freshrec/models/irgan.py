@@ -83,11 +83,11 @@ class IRGANModule(nn.Module):
 
     def generator(self) -> list[nn.Parameter]:
         """G's parameters."""
-        return [self.gen_user.weight, self.gen_item.weight, self.gen_bias.weight]
+        return _float_weights(self.gen_user, self.gen_item, self.gen_bias)
 
     def discriminator(self) -> list[nn.Parameter]:
         """D's parameters."""
-        return [self.dis_user.weight, self.dis_item.weight, self.dis_bias.weight]
+        return _float_weights(self.dis_user, self.dis_item, self.dis_bias)
 
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """G's logits of the pairs ``(users[k], items[k])``, shape of ``users``."""
@@ -97,7 +97,7 @@ class IRGANModule(nn.Module):
     def g_all(self, users: torch.Tensor) -> torch.Tensor:
         """G's logits of every item for each of ``users``: (len(users), n_items)."""
         vectors: torch.Tensor = self.gen_user(users)
-        return vectors @ self.gen_item.weight.T + self.gen_bias.weight.T
+        return vectors @ self.gen_item.dense().T + self.gen_bias.dense().T
 
     def d_logits(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """D's logits of the pairs ``(users[...], items[...])`` (broadcast shapes)."""
@@ -253,6 +253,9 @@ class IRGAN(TorchRecommender):
         if not hasattr(self, "module_"):
             self._init_module(n_users, n_items, int(self.rng_.integers(_SEED_BOUND)))
             return
+        rows = (self._table("gen_user").num_embeddings, self._table("gen_item").num_embeddings)
+        if n_users > rows[0] or n_items > rows[1]:
+            self._float_tables()  # new rows: an int8 model becomes float
         generator = torch.Generator().manual_seed(int(self.rng_.integers(_SEED_BOUND)))
         optimizers = (self.optimizer_, self.d_optimizer_)
         for names, n_rows in ((self._user_tables, n_users), (self._item_tables, n_items)):
@@ -336,7 +339,7 @@ class IRGAN(TorchRecommender):
 
     def _item_vectors(self) -> np.ndarray:
         """G's item vectors."""
-        return self._table("gen_item").weight.detach().cpu().double().numpy()
+        return self._table("gen_item").dense().detach().cpu().double().numpy()
 
     # -- state: both players and both optimizers -------------------------------------------
     def _arrays(self) -> dict[str, np.ndarray]:
@@ -358,3 +361,8 @@ class IRGAN(TorchRecommender):
 def _dot(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
     """Row-wise dot products over the last dimension."""
     return (left * right).sum(-1)
+
+
+def _float_weights(*tables: GrowableEmbedding) -> list[nn.Parameter]:
+    """The ``weight`` of each table not held as int8 (an int8 table has no Parameter)."""
+    return [table.weight for table in tables if not table.is_quantized]

@@ -192,7 +192,7 @@ class NeuMF(Anchorable, TorchRecommender, Rehearses, GrowsAndEvicts, Anchors):
 
     def _item_vectors(self) -> np.ndarray:
         tables: list[torch.Tensor] = [
-            self._table("item_gmf").weight,
-            self._table("item_mlp").weight,
+            self._table("item_gmf").dense(),
+            self._table("item_mlp").dense(),
         ]
         return torch.cat(tables, dim=1).detach().cpu().double().numpy()

@@ -311,7 +311,7 @@ class SASRec(SequentialRecommender, Rehearses, Observes, Anchors):
         return self.module_(sequences)  # type: ignore[no-any-return]
 
     def _output_items(self) -> tuple[torch.Tensor, None]:
-        return self._table("item_embedding").weight, None
+        return self._table("item_embedding").dense(), None
 
     def _item_vectors(self) -> np.ndarray:
-        return self._table("item_embedding").weight[1:].detach().cpu().double().numpy()
+        return self._table("item_embedding").dense()[1:].detach().cpu().double().numpy()

@@ -168,7 +168,7 @@ class TwoTowerModule(nn.Module):
         text: torch.Tensor,
     ) -> None:
         """Replace the item side data (moved to the module's device)."""
-        device = self.item_emb.weight.device
+        device = self.item_emb.device
         self.feature_indptr = indptr.to(device=device, dtype=torch.long)
         self.feature_indices = indices.to(device=device, dtype=torch.long)
         self.feature_values = values.to(device=device, dtype=torch.float32)

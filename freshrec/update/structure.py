@@ -2,10 +2,12 @@
 
 - **Quantization**: :func:`quantize_rows` stores an embedding table as int8 codes with one
   float32 scale per row (symmetric, ``scale = max|row| / 127``): 1 byte per entry plus 4 per
-  row, about 27% of float32 at 64 dimensions. :func:`quantize_embeddings` does it to every
-  factor table of a BPR model and writes the dequantized values back, so the model scores
-  exactly as a service holding the int8 tables would. :func:`quantize_linear_layers` is
-  torch's dynamic int8 quantization of the Linear layers (``torch.ao``) for inference.
+  row, about 27% of float32 at 64 dimensions. :func:`quantize_embeddings` makes a model hold
+  its embedding tables that way (the factor tables of BPR, ALS and BiasedMF; the
+  :class:`~freshrec.models.torch.nn.GrowableEmbedding` tables of a torch model), score from
+  them and save them as int8 (:mod:`freshrec.models.int8`); learning on such a model
+  dequantizes it to float first, with a warning. :func:`quantize_linear_layers` is torch's
+  dynamic int8 quantization of the Linear layers (``torch.ao``) for inference.
 - **Pruning**: :func:`prune_linear_layers` zeroes the smallest-magnitude weights of every
   Linear layer (``torch.nn.utils.prune``, global L1, made permanent);
   :func:`prune_rows` zeroes the embedding rows with the smallest norms.
@@ -21,17 +23,18 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 
 from freshrec.base import RecommenderBase
 from freshrec.capabilities import FactorTables
+from freshrec.models.int8 import Int8Factors, Int8Rows, quantize_rows
 
 __all__ = [
     "Int8Rows",
+    "dequantize_embeddings",
     "migrate_embeddings",
     "prune_linear_layers",
     "prune_rows",
@@ -43,76 +46,69 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Int8Rows:
-    """A table stored row-wise as int8 codes and float32 scales: ``row = codes * scale``.
-
-    Examples
-    --------
-    >>> table = np.array([[0.5, -1.0], [0.0, 0.0]], np.float32)
-    >>> stored = quantize_rows(table)
-    >>> stored.codes.tolist(), stored.nbytes
-    ([[64, -127], [0, 0]], 12)
-    >>> bool(np.abs(stored.dequantize() - table).max() <= 1.0 / 254)
-    True
-    """
-
-    codes: np.ndarray
-    scales: np.ndarray
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes held: the codes and the scales."""
-        return int(self.codes.nbytes + self.scales.nbytes)
-
-    def dequantize(self) -> np.ndarray:
-        """The float32 table the codes stand for."""
-        table: np.ndarray = self.codes.astype(np.float32) * self.scales[:, None]
-        return table.astype(np.float32)
+Model = TypeVar("Model", bound=RecommenderBase)
 
 
-def quantize_rows(table: np.ndarray) -> Int8Rows:
-    """Row-wise symmetric int8 quantization of a 2-D table (see :class:`Int8Rows`).
+def quantize_embeddings(model: Model, tables: Sequence[str] | None = None) -> Model:
+    """Make ``model`` hold its embedding tables as int8 rows, in place; return it.
 
-    Examples
-    --------
-    >>> quantize_rows(np.array([[2.0, -1.0]])).scales.tolist()
-    [0.015748...]
-    """
-    table = np.asarray(table, np.float32)
-    if table.ndim != 2:
-        raise ValueError(f"expected a 2-D table, got shape {table.shape}")
-    peak = np.abs(table).max(axis=1) if table.shape[1] else np.zeros(len(table), np.float32)
-    scales = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
-    codes = np.clip(np.rint(table / scales[:, None]), -127, 127).astype(np.int8)
-    return Int8Rows(codes, scales)
-
-
-def quantize_embeddings(model: RecommenderBase) -> dict[str, Int8Rows]:
-    """Quantize a BPR model's factor tables to int8 rows, in place; return the stored form.
-
-    The model's tables are replaced by their dequantized values, so it now scores as the
-    int8 tables do. Compare ``sum(r.nbytes for r in stored.values())`` with the float32
-    bytes of the tables.
+    A factor model (BPR, ALS, BiasedMF) holds ``user_factors_`` and ``item_factors_`` as
+    :class:`Int8Rows`; a torch model holds ``tables`` (default: its user and item tables wider
+    than one column) as int8 :class:`~freshrec.models.torch.nn.GrowableEmbedding` buffers.
+    Either scores from the int8 codes, saves them (``<table>.codes`` and ``<table>.scale``)
+    and loads back int8; ``model.is_quantized`` says so and ``model.table_nbytes()`` gives
+    the bytes held. Learning on it dequantizes it to float first, with a warning
+    (:mod:`freshrec.models.int8`); quantize again after learning.
 
     Examples
     --------
     >>> from freshrec.checks import checkerboard_events
     >>> from freshrec.models.bpr import BPR
     >>> model = BPR(n_factors=64, n_epochs=5).fit(checkerboard_events())
-    >>> fp32 = model.user_factors_.nbytes + model.item_factors_.nbytes
-    >>> stored = quantize_embeddings(model)
-    >>> sum(s.nbytes for s in stored.values()) / fp32 < 0.3
+    >>> fp32 = sum(model.table_nbytes().values())
+    >>> quantize_embeddings(model).is_quantized, model.int8_tables_["user_factors_"].codes.dtype
+    (True, dtype('int8'))
+    >>> sum(model.table_nbytes().values()) / fp32 < 0.3
     True
     """
-    tables = _factor_tables(model)
-    stored = {
-        "user_factors_": quantize_rows(tables.user_factors_),
-        "item_factors_": quantize_rows(tables.item_factors_),
-    }
-    tables.user_factors_ = stored["user_factors_"].dequantize()
-    tables.item_factors_ = stored["item_factors_"].dequantize()
-    return stored
+    if isinstance(model, Int8Factors):
+        if tables is not None:
+            raise ValueError(f"{type(model).__name__} quantizes both factor tables; omit tables")
+        model.quantize_tables()
+        return model
+    from freshrec.models.torch.torch_base import TorchRecommender
+
+    if isinstance(model, TorchRecommender):
+        model.quantize_tables(tables)
+        return model
+    raise ValueError(
+        f"{type(model).__name__} has no embedding tables to quantize (it is not FactorTables, "
+        "as BPR, ALS and BiasedMF are, nor a torch model with GrowableEmbedding tables)"
+    )
+
+
+def dequantize_embeddings(model: Model) -> Model:
+    """Make ``model`` hold its int8 tables as float again (see :func:`quantize_embeddings`).
+
+    Learning does this by itself (with a warning); call it to do it quietly first.
+
+    Examples
+    --------
+    >>> from freshrec.checks import checkerboard_events
+    >>> from freshrec.models.als import ALS
+    >>> model = quantize_embeddings(ALS(n_factors=8, n_iterations=2).fit(checkerboard_events()))
+    >>> dequantize_embeddings(model).is_quantized
+    False
+    """
+    if isinstance(model, Int8Factors):
+        model.dequantize_tables()
+        return model
+    from freshrec.models.torch.torch_base import TorchRecommender
+
+    if isinstance(model, TorchRecommender):
+        model.dequantize_tables()
+        return model
+    raise ValueError(f"{type(model).__name__} has no embedding tables to dequantize")
 
 
 def quantize_linear_layers(module: object) -> object:

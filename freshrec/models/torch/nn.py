@@ -5,9 +5,10 @@ does not import torch, so ``import freshrec`` stays light.
 
 - :class:`GrowableEmbedding` appends rows for new ids *and* extends the state any optimizer
   keeps for its weight, so moments learned for old rows survive growth (the fix for rebuilding
-  the optimizer after growth, which forgets them). :func:`grow_linear` does the same for the
-  input and output features of a ``torch.nn.Linear`` (networks whose layers are as wide as
-  the item catalogue, e.g. CFGAN's).
+  the optimizer after growth, which forgets them); :meth:`GrowableEmbedding.quantize` holds a
+  table as int8 codes with one float32 scale per row, for inference. :func:`grow_linear` does
+  the same growth for the input and output features of a ``torch.nn.Linear`` (networks whose
+  layers are as wide as the item catalogue, e.g. CFGAN's).
 - :func:`sample_uniform`, :func:`sample_by_popularity` and :func:`in_batch_logits` give
   negatives; :func:`pad_sequences` batches behaviour sequences; :func:`train_step` is one
   optimisation step with gradient clipping (early stopping lives in
@@ -40,12 +41,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from freshrec.models.int8 import quantize_rows
 from freshrec.models.torch.distributed import average_gradients, mean_over_processes
 from freshrec.typing import RowInit
 
 __all__ = [
     "GrowableEmbedding",
     "extend_optimizer_state",
+    "forget_parameter",
     "grow_linear",
     "in_batch_logits",
     "load_module_state",
@@ -114,7 +117,13 @@ class GrowableEmbedding(nn.Module):
     Attributes
     ----------
     weight
-        The table, shape (num_embeddings, dim).
+        The table, shape (num_embeddings, dim); absent while the table is int8.
+    codes, scale
+        While int8 (:meth:`quantize`): ``int8`` codes (num_embeddings, dim) and ``float32``
+        scales (num_embeddings,), buffers, so ``state_dict`` saves them in place of ``weight``;
+        row ``r`` is ``codes[r] * scale[r]``.
+    float_dtype
+        The dtype of ``weight`` (kept while int8, for :meth:`dequantize`).
 
     Examples
     --------
@@ -148,6 +157,7 @@ class GrowableEmbedding(nn.Module):
         self.std = std
         self.padding_idx = padding_idx
         self.generator = _generator(seed)
+        self.float_dtype = dtype or torch.float32  # of ``weight``, kept while int8
         weight = _normal(
             (num_embeddings, dim),
             std,
@@ -161,11 +171,110 @@ class GrowableEmbedding(nn.Module):
     @property
     def num_embeddings(self) -> int:
         """Current number of rows."""
-        return int(self.weight.shape[0])
+        return int(self._stored().shape[0])
+
+    @property
+    def device(self) -> torch.device:
+        """Where the table lives."""
+        return self._stored().device
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the table holds: ``weight``'s, or the codes' and scales' while int8."""
+        int8 = self._int8()
+        tensors = (self.weight,) if int8 is None else int8
+        return sum(t.numel() * t.element_size() for t in tensors)
+
+    @property
+    def is_quantized(self) -> bool:
+        """Whether the table is held as int8 codes and scales (:meth:`quantize`)."""
+        return "codes" in self._buffers
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        """Rows ``weight[idx]``; the output has shape ``(*idx.shape, dim)``."""
+        """Rows ``weight[idx]`` (dequantized rows while int8); shape ``(*idx.shape, dim)``."""
+        int8 = self._int8()
+        if int8 is not None:
+            codes, scale = int8
+            return codes[idx].to(scale.dtype) * scale[idx].unsqueeze(-1)
         return F.embedding(idx, self.weight, self.padding_idx)
+
+    def dense(self) -> torch.Tensor:
+        """The whole table as float: ``weight`` itself, or while int8 its dequantized rows
+        (a new float32 tensor, built for the call).
+
+        Examples
+        --------
+        >>> emb = GrowableEmbedding(3, 4, seed=0)
+        >>> emb.dense() is emb.weight
+        True
+        >>> emb.quantize()
+        >>> emb.dense().dtype, emb.is_quantized
+        (torch.float32, True)
+        """
+        int8 = self._int8()
+        if int8 is None:
+            return self.weight
+        codes, scale = int8
+        return codes.to(scale.dtype) * scale.unsqueeze(-1)
+
+    @torch.no_grad()
+    def quantize(self) -> None:
+        """Hold the table as int8 codes with one float32 scale per row, for inference.
+
+        Row-wise symmetric quantization (:func:`freshrec.models.int8.quantize_rows`): 1 byte
+        per entry plus 4 per row. ``weight`` (the Parameter) is dropped, so optimizers holding
+        it must forget it; :meth:`grow` and :meth:`reset_rows` refuse until :meth:`dequantize`.
+
+        Examples
+        --------
+        >>> emb = GrowableEmbedding(5, 64, seed=0)
+        >>> before = emb(torch.tensor([1, 3]))
+        >>> emb.quantize()
+        >>> emb.codes.dtype, bool((emb(torch.tensor([1, 3])) - before).abs().max() < 1e-3)
+        (torch.int8, True)
+        >>> [name for name, _ in emb.named_parameters()]
+        []
+        """
+        if self.is_quantized:
+            return
+        weight = self.weight.detach()
+        stored = quantize_rows(weight.float().cpu().numpy())
+        self.float_dtype = weight.dtype
+        del self.weight
+        self.register_buffer("codes", torch.from_numpy(stored.codes).to(weight.device))
+        self.register_buffer("scale", torch.from_numpy(stored.scales).to(weight.device))
+
+    @torch.no_grad()
+    def dequantize(self) -> None:
+        """Hold the table as a float ``weight`` Parameter again, from its int8 values.
+
+        Examples
+        --------
+        >>> emb = GrowableEmbedding(2, 4, seed=0)
+        >>> emb.quantize(); emb.dequantize()
+        >>> emb.is_quantized, emb.weight.dtype, emb.weight.requires_grad
+        (False, torch.float32, True)
+        """
+        if not self.is_quantized:
+            return
+        weight = self.dense().to(self.float_dtype)
+        del self._buffers["codes"], self._buffers["scale"]
+        self.weight = nn.Parameter(weight)
+
+    def _int8(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        codes, scale = self._buffers.get("codes"), self._buffers.get("scale")
+        return None if codes is None or scale is None else (codes, scale)
+
+    def _stored(self) -> torch.Tensor:
+        int8 = self._int8()
+        return self.weight if int8 is None else int8[0]
+
+    def _check_float(self, action: str) -> None:
+        if self.is_quantized:
+            raise RuntimeError(
+                f"cannot {action} an int8 embedding table (quantized for inference); "
+                "dequantize it first"
+            )
 
     @torch.no_grad()
     def grow(
@@ -197,6 +306,7 @@ class GrowableEmbedding(nn.Module):
         extra = n_rows - old
         if extra <= 0:
             return
+        self._check_float("grow")
         weight = self.weight
         shape = (extra, self.dim)
         if init == "normal":
@@ -250,9 +360,10 @@ class GrowableEmbedding(nn.Module):
         >>> emb.weight[0].abs().sum().item(), torch.equal(emb.weight[1:], keep)
         (0.0, True)
         """
-        index = torch.as_tensor(np.asarray(rows), dtype=torch.long, device=self.weight.device)
+        index = torch.as_tensor(np.asarray(rows), dtype=torch.long, device=self.device)
         if not len(index):
             return
+        self._check_float("reset rows of")
         weight = self.weight
         shape = (len(index), self.dim)
         if init == "normal":
@@ -292,6 +403,17 @@ class GrowableEmbedding(nn.Module):
         unexpected_keys: list[str],
         error_msgs: list[str],
     ) -> None:
+        codes = state_dict.get(prefix + "codes")
+        if codes is not None:  # saved as int8: hold int8 buffers of the saved shape
+            device = self.device
+            if not self.is_quantized:
+                self.float_dtype = self.weight.dtype
+                del self.weight
+            shape = tuple(codes.shape)
+            self.register_buffer("codes", torch.empty(shape, dtype=torch.int8, device=device))
+            self.register_buffer("scale", torch.empty(shape[:1], device=device))
+        elif self.is_quantized and prefix + "weight" in state_dict:
+            self.dequantize()
         # A saved table may have grown: take its row count before the usual copy.
         saved = state_dict.get(prefix + "weight")
         if saved is not None and saved.dim() == 2 and saved.shape[1] == self.dim:
@@ -303,7 +425,8 @@ class GrowableEmbedding(nn.Module):
 
     def extra_repr(self) -> str:
         padding = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
-        return f"{self.num_embeddings}, {self.dim}{padding}"
+        int8 = ", int8" if self.is_quantized else ""
+        return f"{self.num_embeddings}, {self.dim}{padding}{int8}"
 
 
 def extend_optimizer_state(
@@ -351,6 +474,22 @@ def _swap_parameter(optimizer: torch.optim.Optimizer, old: torch.Tensor, new: to
         group["params"] = [new if p is old else p for p in group["params"]]
     if old in optimizer.state:
         optimizer.state[new] = optimizer.state.pop(old)
+
+
+def forget_parameter(optimizer: torch.optim.Optimizer, param: torch.Tensor) -> None:
+    """Remove ``param`` from ``optimizer``'s param groups and drop its state.
+
+    Examples
+    --------
+    >>> first, second = torch.nn.Parameter(torch.ones(2)), torch.nn.Parameter(torch.ones(3))
+    >>> opt = torch.optim.Adam([first, second])
+    >>> forget_parameter(opt, first)
+    >>> [len(p) for p in opt.param_groups[0]["params"]]
+    [3]
+    """
+    for group in optimizer.param_groups:
+        group["params"] = [p for p in group["params"] if p is not param]
+    optimizer.state.pop(param, None)
 
 
 def grow_linear(

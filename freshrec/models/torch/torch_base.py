@@ -17,8 +17,9 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from typing import ClassVar
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import ClassVar, Self
 
 import numpy as np
 import torch
@@ -30,6 +31,7 @@ from freshrec.data.batch import EventBatch
 from freshrec.models.torch.distributed import shard, world
 from freshrec.models.torch.nn import (
     GrowableEmbedding,
+    forget_parameter,
     load_module_state,
     module_state_arrays,
     resolve_device,
@@ -83,6 +85,13 @@ class TorchRecommender(RecommenderBase, HasItemRows):
 
     **Scoring.** ``_score`` runs the module in eval mode under ``torch.no_grad`` on
     ``score_chunk`` (user, item) pairs at a time and returns ``float64`` logits.
+
+    **Int8 tables.** :meth:`quantize_tables` holds embedding tables as int8 codes with one
+    float32 scale per row (:meth:`GrowableEmbedding.quantize`), scored from directly and
+    saved as ``<table>.codes``/``<table>.scale``; the optimizers forget those tables. Learning
+    (a training pass, new rows, reset rows, written rows) first dequantizes every int8 table
+    back to a float Parameter, with a warning, with fresh optimizer state for those tables
+    (the other parameters keep theirs); quantize again after learning.
 
     A subclass stores its hyperparameters in ``__init__``; besides ``threshold`` and
     ``seed`` the base reads ``n_epochs``, ``lr``, ``batch_size``, ``n_negatives``,
@@ -160,6 +169,7 @@ class TorchRecommender(RecommenderBase, HasItemRows):
         Every ``_learn`` trains through this, so the pass steps with the model's current
         ``lr``/``l2``, whatever they were when the optimizer was built.
         """
+        self._float_tables()
         for optimizer, settings in self._step_settings():
             apply_step_settings(optimizer, settings)
         return run_epochs(self, epoch, self.n_epochs, valid=valid, patience=self.patience)
@@ -193,18 +203,111 @@ class TorchRecommender(RecommenderBase, HasItemRows):
             )
             yield self._batch_loss(u.to(device), i.to(device), j.to(device)), len(u)
 
+    # -- int8 tables --------------------------------------------------------------------
+    @property
+    def is_quantized(self) -> bool:
+        """Whether any embedding table is held as int8 (:meth:`quantize_tables`)."""
+        return hasattr(self, "module_") and any(
+            isinstance(m, GrowableEmbedding) and m.is_quantized for m in self.module_.modules()
+        )
+
+    def quantize_tables(self, tables: Sequence[str] | None = None) -> Self:
+        """Hold the embedding ``tables`` as int8 rows (inference); the model.
+
+        ``None``: every table of ``_user_tables`` and ``_item_tables`` wider than one column
+        (a bias column would take 5 bytes a row instead of 4). See the class doc.
+
+        Examples
+        --------
+        >>> from freshrec.checks import checkerboard_events
+        >>> from freshrec.models.neumf import NeuMF
+        >>> model = NeuMF(n_factors=8, hidden=(8,), n_epochs=2).fit(checkerboard_events())
+        >>> before = model.score_batch(np.arange(2))
+        >>> model.quantize_tables().is_quantized, model.module_.item_gmf.codes.dtype
+        (True, torch.int8)
+        >>> bool(np.abs(model.score_batch(np.arange(2)) - before).max() < 0.01)
+        True
+        """
+        self._check_fitted()
+        if tables is None:
+            names = [*self._user_tables, *self._item_tables]
+            tables = [name for name in names if self._table(name).dim > 1]
+        for name in tables:
+            table = self._table(name)
+            if table.is_quantized:
+                continue
+            weight = table.weight
+            table.quantize()
+            for optimizer, _ in self._step_settings():
+                forget_parameter(optimizer, weight)
+        return self
+
+    def dequantize_tables(self) -> Self:
+        """Hold every int8 table as a float Parameter again (fresh optimizer state for it).
+
+        Examples
+        --------
+        >>> from freshrec.checks import checkerboard_events
+        >>> from freshrec.models.neumf import NeuMF
+        >>> model = NeuMF(n_factors=8, hidden=(8,), n_epochs=2).fit(checkerboard_events())
+        >>> model.quantize_tables().dequantize_tables().is_quantized
+        False
+        >>> weight = model.module_.item_gmf.weight
+        >>> any(p is weight for p in model.optimizer_.param_groups[0]["params"])
+        True
+        """
+        if not self.is_quantized:
+            return self
+        kept = {k: v for k, v in self._arrays().items() if not k.startswith(_MODULE)}
+        for table in self.module_.modules():
+            if isinstance(table, GrowableEmbedding):
+                table.dequantize()
+        # the model's own restore rebuilds its optimizers and puts the kept state back
+        self._set_arrays({**kept, **module_state_arrays(self.module_, _MODULE)})
+        return self
+
+    def table_nbytes(self) -> dict[str, int]:
+        """Bytes held by each user and item table (codes and scales while int8).
+
+        Examples
+        --------
+        >>> from freshrec.checks import checkerboard_events
+        >>> from freshrec.models.neumf import NeuMF
+        >>> model = NeuMF(n_factors=64, hidden=(8,), n_epochs=1).fit(checkerboard_events())
+        >>> model.table_nbytes()["item_gmf"], model.quantize_tables().table_nbytes()["item_gmf"]
+        (4096, 1088)
+        """
+        self._check_fitted()
+        return {name: self._table(name).nbytes for name in (*self._user_tables, *self._item_tables)}
+
+    def _float_tables(self) -> None:
+        """Before changing the tables: dequantize an int8 model, with a warning."""
+        if self.is_quantized:
+            warnings.warn(
+                f"{type(self).__name__}'s embedding tables are int8: dequantizing them to "
+                "float to change them (the model is float from now on; quantize it again "
+                "after learning)",
+                stacklevel=3,
+            )
+            self.dequantize_tables()
+
     # -- RecommenderBase hooks ----------------------------------------------------------
     def _grow(self, n_users: int, n_items: int) -> None:
         if not hasattr(self, "module_"):
             self._init_module(n_users, n_items, int(self.rng_.integers(_SEED_BOUND)))
             return
-        generator = torch.Generator().manual_seed(int(self.rng_.integers(_SEED_BOUND)))
         item_rows = n_items + self._item_offset
-        for names, n_rows in ((self._user_tables, n_users), (self._item_tables, item_rows)):
-            for name in names:
-                self._table(name).grow(n_rows, generator=generator, optimizers=[self.optimizer_])
+        sizes = [(name, n_users) for name in self._user_tables]
+        sizes += [(name, item_rows) for name in self._item_tables]
+        if any(self._table(name).num_embeddings < n_rows for name, n_rows in sizes):
+            self._float_tables()  # new rows: an int8 model becomes float
+        generator = torch.Generator().manual_seed(int(self.rng_.integers(_SEED_BOUND)))
+        for name, n_rows in sizes:
+            self._table(name).grow(n_rows, generator=generator, optimizers=[self.optimizer_])
 
     def _init_rows(self, user_rows: np.ndarray, item_rows: np.ndarray, init: RowInit) -> None:
+        if len(user_rows) or len(item_rows):
+            self._float_tables()
         item_rows = item_rows + self._item_offset
         for names, rows in ((self._user_tables, user_rows), (self._item_tables, item_rows)):
             for name in names:
@@ -326,7 +429,7 @@ class TorchRecommender(RecommenderBase, HasItemRows):
 
     def item_rows(self, table: str) -> np.ndarray:
         """A copy of item table ``table`` without its leading ``_item_offset`` rows."""
-        weight = self._item_table(table).weight.detach()
+        weight = self._item_table(table).dense().detach()
         rows = weight[self._item_offset : self._item_offset + self.n_items]
         return np.array(rows.cpu().numpy(), copy=True)
 
@@ -342,6 +445,7 @@ class TorchRecommender(RecommenderBase, HasItemRows):
         state is left as it is. ``bias`` is not taken: write a bias table by name."""
         if bias is not None:
             raise ValueError("bias applies to BPR only; write a bias table with table=...")
+        self._float_tables()
         weight = self._item_table(table).weight
         positions = torch.from_numpy(np.asarray(item_idx, np.int64) + self._item_offset)
         with torch.no_grad():
