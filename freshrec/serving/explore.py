@@ -123,9 +123,14 @@ class Explorer:
             pool, scores = _pool(model, user, exclude, candidates, settings.pool)
             user_cursor = str(self.store.user_cursor)
             chosen = None
+            known = _PoolScores(pool, scores)
             if pool:
                 policy = ScorePolicy(
-                    model, settings.temperature, settings.floor, settings.draws, self._seed()
+                    known,
+                    settings.temperature,
+                    settings.floor,
+                    settings.draws,
+                    self._seed(),
                 )
                 chosen = policy.select(pool, k=min(k, len(pool)), context=user)
         if chosen is None:
@@ -140,8 +145,8 @@ class Explorer:
             timestamp=time.time(),
         )
         self.decisions.record(decision)
-        score = dict(zip(pool, scores.tolist(), strict=True))
-        items = [Scored(item, score[item]) for item in decision.items]
+        shown = known.score(user, decision.items)
+        items = [Scored(item, float(v)) for item, v in zip(decision.items, shown, strict=True)]
         found = Recommendation(items, serving.version, serving.model_cursor, user_cursor)
         return Explored(found, decision)
 
@@ -177,6 +182,17 @@ def _pool(
     best = top_k(scores[None, :], size)[0]
     best = best[best >= 0]
     return [_plain(names[i]) for i in best], scores[best]
+
+
+class _PoolScores:
+    """The scores :func:`_pool` already computed, as the policy's model: the pool is not
+    scored a second time, and the policy draws from exactly the scores the answer shows."""
+
+    def __init__(self, pool: list[Any], scores: np.ndarray) -> None:
+        self._scores = dict(zip(pool, scores.tolist(), strict=True))
+
+    def score(self, user: Any, items: Sequence[Any] | np.ndarray) -> np.ndarray:
+        return np.array([self._scores[_plain(item)] for item in items], dtype=np.float64)
 
 
 def _plain(value: Any) -> Any:
