@@ -418,8 +418,8 @@ def build_sides(
     """``{algorithm: {library: fit(events, csr, setting, seed, data) -> Fitted}}``."""
     sides: dict[str, dict[str, Any]] = {"als": {}, "bpr": {}}
     if "freshrec" in libraries:
-        sides["als"]["freshrec"] = freshrec_fitter("als", als_iterations)
-        sides["bpr"]["freshrec"] = freshrec_fitter("bpr", bpr_epochs)
+        sides["als"]["freshrec"] = freshrec_fitter("als", threads, als_iterations)
+        sides["bpr"]["freshrec"] = freshrec_fitter("bpr", threads, bpr_epochs)
     if "implicit" in libraries:
         sides["als"]["implicit"] = implicit_fitter("als", threads, als_iterations)
         sides["bpr"]["implicit"] = implicit_fitter("bpr", threads, bpr_epochs)
@@ -470,7 +470,9 @@ def implicit_fitter(algorithm: str, threads: int, n_iter: int) -> Any:
     return fit
 
 
-def freshrec_params(algorithm: str, setting: dict[str, float], n_iter: int) -> dict[str, Any]:
+def freshrec_params(
+    algorithm: str, setting: dict[str, float], n_iter: int, threads: int = 1
+) -> dict[str, Any]:
     """The neutral setting in freshrec's names (see freshrec/models/als.py and bpr.py)."""
     if algorithm == "als":  # freshrec's ALS weighs a positive by c = 1 + alpha
         return {
@@ -485,10 +487,22 @@ def freshrec_params(algorithm: str, setting: dict[str, float], n_iter: int) -> d
         "l2": setting["reg"],
         "n_epochs": n_iter,
         "item_bias": True,
+        "n_threads": threads,  # the parallel (Hogwild) epoch
     }
 
 
-def freshrec_fitter(algorithm: str, n_iter: int) -> Any:
+def library_params(
+    name: str, setting: dict[str, float], als_iterations: int, bpr_epochs: int, threads: int
+) -> dict[str, Any]:
+    """The settings ``name`` (``library-algorithm``) was fitted with, in its library's names."""
+    algorithm = name.split("-")[1]
+    n_iter = als_iterations if algorithm == "als" else bpr_epochs
+    if name.startswith("freshrec-"):
+        return freshrec_params(algorithm, setting, n_iter, threads)
+    return implicit_params(algorithm, setting, n_iter)
+
+
+def freshrec_fitter(algorithm: str, threads: int, n_iter: int) -> Any:
     import numpy as np
 
     def fit(events: Any, matrix: Any, setting: dict[str, float], seed: int, data: Data) -> Fitted:
@@ -496,7 +510,7 @@ def freshrec_fitter(algorithm: str, n_iter: int) -> Any:
         from freshrec.models.bpr import BPR
 
         cls: type[Any] = ALS if algorithm == "als" else BPR
-        model = cls(**freshrec_params(algorithm, setting, n_iter), seed=seed)
+        model = cls(**freshrec_params(algorithm, setting, n_iter, threads), seed=seed)
         with Clock() as clock:
             model.fit(events)
         users, items = model.user_factors_, model.item_factors_
@@ -729,11 +743,7 @@ def build_report(
             },
             "chosen": {name: r.get("chosen", {}) for name, r in results.items()},
             "library_params": {
-                name: (freshrec_params if name.startswith("freshrec-") else implicit_params)(
-                    name.split("-")[1],
-                    r["chosen"],
-                    als_iterations if name.endswith("als") else bpr_epochs,
-                )
+                name: library_params(name, r["chosen"], als_iterations, bpr_epochs, args.threads)
                 for name, r in results.items()
                 if "chosen" in r
             },

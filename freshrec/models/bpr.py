@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import ClassVar, Self
 
 import numpy as np
 import scipy.sparse as sp
-from numba import njit
+from numba import njit, prange
 
 from freshrec.capabilities import (
     Anchors,
@@ -52,8 +53,11 @@ class BPR(
     sample is a positive event ``(u, i)`` (``value >= threshold``) with a negative item ``j``
     drawn uniformly among the items ``u`` has no positive for; one SGD step ascends
     ``ln sigmoid(x_ui - x_uj) - l2 * (|p_u|^2 + |q_i|^2 + |q_j|^2 + b_i^2 + b_j^2) / 2``.
-    An epoch visits the positives in a random order; the loop is compiled with numba and
-    single-threaded, seeded from the model's RNG, so results are reproducible. The step size
+    An epoch visits the positives in a random order in a loop compiled with numba (float32
+    arithmetic), seeded from the model's RNG. With ``n_threads=1`` (the default) it runs on
+    one thread and results are reproducible; with more, the shuffled positives are cut into
+    one run per thread and the threads update the shared tables without locks (Hogwild,
+    Niu et al. 2011): faster, as accurate, but not bit-reproducible. The step size
     decays linearly over the epochs of each ``fit``/``partial_fit``: epoch ``e`` (from 0) uses
     ``lr * (1 - e / n_epochs)``, which lets the last epochs settle instead of wandering.
 
@@ -85,6 +89,8 @@ class BPR(
         Weight of the popularity prior added for users with short histories (0: none;
         :mod:`freshrec.models.prior`, chosen on validation by
         :func:`~freshrec.models.prior.choose_popularity_prior`).
+    n_threads
+        Threads of each training epoch (0: all numba may use); 1 is reproducible.
     seed
         Seed of the model's RNG (initial vectors and the sampling seeds).
 
@@ -168,6 +174,7 @@ class BPR(
         patience: int = 10,
         threshold: float = 1.0,
         popularity_prior: float = 0.0,
+        n_threads: int = 1,
         seed: int | None = 0,
     ) -> None:
         self.n_factors = n_factors
@@ -178,6 +185,7 @@ class BPR(
         self.patience = patience
         self.threshold = threshold
         self.popularity_prior = popularity_prior
+        self.n_threads = n_threads
         self.seed = seed
 
     def _grow(self, n_users: int, n_items: int) -> None:
@@ -275,7 +283,10 @@ class BPR(
             self.history_ = TrainingHistory((), (), 0)
             return
         seen = self.positives_csr()
-        indptr, indices = seen.indptr.astype(np.int64), seen.indices.astype(np.int64)
+        indptr, indices = seen.indptr.astype(np.int64), seen.indices.astype(np.int32)
+        # copies, shuffled in place by every epoch; int32 halves the cache lines they fill
+        users, items = users.astype(np.int32), items.astype(np.int32)
+        _shuffle(users, items, int(self.rng_.integers(2**31)))  # runs of one thread per epoch
 
         step_sizes = iter(self.lr * (1.0 - np.arange(self.n_epochs) / self.n_epochs))
         anchor = self._grown(getattr(self, "anchor_", None))
@@ -287,33 +298,26 @@ class BPR(
         pulls = anchor or empty
         taught = teacher or empty
         teach_weight = float(getattr(self, "teacher_weight_", 0.0)) if teacher else 0.0
+        n_threads = _resolve_threads(self.n_threads)
 
         def epoch() -> float:
+            settings = (next(step_sizes), self.l2, teach_weight)
+            tables = (self.user_factors_, self.item_factors_, self.item_bias_)
+            references = tuple(pulls[key] for key in _PULLS)
+            teachers = (taught["user_factors_"], taught["item_factors_"], taught["item_bias_"])
+            samples = (users, items, indptr, indices)
+            flags = (self.item_bias, anchor is not None)
             seed = int(self.rng_.integers(2**31))
-            return _sgd_epoch(
-                self.user_factors_,
-                self.item_factors_,
-                self.item_bias_,
-                users,
-                items,
-                indptr,
-                indices,
-                next(step_sizes),
-                self.l2,
-                self.item_bias,
-                seed,
-                anchor is not None,
-                pulls["user_factors_"],
-                pulls["item_factors_"],
-                pulls["item_bias_"],
-                pulls["user_factors_weight"],
-                pulls["item_factors_weight"],
-                pulls["item_bias_weight"],
-                teach_weight,
-                taught["user_factors_"],
-                taught["item_factors_"],
-                taught["item_bias_"],
-            )
+            if n_threads == 1:
+                total, n_done = _serial_epoch(
+                    tables, samples, settings, flags, references, teachers, seed
+                )
+            else:
+                with _numba_threads(n_threads):
+                    total, n_done = _hogwild_epoch(
+                        tables, samples, settings, flags, references, teachers, seed, n_threads
+                    )
+            return float(total / max(n_done, 1))
 
         self.history_ = run_epochs(self, epoch, self.n_epochs, valid=valid, patience=self.patience)
 
@@ -555,57 +559,128 @@ class BPR(
         return out
 
 
-@njit(cache=True)
-def _sgd_epoch(
-    user_factors: np.ndarray,
-    item_factors: np.ndarray,
-    item_bias: np.ndarray,
-    users: np.ndarray,
-    items: np.ndarray,
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    lr: float,
-    l2: float,
-    use_bias: bool,
-    seed: int,
-    anchored: bool,
-    user_ref: np.ndarray,
-    item_ref: np.ndarray,
-    bias_ref: np.ndarray,
-    user_pull: np.ndarray,
-    item_pull: np.ndarray,
-    bias_pull: np.ndarray,
-    teach: float,
-    teacher_users: np.ndarray,
-    teacher_items: np.ndarray,
-    teacher_bias: np.ndarray,
-) -> float:
-    """One SGD pass over the samples ``(users[s], items[s])`` in random order; mean loss.
+def _resolve_threads(n_threads: int) -> int:
+    """``n_threads``, or every thread numba may use for 0; at most that many."""
+    import numba
 
-    ``indptr``/``indices`` are the CSR of each user's positives (sorted), used to reject
-    sampled negatives the user has a positive for. With ``anchored``, each step also pulls
-    the touched rows toward ``*_ref`` with per-entry weights ``*_pull`` (EWC); with
-    ``teach > 0``, each step also takes a distillation step on a random triple of the
-    teacher's users and items (see ``BPR.distil_from_self``).
-    """
+    if n_threads < 0:
+        raise ValueError(f"n_threads must be >= 0 (0: all cores), got {n_threads}")
+    most = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
+    return most if n_threads == 0 else min(n_threads, most)
+
+
+@contextmanager
+def _numba_threads(n: int) -> Iterator[None]:
+    """Run numba's parallel loops of this thread on ``n`` threads, then restore the count."""
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(n)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
+@njit(cache=True)
+def _shuffle(users: np.ndarray, items: np.ndarray, seed: int) -> None:
+    """Shuffle the pairs ``(users[s], items[s])`` in place (Fisher-Yates, numba's RNG)."""
     np.random.seed(seed)
-    n_items, n_factors = item_factors.shape
+    for k in range(len(users) - 1, 0, -1):
+        r = np.random.randint(k + 1)
+        users[k], users[r] = users[r], users[k]
+        items[k], items[r] = items[r], items[k]
+
+
+@njit(cache=True)
+def _serial_epoch(
+    tables: tuple[np.ndarray, np.ndarray, np.ndarray],
+    samples: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    settings: tuple[float, float, float],
+    flags: tuple[bool, bool],
+    references: tuple[np.ndarray, ...],
+    teachers: tuple[np.ndarray, np.ndarray, np.ndarray],
+    seed: int,
+) -> tuple[float, int]:
+    """Shuffle the samples in place, then one SGD step each, on this thread."""
+    _shuffle(samples[0], samples[1], seed)
+    return _sgd_steps(tables, samples, settings, flags, references, teachers, seed + 1)
+
+
+@njit(cache=True, parallel=True)
+def _hogwild_epoch(
+    tables: tuple[np.ndarray, np.ndarray, np.ndarray],
+    samples: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    settings: tuple[float, float, float],
+    flags: tuple[bool, bool],
+    references: tuple[np.ndarray, ...],
+    teachers: tuple[np.ndarray, np.ndarray, np.ndarray],
+    seed: int,
+    n_chunks: int,
+) -> tuple[float, int]:
+    """:func:`_serial_epoch` on ``n_chunks`` runs of the samples, on parallel threads.
+
+    Each thread shuffles its run and steps through it; the threads update the shared
+    tables without locks (Hogwild, Niu et al., 2011): two steps rarely touch the same row at
+    once, and a lost update costs one sample's step. The samples keep their run from epoch
+    to epoch (they were shuffled once before the first), so no thread waits for a global
+    shuffle.
+    """
+    users, items, indptr, indices = samples
+    bounds = np.linspace(0, len(users), n_chunks + 1).astype(np.int64)
+    totals = np.zeros(n_chunks)
+    counts = np.zeros(n_chunks, np.int64)
+    for c in prange(n_chunks):
+        lo, hi = bounds[c], bounds[c + 1]
+        chunk = (users[lo:hi], items[lo:hi], indptr, indices)
+        chunk_seed = seed + 2 * c
+        totals[c], counts[c] = _serial_epoch(
+            tables, chunk, settings, flags, references, teachers, chunk_seed
+        )
+    return totals.sum(), counts.sum()
+
+
+@njit(cache=True, fastmath=True)
+def _sgd_steps(
+    tables: tuple[np.ndarray, np.ndarray, np.ndarray],
+    samples: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    settings: tuple[float, float, float],
+    flags: tuple[bool, bool],
+    references: tuple[np.ndarray, ...],
+    teachers: tuple[np.ndarray, np.ndarray, np.ndarray],
+    seed: int,
+) -> tuple[float, int]:
+    """One SGD step per sample ``(users[s], items[s])``, in the order given; (loss sum, steps).
+
+    ``samples`` is ``(users, items, indptr, indices)``, the last two the CSR of each user's
+    positives (sorted), used to reject sampled negatives the user has a positive for.
+    ``settings`` is ``(lr, l2, teach)`` and ``flags`` ``(use_bias, anchored)``. With
+    ``anchored``, each step also pulls the touched rows toward the references (the tables,
+    then their per-entry weights; EWC); with ``teach > 0``, each step also takes a
+    distillation step on a random triple of the teacher's users and items (see
+    ``BPR.distil_from_self``). Negatives are drawn from numba's RNG seeded with ``seed``.
+    """
+    user_factors, item_factors, item_bias = tables
+    users, items, indptr, indices = samples
+    lr, l2, teach = settings
+    use_bias, anchored = flags
+    user_ref, item_ref, bias_ref, user_pull, item_pull, bias_pull = references
+    teacher_users, teacher_items, teacher_bias = teachers
+    np.random.seed(seed)
+    n_items = item_factors.shape[0]
     total = 0.0
     n_done = 0
-    for s in np.random.permutation(len(users)):
+    for s in range(len(users)):
         u, i = users[s], items[s]
         start, stop = indptr[u], indptr[u + 1]
         if stop - start >= n_items:
             continue  # the user likes every item: no negative exists
         j = _draw_negative(indices, start, stop, n_items)
         x = _pair_score(user_factors, item_factors, item_bias, u, i, j)
-        # d/dx ln sigmoid(x) = sigmoid(-x); the loss -ln sigmoid(x) computed stably
-        if x > 0:
-            z = np.exp(-x) / (1.0 + np.exp(-x))
-            total += np.log1p(np.exp(-x))
-        else:
-            z = 1.0 / (1.0 + np.exp(x))
-            total += -x + np.log1p(np.exp(x))
+        # d/dx ln sigmoid(x) = sigmoid(-x); the loss -ln sigmoid(x) = ln(1 + e^-|x|) + max(-x, 0)
+        e = np.exp(-abs(x))
+        z = e / (1.0 + e) if x > 0 else 1.0 / (1.0 + e)
+        total += np.log1p(e) + max(-x, 0.0)
         n_done += 1
         _pair_step(user_factors, item_factors, item_bias, u, i, j, lr * z, lr, l2, use_bias)
         if anchored:
@@ -623,7 +698,7 @@ def _sgd_epoch(
             current = _sigmoid(_pair_score(user_factors, item_factors, item_bias, tu, ti, tj))
             step = lr * teach * (target - current)  # ascent on the soft-label log-likelihood
             _pair_step(user_factors, item_factors, item_bias, tu, ti, tj, step, lr, 0.0, use_bias)
-    return total / max(n_done, 1)
+    return total, n_done
 
 
 @njit(cache=True)
@@ -631,7 +706,7 @@ def _sigmoid(x: float) -> float:
     return float(1.0 / (1.0 + np.exp(-x)) if x >= 0 else np.exp(x) / (1.0 + np.exp(x)))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def _pair_score(
     user_factors: np.ndarray,
     item_factors: np.ndarray,
@@ -640,14 +715,14 @@ def _pair_score(
     i: int,
     j: int,
 ) -> float:
-    """``x_uij = p_u . (q_i - q_j) + b_i - b_j``."""
+    """``x_uij = p_u . (q_i - q_j) + b_i - b_j``, summed in the tables' precision."""
     x = item_bias[i] - item_bias[j]
     for f in range(item_factors.shape[1]):
         x += user_factors[u, f] * (item_factors[i, f] - item_factors[j, f])
     return float(x)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def _pair_step(
     user_factors: np.ndarray,
     item_factors: np.ndarray,
@@ -660,15 +735,19 @@ def _pair_step(
     l2: float,
     use_bias: bool,
 ) -> None:
-    """Move ``x_uij`` by gradient ascent with ``step`` (= lr * dloss/dx), with L2 decay."""
+    """Move ``x_uij`` by gradient ascent with ``step`` (= lr * dloss/dx), with L2 decay.
+
+    The arithmetic is in float32, the tables' precision (twice the SIMD lanes of float64).
+    """
+    step32, decay = np.float32(step), np.float32(1.0 - lr * l2)
     for f in range(item_factors.shape[1]):
         pu, qi, qj = user_factors[u, f], item_factors[i, f], item_factors[j, f]
-        user_factors[u, f] += step * (qi - qj) - lr * l2 * pu
-        item_factors[i, f] += step * pu - lr * l2 * qi
-        item_factors[j, f] += -step * pu - lr * l2 * qj
+        user_factors[u, f] = decay * pu + step32 * (qi - qj)
+        item_factors[i, f] = decay * qi + step32 * pu
+        item_factors[j, f] = decay * qj - step32 * pu
     if use_bias:
-        item_bias[i] += step - lr * l2 * item_bias[i]
-        item_bias[j] += -step - lr * l2 * item_bias[j]
+        item_bias[i] = decay * item_bias[i] + step32
+        item_bias[j] = decay * item_bias[j] - step32
 
 
 @njit(cache=True)

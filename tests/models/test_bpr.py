@@ -26,6 +26,48 @@ def test_loss_decreases():
     assert np.mean(loss[-5:]) < np.mean(loss[:5])
 
 
+def test_one_thread_is_reproducible():
+    events = synthetic_stream(n_users=200, n_items=80, n_events=6000, seed=1).events
+    first = BPR(n_factors=8, n_epochs=5, seed=3).fit(events)
+    second = BPR(n_factors=8, n_epochs=5, seed=3).fit(events)
+    assert np.array_equal(first.item_factors_, second.item_factors_)
+    assert np.array_equal(first.user_factors_, second.user_factors_)
+
+
+def _holdout_hit_rate(model: BPR, train: EventBatch, test: EventBatch) -> float:
+    hits = [
+        item in {s.item for s in model.recommend(user, k=10, exclude=model.seen_items(user))}
+        for user, item in zip(test.user, test.item, strict=True)
+    ]
+    return float(np.mean(hits))
+
+
+def test_parallel_epoch_learns_as_well_as_one_thread():
+    """Hogwild on 2 threads: every sample still visited, the fit as good as the serial one."""
+    events = as_batch(synthetic_stream(n_users=300, n_items=100, n_events=20000, seed=0).events)
+    last = np.zeros(len(events), dtype=bool)
+    last[np.unique(events.user[::-1], return_index=True)[1]] = True  # each user's last event
+    last = last[::-1]
+    train, test = events.take(~last), events.take(last)
+    rates = {}
+    for n_threads in (1, 2):
+        model = BPR(n_factors=16, n_epochs=20, lr=0.05, n_threads=n_threads, seed=0).fit(train)
+        assert model.history_.loss[-1] < 0.6 * model.history_.loss[0]
+        rates[n_threads] = _holdout_hit_rate(model, train, test)
+    assert rates[1] > 0.5  # chance is about 0.1 (10 of 100 items)
+    assert abs(rates[2] - rates[1]) < 0.08
+
+
+def test_rejects_a_negative_thread_count():
+    with pytest.raises(ValueError, match="n_threads"):
+        BPR(n_threads=-1).fit(checkerboard_events())
+
+
+def test_zero_threads_means_all_cores():
+    model = BPR(n_factors=4, n_epochs=3, n_threads=0).fit(checkerboard_events())
+    assert np.isfinite(model.item_factors_).all() and len(model.history_.loss) == 3
+
+
 def test_partial_fit_grows_and_learns_new_users_and_items():
     model = BPR(threshold=3.0).fit(checkerboard_events())
     # new users u100..u103 and items i100..i103, in two blocks of their own
