@@ -23,7 +23,7 @@ from freshrec.capabilities import Anchors, Observes, Rehearses
 from freshrec.models.torch.nn import GrowableEmbedding
 from freshrec.models.torch.sequential import SequentialRecommender
 
-__all__ = ["SASRec", "SASRecModule"]
+__all__ = ["SASRec", "SASRecBlock", "SASRecModule"]
 
 
 class _CausalSelfAttention(nn.Module):
@@ -81,8 +81,17 @@ class _CausalSelfAttention(nn.Module):
         return self.out(attended.transpose(1, 2).reshape(batch, length, dim))  # type: ignore[no-any-return]
 
 
-class _Block(nn.Module):
-    """One SASRec block: causal self-attention and a point-wise feed-forward network."""
+class SASRecBlock(nn.Module):
+    """One SASRec block: causal self-attention and a point-wise feed-forward network.
+
+    Examples
+    --------
+    >>> block = SASRecBlock(dim=8, n_heads=2, inner=16, dropout=0.0)
+    >>> x = torch.randn(1, 3, 8)
+    >>> allowed = torch.ones(3, 3, dtype=torch.bool).tril()[None, None]
+    >>> block(x, allowed, None).shape
+    torch.Size([1, 3, 8])
+    """
 
     def __init__(self, dim: int, n_heads: int, inner: int, dropout: float) -> None:
         super().__init__()
@@ -158,7 +167,9 @@ class SASRecModule(nn.Module):
         self.item_embedding = GrowableEmbedding(n_items + 1, dim, std=std, padding_idx=0, seed=seed)
         self.position_embedding = nn.Parameter(torch.randn(max_len, dim) * std)
         self.dropout = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(_Block(dim, n_heads, inner, dropout) for _ in range(n_blocks))
+        self.blocks = nn.ModuleList(
+            SASRecBlock(dim, n_heads, inner, dropout) for _ in range(n_blocks)
+        )
         self.final_norm = nn.LayerNorm(dim, eps=1e-8)
 
     def forward(self, sequences: torch.Tensor) -> torch.Tensor:
@@ -220,7 +231,10 @@ class SASRec(SequentialRecommender, Rehearses, Observes, Anchors):
     n_epochs
         Passes over the training windows (the most, with ``valid``).
     lr
-        Adam's step size.
+        Adam's step size (the peak, with a schedule).
+    lr_schedule
+        ``"constant"``, or ``"linear"``/``"cosine"``: a warm-up, then a decay to zero over the
+        ``n_epochs`` of each ``fit``/``partial_fit`` (:mod:`freshrec.models.torch.schedule`).
     l2
         Adam's weight decay.
     batch_size
@@ -268,6 +282,7 @@ class SASRec(SequentialRecommender, Rehearses, Observes, Anchors):
         n_negatives: int = 256,
         n_epochs: int = 200,
         lr: float = 0.001,
+        lr_schedule: str = "constant",
         l2: float = 0.0,
         batch_size: int = 128,
         patience: int = 10,
@@ -286,6 +301,7 @@ class SASRec(SequentialRecommender, Rehearses, Observes, Anchors):
         self.n_negatives = n_negatives
         self.n_epochs = n_epochs
         self.lr = lr
+        self.lr_schedule = lr_schedule
         self.l2 = l2
         self.batch_size = batch_size
         self.patience = patience

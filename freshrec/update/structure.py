@@ -15,6 +15,10 @@
   (new item columns at zero, new user columns random), so scores are unchanged until
   training uses the new columns; :func:`widen_hidden` grows a hidden layer of NeuMF's MLP
   tower by Net2WiderNet (copied units, outgoing weights split among the copies).
+- **Deepening**: :func:`add_block` appends a self-attention block to SASRec that starts as
+  the identity (its attention and feed-forward outputs at zero, its layer norms plain; the
+  final layer norm is blind to the normalisation the new block applies), so scores are
+  unchanged until training moves it.
 - **Migration**: :func:`migrate_embeddings` copies trained rows, matched by external id, from
   one model's tables into another's (e.g. BPR factors into NeuMF's GMF tables) before
   fine-tuning the target.
@@ -34,6 +38,7 @@ from freshrec.models.int8 import Int8Factors, Int8Rows, quantize_rows
 
 __all__ = [
     "Int8Rows",
+    "add_block",
     "dequantize_embeddings",
     "migrate_embeddings",
     "prune_linear_layers",
@@ -382,6 +387,55 @@ def widen_hidden(model: RecommenderBase, layer: int, width: int, *, seed: int = 
     hidden[layer] = width
     model.set_params(hidden=tuple(hidden))
     model.optimizer_ = model._make_optimizer()
+
+
+def add_block(model: RecommenderBase, *, seed: int = 0) -> None:
+    """Append a self-attention block to a fitted SASRec, starting as the identity; in place.
+
+    The new block's attention output projection and the last layer of its feed-forward
+    network are zero, so its residual branches add nothing, and its two layer norms have
+    unit gains and zero offsets, so it returns its input normalised (zero mean, unit
+    variance per position). The final layer norm of
+    :class:`~freshrec.models.sasrec.SASRecModule` gives the same output for a vector and for
+    its normalised version, so every score is unchanged (to float rounding) until training
+    moves the new block. The old parameters keep their Adam moments; ``model.n_blocks`` is
+    updated, so the model saves and loads with its new depth.
+
+    Examples
+    --------
+    >>> from freshrec.checks import checkerboard_events
+    >>> from freshrec.models.sasrec import SASRec
+    >>> model = SASRec(dim=16, max_len=8, n_blocks=1, n_epochs=5, threshold=3.0)
+    >>> before = model.fit(checkerboard_events()).score("u0", ["i0", "i1", "i9"])
+    >>> add_block(model)
+    >>> after = model.score("u0", ["i0", "i1", "i9"])
+    >>> model.n_blocks, len(model.module_.blocks), bool(np.allclose(after, before, atol=1e-5))
+    (2, 2, True)
+    """
+    import torch
+    from torch import nn
+
+    from freshrec.models.sasrec import SASRec, SASRecBlock, SASRecModule
+
+    if not isinstance(model, SASRec):
+        raise ValueError(f"{type(model).__name__} has no self-attention blocks (SASRec has)")
+    model._check_fitted()
+    module = model.module_
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        block = SASRecBlock(model.dim, model.n_heads, model.inner or model.dim, model.dropout)
+    with torch.no_grad():
+        for layer in (block.attention.out, block.ffn[-2]):
+            assert isinstance(layer, nn.Linear)
+            layer.weight.zero_()
+            layer.bias.zero_()
+    moments = dict(model.optimizer_.state)
+    assert isinstance(module, SASRecModule)
+    module.blocks.append(block.to(module.final_norm.weight))
+    model.set_params(n_blocks=model.n_blocks + 1)
+    model.optimizer_ = model._make_optimizer()
+    for param, state in moments.items():
+        model.optimizer_.state[param] = state
 
 
 def _replace(module: Any, old: object, new: object) -> None:

@@ -10,7 +10,9 @@ from freshrec.checks import checkerboard_events
 from freshrec.data.batch import as_batch
 from freshrec.models import BPR, MostPopular
 from freshrec.models.neumf import NeuMF
+from freshrec.models.sasrec import SASRec
 from freshrec.update.structure import (
+    add_block,
     migrate_embeddings,
     prune_linear_layers,
     prune_rows,
@@ -144,3 +146,41 @@ def test_widen_hidden_checks_its_arguments(events):
         widen_hidden(model, 0, 4)
     with pytest.raises(ValueError, match="no MLP tower"):
         widen_hidden(BPR(n_epochs=1).fit(events), 0, 16)
+
+
+def _sasrec(events, **params) -> SASRec:
+    torch.manual_seed(0)
+    settings = {"dim": 16, "max_len": 8, "n_blocks": 1, "n_epochs": 15, "threshold": 3.0}
+    return SASRec(**(settings | params)).fit(events)
+
+
+@pytest.mark.parametrize("n_heads", [1, 2])
+def test_an_added_block_preserves_sasrec_scores_then_trains(events, n_heads):
+    model = _sasrec(events, n_heads=n_heads)
+    before = model.score_batch(np.arange(model.n_users))
+    add_block(model, seed=3)
+    assert model.n_blocks == 2 and len(model.module_.blocks) == 2
+    after = model.score_batch(np.arange(model.n_users))
+    assert np.abs(after - before).max() < 1e-5
+    old = {id(p) for p in model.module_.blocks[0].parameters()}
+    kept = [p for p in model.optimizer_.state if id(p) in old]
+    assert len(kept) == len(list(model.module_.blocks[0].parameters()))  # Adam moments kept
+    model.set_params(n_epochs=3).partial_fit(events[:0], replay=events)  # continue training
+    new_block = model.module_.blocks[1]
+    assert float(new_block.attention.out.weight.abs().sum()) > 0  # the new block learned
+    assert not np.allclose(model.score_batch(np.arange(model.n_users)), after, atol=1e-4)
+
+
+def test_a_deepened_sasrec_saves_and_loads_with_its_depth(events, tmp_path):
+    model = _sasrec(events, n_epochs=3)
+    add_block(model)
+    model.save(tmp_path / "grown")
+    loaded = SASRec.load(tmp_path / "grown")
+    assert loaded.n_blocks == 2
+    users = np.arange(model.n_users)
+    assert np.allclose(loaded.score_batch(users), model.score_batch(users), atol=1e-6)
+
+
+def test_add_block_needs_a_fitted_sasrec(events):
+    with pytest.raises(ValueError, match="no self-attention blocks"):
+        add_block(BPR(n_epochs=1).fit(events))

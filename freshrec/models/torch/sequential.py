@@ -34,6 +34,7 @@ from freshrec.models.torch.anchoring import Anchorable
 from freshrec.models.torch.distributed import shard, world
 from freshrec.models.torch.losses import linear_cross_entropy
 from freshrec.models.torch.nn import resolve_device, sample_uniform, train_step
+from freshrec.models.torch.schedule import apply_step_size, check_schedule, step_size_factor
 from freshrec.models.torch.torch_base import TorchRecommender
 from freshrec.models.torch.training import TrainingHistory
 from freshrec.typing import ItemId, UserId
@@ -220,12 +221,19 @@ class SequentialRecommender(Anchorable, TorchRecommender, PopularityPrior):
         device = resolve_device(self.device)
 
         lengths = (inputs > 0).sum(1)
+        schedule = getattr(self, "lr_schedule", "constant")
+        check_schedule(schedule)
+        n_steps = self.n_epochs * -(-len(users) // self.batch_size)  # the batches of n_epochs
+        steps = iter(range(n_steps))
 
         def epoch() -> float:
             self.module_.train()
             batches = _bucketed_batches(lengths, self.batch_size, generator)
             total = 0.0
             for rows in batches:
+                if schedule != "constant":
+                    factor = step_size_factor(schedule, next(steps), n_steps)
+                    apply_step_size(self.optimizer_, self.lr * factor)
                 width = max(int(lengths[rows].max()), self._min_width)
                 n_targets = int((targets[rows] > 0).sum())
                 rows = shard(rows)  # this process's share (all of them, alone)
