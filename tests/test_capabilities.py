@@ -65,6 +65,7 @@ EXPECTED = {
     "neumf": TORCH | {Anchors, GrowsAndEvicts, Rehearses},
     "popular": set(),
     "sasrec": SEQUENTIAL,
+    "hstu": SEQUENTIAL,
     "two-tower": TORCH,
     "user-knn": set(),
 }

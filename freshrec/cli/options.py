@@ -88,6 +88,7 @@ MODEL_NAMES = (  # freshrec.models.REGISTRY's names, here so --help needs no mod
     "content",
     "neumf",
     "sasrec",
+    "hstu",
     "gru4rec",
     "caser",
     "fm",

@@ -78,6 +78,7 @@ REGISTRY = Registry(
         "content": ContentKNN,
         "neumf": "freshrec.models.neumf.NeuMF",
         "sasrec": "freshrec.models.sasrec.SASRec",
+        "hstu": "freshrec.models.hstu.HSTU",
         "gru4rec": "freshrec.models.gru4rec.GRU4Rec",
         "caser": "freshrec.models.caser.Caser",
         "fm": "freshrec.models.deepfm.FM",

@@ -47,7 +47,7 @@ def test_sequences_follow_timestamps_not_rows():
 
 def test_windows_cover_every_target_once_with_context():
     model = small(n_epochs=1, max_len=3).fit(ordered("u", list("abcdefg")))
-    users, inputs, targets = model._windows(np.ones(len(model.sequence_log_), bool))
+    users, inputs, targets, _ = model._windows(np.ones(len(model.sequence_log_), bool))
     # 6 targets (b..g) in windows of 3 from the end: [e f g] and [b c d]
     shifted = {name: model.item_map_.encode_one(name) + 1 for name in "abcdefg"}
     as_names = {v: k for k, v in shifted.items()}
@@ -66,7 +66,7 @@ def test_partial_fit_trains_only_new_targets_with_old_context():
     model = small(n_epochs=1, max_len=4).fit(ordered("u", list("abc")))
     start = len(model.sequence_log_)
     model.partial_fit(ordered("u", list("de"), start=10.0))
-    _, inputs, targets = model._windows(np.arange(len(model.sequence_log_)) >= start)
+    _, inputs, targets, _ = model._windows(np.arange(len(model.sequence_log_)) >= start)
     names = {model.item_map_.encode_one(n) + 1: n for n in "abcde"}
     assert [names.get(v, "-") for v in inputs[0].tolist()] == ["a", "b", "c", "d"]
     assert [names.get(v, "-") for v in targets[0].tolist()] == ["-", "-", "d", "e"]
@@ -76,7 +76,7 @@ def test_windows_skip_spans_without_a_flagged_target():
     model = small(n_epochs=0, max_len=2).fit(ordered("u", list("abcdefg")))
     flagged = np.zeros(len(model.sequence_log_), bool)
     flagged[[2, 6]] = True  # c and g
-    _, inputs, targets = model._windows(flagged)
+    _, inputs, targets, _ = model._windows(flagged)
     names = {model.item_map_.encode_one(n) + 1: n for n in "abcdefg"}
     assert [[names.get(v, "-") for v in row] for row in targets.tolist()] == [
         ["-", "g"],

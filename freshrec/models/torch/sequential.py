@@ -81,6 +81,10 @@ class SequentialRecommender(Anchorable, TorchRecommender, PopularityPrior):
     user's sequence, observed items included). A known user without any positive event is
     scored by the fallback (popularity), like an unknown user.
 
+    **Times.** A model that sets ``_reads_times`` (HSTU) also keeps each history item's
+    timestamp (0 for events without one; saved with the model) and gets the inputs'
+    timestamps in ``_encode_timed``.
+
     A subclass writes ``_build_module`` (item tables with ``n_items + 1`` rows, row 0 the
     padding), ``_encode`` and ``_output_items``; it stores ``max_len``, ``loss``,
     ``n_negatives`` and ``popularity_prior`` besides the parameters :class:`TorchRecommender`
@@ -106,6 +110,7 @@ class SequentialRecommender(Anchorable, TorchRecommender, PopularityPrior):
 
     _item_offset: ClassVar[int] = 1
     _min_width: ClassVar[int] = 1  # inputs are never trimmed below this many positions
+    _reads_times: ClassVar[bool] = False  # keep each history item's timestamp for the encoder
     max_len: int
     loss: str
     popularity_prior: float
@@ -117,6 +122,13 @@ class SequentialRecommender(Anchorable, TorchRecommender, PopularityPrior):
         Output ``[b, t]`` may depend only on ``sequences[b, :t + 1]`` (and on ``users[b]``).
         """
         raise NotImplementedError
+
+    def _encode_timed(
+        self, users: torch.Tensor, sequences: torch.Tensor, times: torch.Tensor | None
+    ) -> torch.Tensor:
+        """:meth:`_encode`, given also the timestamps (B, L) of the sequences' items when the
+        model keeps them (``_reads_times``; 0 at padding), else ``None``."""
+        return self._encode(users, sequences)
 
     def _output_items(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Output vectors (n_items + 1, d) of the shifted items and their biases, or None."""
@@ -160,6 +172,7 @@ class SequentialRecommender(Anchorable, TorchRecommender, PopularityPrior):
         user_idx, item_idx = batch.indices()
         keep = (user_idx >= 0) & (item_idx >= 0) & (batch.value >= self.threshold)
         self._history().append(user_idx[keep], item_idx[keep], batch.value[keep])
+        self._append_times(batch, keep)
         return self
 
     def user_sequence(self, user: UserId) -> list[ItemId]:
@@ -192,13 +205,14 @@ class SequentialRecommender(Anchorable, TorchRecommender, PopularityPrior):
 
     def _loss_terms(self, batch: EventBatch) -> Iterator[tuple[torch.Tensor, int]]:
         """Mean next-item losses over the history positions of ``batch``'s pairs."""
-        users, inputs, targets = self._windows(self._positions_of(batch))
+        users, inputs, targets, times = self._windows(self._positions_of(batch))
         generator = torch.Generator().manual_seed(int(self.rng_.integers(_SEED_BOUND)))
         device = resolve_device(self.device)
         for start in range(0, len(users), self.batch_size):
             rows = slice(start, start + self.batch_size)
             y = targets[rows]
-            hidden = self._encode(users[rows].to(device), inputs[rows].to(device))
+            t = times[rows].to(device) if times is not None else None
+            hidden = self._encode_timed(users[rows].to(device), inputs[rows].to(device), t)
             loss = self._next_item_loss(hidden, y.to(device), users[rows], generator)
             yield loss, int((y > 0).sum())
 
@@ -209,11 +223,29 @@ class SequentialRecommender(Anchorable, TorchRecommender, PopularityPrior):
         positive = batch.value >= self.threshold
         user_idx, item_idx = batch.indices()
         history.append(user_idx[positive], item_idx[positive], batch.value[positive])
+        self._append_times(batch, positive)
         return start
+
+    def _append_times(self, batch: EventBatch, keep: np.ndarray) -> None:
+        """Record the timestamps of ``batch``'s kept events (0 without timestamps), when
+        the model reads times."""
+        if not self._reads_times:
+            return
+        times = batch.timestamp[keep] if batch.timestamp is not None else np.zeros(keep.sum())
+        chunks = self.__dict__.setdefault("time_chunks_", [])
+        chunks.append(np.asarray(times, dtype=np.float64))
+
+    def _history_times(self) -> np.ndarray:
+        """The timestamp of every history position (in arrival order), joined once per change."""
+        chunks: list[np.ndarray] = self.__dict__.setdefault("time_chunks_", [])
+        if len(chunks) != 1:
+            joined = np.concatenate(chunks) if chunks else np.zeros(0, np.float64)
+            chunks[:] = [joined]
+        return chunks[0]
 
     def _train(self, learnable: np.ndarray, valid: EventBatch | None) -> None:
         """Train on the history positions flagged in ``learnable`` (bool per position)."""
-        users, inputs, targets = self._windows(learnable)
+        users, inputs, targets, times = self._windows(learnable)
         if not len(users) or self.n_epochs < 1:
             self.history_ = TrainingHistory((), (), 0)
             return
@@ -238,8 +270,9 @@ class SequentialRecommender(Anchorable, TorchRecommender, PopularityPrior):
                 n_targets = int((targets[rows] > 0).sum())
                 rows = shard(rows)  # this process's share (all of them, alone)
                 x, y = inputs[rows, -width:], targets[rows, -width:]
+                t = times[rows, -width:].to(device) if times is not None else None
                 if len(rows):
-                    hidden = self._encode(users[rows].to(device), x.to(device))
+                    hidden = self._encode_timed(users[rows].to(device), x.to(device), t)
                     loss = self._next_item_loss(hidden, y.to(device), users[rows], generator)
                     loss = loss * (int((y > 0).sum()) * world()[1] / n_targets)  # batch mean
                 else:  # more processes than rows: take part in the averaging with zeros
@@ -279,8 +312,10 @@ class SequentialRecommender(Anchorable, TorchRecommender, PopularityPrior):
             chunk = rows[start : start + step]
             width = max(int(lengths[chunk].max()), self._min_width)
             users = torch.from_numpy(user_idx[chunk].astype(np.int64))
-            sequences = self._latest(users.numpy())[:, -width:]
-            hidden = self._encode(users.to(device), sequences.to(device))
+            sequences, times = self._latest(users.numpy())
+            sequences = sequences[:, -width:]
+            times = times[:, -width:].to(device) if times is not None else None
+            hidden = self._encode_timed(users.to(device), sequences.to(device), times)
             logits = hidden[:, -1] @ vectors.T
             if bias is not None:
                 logits = logits + bias
@@ -311,6 +346,8 @@ class SequentialRecommender(Anchorable, TorchRecommender, PopularityPrior):
                 f"{_HISTORY}value": values[keep],
             }
         )
+        if self._reads_times:
+            arrays[f"{_HISTORY}time"] = self._history_times()[keep]
         return arrays
 
     def _set_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
@@ -324,6 +361,11 @@ class SequentialRecommender(Anchorable, TorchRecommender, PopularityPrior):
             )
             self.sequence_log_ = history
             self.__dict__.pop("sequences_", None)
+            if self._reads_times:
+                times = arrays.get(f"{_HISTORY}time")
+                self.time_chunks_ = [
+                    np.zeros(len(history)) if times is None else np.asarray(times, np.float64)
+                ]
 
     # -- sequences ------------------------------------------------------------------------
     def _history(self) -> InteractionLog:
@@ -344,22 +386,30 @@ class SequentialRecommender(Anchorable, TorchRecommender, PopularityPrior):
             self.sequences_ = (key, indptr, items[order], order)
         return self.sequences_[1], self.sequences_[2], self.sequences_[3]
 
-    def _latest(self, user_idx: np.ndarray) -> torch.Tensor:
-        """The latest ``max_len`` shifted items of each user, left-padded with 0: (B, L)."""
-        indptr, items, _ = self._sequences()
+    def _latest(self, user_idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The latest ``max_len`` shifted items of each user, left-padded with 0: (B, L), and
+        their timestamps (0 at padding) when the model reads times, else ``None``."""
+        indptr, items, positions = self._sequences()
+        clock = self._history_times() if self._reads_times else None
         out = np.zeros((len(user_idx), self.max_len), dtype=np.int64)
+        times = np.zeros(out.shape) if clock is not None else None
         for row, u in enumerate(user_idx):
-            tail = items[max(indptr[u], indptr[u + 1] - self.max_len) : indptr[u + 1]]
-            out[row, self.max_len - len(tail) :] = tail + 1
-        return torch.from_numpy(out)
+            lo, hi = max(indptr[u], indptr[u + 1] - self.max_len), indptr[u + 1]
+            out[row, self.max_len - (hi - lo) :] = items[lo:hi] + 1
+            if times is not None and clock is not None:
+                times[row, self.max_len - (hi - lo) :] = clock[positions[lo:hi]]
+        return torch.from_numpy(out), None if times is None else torch.from_numpy(times)
 
-    def _windows(self, learnable: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _windows(
+        self, learnable: np.ndarray
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Training windows over the targets at the history positions flagged ``learnable``.
 
         Each user's sequence is cut from its end backwards into windows of ``max_len``
         targets, down to the first learnable position; windows without one are skipped.
-        Returns ``(users (W,), inputs (W, L), targets (W, L))``, items shifted by one, 0 for
-        padding and for the targets not to learn (e.g. learned before).
+        Returns ``(users (W,), inputs (W, L), targets (W, L), times)``, items shifted by one,
+        0 for padding and for the targets not to learn (e.g. learned before); ``times`` are
+        the inputs' timestamps (W, L) when the model reads times, else ``None``.
         """
         indptr, items, positions = self._sequences()
         flags = learnable[positions]  # per sequence slot
@@ -378,13 +428,22 @@ class SequentialRecommender(Anchorable, TorchRecommender, PopularityPrior):
         users = np.empty(len(spans), dtype=np.int64)
         inputs = np.zeros((len(spans), length), dtype=np.int64)
         targets = np.zeros((len(spans), length), dtype=np.int64)
+        clock = self._history_times() if self._reads_times else None
+        times = np.zeros(inputs.shape) if clock is not None else None
         for row, (u, lo, end) in enumerate(spans):
             users[row] = u
             begin = max(end - length, lo + 1)  # first target of the window
             n = end - begin
             inputs[row, length - n :] = items[begin - 1 : end - 1] + 1
             targets[row, length - n :] = np.where(flags[begin:end], items[begin:end] + 1, 0)
-        return torch.from_numpy(users), torch.from_numpy(inputs), torch.from_numpy(targets)
+            if times is not None and clock is not None:
+                times[row, length - n :] = clock[positions[begin - 1 : end - 1]]
+        return (
+            torch.from_numpy(users),
+            torch.from_numpy(inputs),
+            torch.from_numpy(targets),
+            None if times is None else torch.from_numpy(times),
+        )
 
     # -- loss -----------------------------------------------------------------------------
     def _next_item_loss(
