@@ -117,7 +117,10 @@ def download(
 def export(
     name: str,
     protocol: Annotated[
-        str, typer.Option(help="random | temporal-user | temporal-global | loo-full | loo-sampled")
+        str,
+        typer.Option(
+            help="random | temporal-user | temporal-global | loo-full | loo-sampled | loo-hstu"
+        ),
     ],
     out: Annotated[Path, typer.Option(help="Folder for train.tsv / valid.tsv / test.tsv.")],
     seed: Annotated[int, typer.Option(help="Split seed.")] = 0,

@@ -104,7 +104,10 @@ def evaluate(
     dataset: DatasetOption,
     model: Annotated[str, typer.Option(help=f"Model name(s), comma-separated; {_MODELS_HELP}.")],
     protocol: Annotated[
-        str, typer.Option(help="random | temporal-user | temporal-global | loo-full | loo-sampled")
+        str,
+        typer.Option(
+            help="random | temporal-user | temporal-global | loo-full | loo-sampled | loo-hstu"
+        ),
     ] = "temporal-user",
     seeds: Annotated[str, typer.Option(help="Training seeds, comma-separated.")] = "0",
     split_seed: Annotated[int, typer.Option(help="Seed of the (fixed) split.")] = 0,

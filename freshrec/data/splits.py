@@ -20,7 +20,9 @@ __all__ = [
     "PROTOCOLS",
     "five_core",
     "Split",
+    "HSTU_WINDOW",
     "k_fold_splits",
+    "latest_per_user",
     "leave_last_out",
     "random_split",
     "split_by_name",
@@ -245,10 +247,32 @@ _SPLITTERS: dict[str, Callable[[EventBatch, int], Split]] = {
     "temporal-global": lambda batch, seed: temporal_global_split(batch),
     "loo-full": lambda batch, seed: leave_last_out(five_core(batch)),
     "loo-sampled": lambda batch, seed: leave_last_out(five_core(batch)),
+    "loo-hstu": lambda batch, seed: leave_last_out(batch),
 }
+
+HSTU_WINDOW = 200
+"""Items of each user's latest history masked under ``loo-hstu``: the input window of the
+HSTU paper's public code (its ``max_sequence_length``)."""
 
 PROTOCOLS: tuple[str, ...] = tuple(_SPLITTERS)
 """The protocol names of ``freshrec evaluate --protocol P``, in the order DESIGN.md lists them."""
+
+
+def latest_per_user(batch: EventBatch, n: int) -> EventBatch:
+    """Each user's latest ``n`` events (by timestamp, ties in file order), in ``batch``'s order.
+
+    Examples
+    --------
+    >>> batch = EventBatch(np.array([1, 1, 1, 2]), np.array([5, 6, 7, 8]), np.ones(4),
+    ...                    timestamp=np.array([3.0, 1.0, 2.0, 9.0]))
+    >>> latest_per_user(batch, 2).item.tolist()
+    [5, 7, 8]
+    """
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    codes, n_groups = _group_codes(batch.user)
+    rank, size = _ranks(codes, _time_order(batch, codes), n_groups)
+    return batch.take(size[codes] - rank <= n)
 
 
 def five_core(batch: EventBatch) -> EventBatch:
@@ -273,7 +297,10 @@ def split_by_name(batch: EventBatch, protocol: str, seed: int = 0) -> Split:
     :func:`temporal_user_split` (last 20%), ``temporal-global`` is
     :func:`temporal_global_split` (one cut, 20% test), and ``loo-full`` and ``loo-sampled``
     are both :func:`leave_last_out` of the :func:`five_core` events (they differ in how the
-    test items are ranked).
+    test items are ranked). ``loo-hstu`` is :func:`leave_last_out` of every event, as the
+    HSTU paper's public code splits MovieLens (no k-core filter); under it the ranking masks
+    only the items of each user's latest :data:`HSTU_WINDOW` events before the test event
+    (:func:`latest_per_user`), the input window that code masks.
     ``seed`` only matters for ``random``.
 
     Examples

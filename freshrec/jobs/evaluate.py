@@ -13,8 +13,15 @@ import numpy as np
 
 from freshrec.capabilities import Observes, PredictsRatings
 from freshrec.config import model_params
+from freshrec.data.batch import EventBatch
 from freshrec.data.dataset import Dataset, SideTable
-from freshrec.data.splits import Split, k_fold_splits, split_by_name
+from freshrec.data.splits import (
+    HSTU_WINDOW,
+    Split,
+    k_fold_splits,
+    latest_per_user,
+    split_by_name,
+)
 from freshrec.evaluation.protocols import evaluate_ranking, evaluate_rating, summarize_seeds
 from freshrec.evaluation.results import ResultRow
 from freshrec.jobs.report import Results
@@ -22,7 +29,7 @@ from freshrec.models import REGISTRY
 
 __all__ = ["PROTOCOLS", "fit_model", "run_evaluation"]
 
-PROTOCOLS = ("random", "temporal-user", "temporal-global", "loo-full", "loo-sampled")
+PROTOCOLS = ("random", "temporal-user", "temporal-global", "loo-full", "loo-sampled", "loo-hstu")
 
 
 def fit_model(
@@ -118,9 +125,13 @@ def run_evaluation(
             fit_seconds.setdefault(name, []).append(seconds)
             chosen[name] = model.get_params()
             start = time.perf_counter()
+            masked = split.train
+            if protocol == "loo-hstu":  # only the latest window's items are masked
+                history = EventBatch.concat([split.train, *exclude])
+                masked, exclude = latest_per_user(history, HSTU_WINDOW), []
             metrics = evaluate_ranking(
                 model,
-                split.train,
+                masked,
                 split.test,
                 k=(k,),
                 exclude=exclude,

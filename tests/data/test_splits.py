@@ -13,6 +13,7 @@ from freshrec.data.splits import (
     PROTOCOLS,
     Split,
     five_core,
+    latest_per_user,
     leave_last_out,
     random_split,
     split_by_name,
@@ -263,7 +264,8 @@ def test_split_by_name(protocol: str) -> None:
     before = {name: getattr(batch, name).copy() for name in ("user", "item", "timestamp")}
     split = split_by_name(batch, protocol, seed=4)
     assert split.name == protocol
-    assert_partition(split, five_core(batch) if protocol.startswith("loo") else batch)
+    kept = five_core(batch) if protocol in ("loo-full", "loo-sampled") else batch
+    assert_partition(split, kept)
     for name, column in before.items():  # the input is never mutated
         assert np.array_equal(getattr(batch, name), column)
 
@@ -274,6 +276,7 @@ def test_split_by_name_matches_the_functions() -> None:
         ("random", random_split(batch, seed=9)),
         ("loo-full", leave_last_out(five_core(batch))),
         ("loo-sampled", leave_last_out(five_core(batch))),
+        ("loo-hstu", leave_last_out(batch)),
         ("temporal-user", temporal_user_split(batch)),
         ("temporal-global", temporal_global_split(batch)),
     ]
@@ -281,6 +284,19 @@ def test_split_by_name_matches_the_functions() -> None:
         assert split_by_name(batch, protocol, seed=9).test.event_id.tolist() == (
             expected.test.event_id.tolist()
         )
+
+
+@pytest.mark.parametrize("n", [0, 1, 3, 50])
+def test_latest_per_user_keeps_each_users_latest_events(n: int) -> None:
+    batch = random_events(seed=5)
+    kept = latest_per_user(batch, n)
+    for user in np.unique(batch.user):
+        times = np.sort(batch.timestamp[batch.user == user])
+        mine = np.sort(kept.timestamp[kept.user == user])
+        assert len(mine) == min(n, len(times))
+        assert np.array_equal(mine, times[len(times) - len(mine) :])
+    with pytest.raises(ValueError, match="n must be"):
+        latest_per_user(batch, -1)
 
 
 def test_split_by_name_rejects_unknown_protocol() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from freshrec.data import Event, EventBatch
+from freshrec.data.dataset import Dataset
 from freshrec.data.synthetic import synthetic_stream
 from freshrec.jobs.evaluate import run_evaluation
 from freshrec.models.sasrec import SASRec
@@ -32,3 +34,19 @@ def test_other_protocols_do_not_observe(monkeypatch):
     data = synthetic_stream(n_users=40, n_items=30, n_events=1200, seed=0)
     run_evaluation(data, ["sasrec"], "temporal-user", overrides=TINY)
     assert observed == []
+
+
+def test_loo_hstu_masks_only_the_latest_window(monkeypatch):
+    """A user who comes back to an item seen before the window is a hit; inside it, masked."""
+    others = [Event(f"o{u}", "a", 1.0, float(t)) for u in range(6) for t in range(3)]
+    others += [Event(f"o{u}", f"x{u}{t}", 1.0, 10.0 + t) for u in range(6) for t in range(3)]
+    back = [Event("me", item, 1.0, float(t)) for t, item in enumerate(["a", "b", "c", "a"])]
+    data = Dataset(name="toy", events=EventBatch.from_events(others + back))
+    hit_rates = []
+    for window in (2, 10):  # me's history before the test: a, b, c
+        monkeypatch.setattr("freshrec.jobs.evaluate.HSTU_WINDOW", window)
+        results = run_evaluation(data, ["popular"], "loo-hstu", k=1)
+        row = next(r for r in results.rows if r.metric == "hit@1")
+        hit_rates.append(row.value)
+    # "a", the most popular item, is me's test item: ranked first unless masked
+    assert hit_rates == [1 / 7, 0.0]
