@@ -138,8 +138,8 @@ class BPR(
     0.1776. ``freshrec evaluate --dataset ml-1m --model bpr --protocol random --min-rating 3
     --seeds 0,1,2`` draws its split with the library's own RNG and measured 0.2495 / 0.1819
     with the float32 epoch (0.2484 / 0.1805 with the earlier float64 one, which the table
-    above also used; mean of the three seeds; BENCHMARKS.md). Without ``valid`` (all 100 epochs) seed 0
-    scores 0.2546 / 0.1840 in 33 s.
+    above also used; mean of the three seeds; BENCHMARKS.md). Without ``valid`` (all 100
+    epochs) seed 0 scores 0.2546 / 0.1840 in 33 s (float64 epoch).
     Tuning (seed 0): with a constant step size, nine combinations of ``lr`` in {0.01, 0.02,
     0.03, 0.05, 0.1} and ``l2`` in {0.003, 0.005, 0.01, 0.02, 0.03} peaked at ``lr=0.02``,
     ``l2=0.01`` (0.2482 / 0.1819), but the validation curve stayed noisy, so early stopping
