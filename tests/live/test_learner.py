@@ -235,10 +235,11 @@ def test_a_candidate_checked_on_the_whole_next_window_is_checked_before_the_next
 
 
 def _with_a_burst(stream: EventBatch, at: int = 3000) -> EventBatch:
-    """``stream`` with 5 new accounts pushing one item, 60 events each, after event ``at``."""
+    """``stream`` with 5 new accounts pushing one item, 60 events each, after event ``at``
+    (an item outside most top-10 lists before the burst, so that the push shows)."""
     burst = EventBatch(
         np.repeat(np.array([f"bot{i}" for i in range(5)], dtype=object), 60),
-        np.full(300, stream.item[7]),
+        np.full(300, stream.item[0]),
         np.ones(300),
         timestamp=np.full(300, stream.timestamp[at - 1]),
         event_id=np.arange(10_000, 10_300),
