@@ -124,7 +124,7 @@ class HSTUModule(nn.Module):
     Examples
     --------
     >>> module = HSTUModule(5, max_len=4, dim=8, n_blocks=1, n_heads=2, dropout=0.0, seed=0)
-    >>> out = module(torch.tensor([[0, 0, 3, 1]]), torch.tensor([[0.0, 0.0, 10.0, 99.0]]))
+    >>> out = module(torch.tensor([[0, 0, 3, 1]]), torch.tensor([[0.0, 0.0, 10.0, 99.0]])).detach()
     >>> out.shape, round(float(out[0, -1].norm()), 4), float(out[0, 0].abs().sum())
     (torch.Size([1, 4, 8]), 1.0, 0.0)
     """
