@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import ClassVar, Self
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 from numba import njit, prange
@@ -562,8 +563,6 @@ class BPR(
 
 def _resolve_threads(n_threads: int) -> int:
     """``n_threads``, or every thread numba may use for 0; at most that many."""
-    import numba
-
     if n_threads < 0:
         raise ValueError(f"n_threads must be >= 0 (0: all cores), got {n_threads}")
     most = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
@@ -573,8 +572,6 @@ def _resolve_threads(n_threads: int) -> int:
 @contextmanager
 def _numba_threads(n: int) -> Iterator[None]:
     """Run numba's parallel loops of this thread on ``n`` threads, then restore the count."""
-    import numba
-
     before = numba.get_num_threads()
     numba.set_num_threads(n)
     try:

@@ -289,9 +289,6 @@ class HSTU(SequentialRecommender, Rehearses, Observes, Anchors):
             n_items, self.max_len, self.dim, self.n_blocks, self.n_heads, self.dropout, seed % 2**62
         )
 
-    def _encode(self, users: torch.Tensor, sequences: torch.Tensor) -> torch.Tensor:
-        return self.module_(sequences, None)  # type: ignore[no-any-return]
-
     def _encode_timed(
         self, users: torch.Tensor, sequences: torch.Tensor, times: torch.Tensor | None
     ) -> torch.Tensor:
