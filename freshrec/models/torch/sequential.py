@@ -34,6 +34,7 @@ from freshrec.models.torch.anchoring import Anchorable
 from freshrec.models.torch.distributed import shard, world
 from freshrec.models.torch.losses import linear_cross_entropy
 from freshrec.models.torch.nn import resolve_device, sample_uniform, train_step
+from freshrec.models.torch.precision import check_precision, training_autocast
 from freshrec.models.torch.schedule import apply_step_size, check_schedule, step_size_factor
 from freshrec.models.torch.torch_base import TorchRecommender
 from freshrec.models.torch.training import TrainingHistory
@@ -255,8 +256,10 @@ class SequentialRecommender(Anchorable, TorchRecommender, PopularityPrior):
         lengths = (inputs > 0).sum(1)
         schedule = getattr(self, "lr_schedule", "constant")
         check_schedule(schedule)
+        precision = getattr(self, "precision", "float32")
+        check_precision(precision)
         n_steps = self.n_epochs * -(-len(users) // self.batch_size)  # the batches of n_epochs
-        steps = iter(range(n_steps))
+        progress = {"step": 0}  # steps taken (a checkpoint saves it)
 
         def epoch() -> float:
             self.module_.train()
@@ -264,7 +267,8 @@ class SequentialRecommender(Anchorable, TorchRecommender, PopularityPrior):
             total = 0.0
             for rows in batches:
                 if schedule != "constant":
-                    factor = step_size_factor(schedule, next(steps), n_steps)
+                    factor = step_size_factor(schedule, progress["step"], n_steps)
+                    progress["step"] += 1
                     apply_step_size(self.optimizer_, self.lr * factor)
                 width = max(int(lengths[rows].max()), self._min_width)
                 n_targets = int((targets[rows] > 0).sum())
@@ -272,7 +276,9 @@ class SequentialRecommender(Anchorable, TorchRecommender, PopularityPrior):
                 x, y = inputs[rows, -width:], targets[rows, -width:]
                 t = times[rows, -width:].to(device) if times is not None else None
                 if len(rows):
-                    hidden = self._encode_timed(users[rows].to(device), x.to(device), t)
+                    with training_autocast(precision, device):
+                        hidden = self._encode_timed(users[rows].to(device), x.to(device), t)
+                    hidden = hidden.float()  # the loss in float32
                     loss = self._next_item_loss(hidden, y.to(device), users[rows], generator)
                     loss = loss * (int((y > 0).sum()) * world()[1] / n_targets)  # batch mean
                 else:  # more processes than rows: take part in the averaging with zeros
@@ -285,7 +291,12 @@ class SequentialRecommender(Anchorable, TorchRecommender, PopularityPrior):
         cuda = [device] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda):
             torch.manual_seed(int(self.rng_.integers(_SEED_BOUND)))
-            self.history_ = self._run_epochs(epoch, valid)
+            generators = {"batches": generator, "dropout": torch.default_generator}
+            if cuda:
+                generators["cuda"] = torch.cuda.default_generators[device.index or 0]
+            self.history_ = self._run_epochs(
+                epoch, valid, generators, progress, data=(users, inputs, targets, times)
+            )
 
     @torch.no_grad()
     def _score(self, user_idx: np.ndarray, item_idx: np.ndarray | None) -> np.ndarray:

@@ -17,8 +17,10 @@ Examples
 
 from __future__ import annotations
 
+import os
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from pathlib import Path
 from typing import ClassVar, Self
 
 import numpy as np
@@ -28,6 +30,7 @@ from torch import nn
 from freshrec.base import RecommenderBase
 from freshrec.capabilities import HasItemRows
 from freshrec.data.batch import EventBatch
+from freshrec.models.torch.checkpoint import TrainingCheckpoint
 from freshrec.models.torch.distributed import shard, world
 from freshrec.models.torch.nn import (
     GrowableEmbedding,
@@ -123,6 +126,7 @@ class TorchRecommender(RecommenderBase, HasItemRows):
     _item_offset: ClassVar[int] = 0  # extra leading item rows (e.g. a padding row 0)
     _adam_betas: ClassVar[tuple[float, float]] = (0.9, 0.999)
     score_chunk: ClassVar[int] = 2**20  # (user, item) pairs scored at once
+    _checkpoint_dir: Path | None = None  # set by ``checkpoint_to``
 
     n_epochs: int
     lr: float
@@ -163,16 +167,61 @@ class TorchRecommender(RecommenderBase, HasItemRows):
         name = getattr(self, "optimizer", "adam")
         return [(self.optimizer_, step_settings(name, self.lr, self.l2))]
 
-    def _run_epochs(self, epoch: Callable[[], float], valid: EventBatch | None) -> TrainingHistory:
+    def _run_epochs(
+        self,
+        epoch: Callable[[], float],
+        valid: EventBatch | None,
+        generators: Mapping[str, torch.Generator] | None = None,
+        counters: MutableMapping[str, int] | None = None,
+        data: Sequence[torch.Tensor | None] = (),
+    ) -> TrainingHistory:
         """A training pass: apply :meth:`_step_settings`, then run up to ``n_epochs`` epochs.
 
         Every ``_learn`` trains through this, so the pass steps with the model's current
-        ``lr``/``l2``, whatever they were when the optimizer was built.
+        ``lr``/``l2``, whatever they were when the optimizer was built. After
+        :meth:`checkpoint_to` the pass is saved after every epoch and resumed when found:
+        ``generators`` (the pass's random generators), ``counters`` and ``data`` (its
+        training tensors) are what the checkpoint saves and recognises the pass by.
         """
         self._float_tables()
+        checkpoint = resumed = None
+        if self._checkpoint_dir is not None:
+            checkpoint = TrainingCheckpoint(
+                self._checkpoint_dir, self, generators or {}, counters or {}, data, self.patience
+            )
+            resumed = checkpoint.restore()
         for optimizer, settings in self._step_settings():
             apply_step_settings(optimizer, settings)
-        return run_epochs(self, epoch, self.n_epochs, valid=valid, patience=self.patience)
+        return run_epochs(
+            self,
+            epoch,
+            self.n_epochs,
+            valid=valid,
+            patience=self.patience,
+            resume=resumed,
+            on_epoch=checkpoint.save if checkpoint is not None else None,
+        )
+
+    def checkpoint_to(self, directory: str | os.PathLike[str] | None) -> Self:
+        """Save each training pass to ``directory`` after every epoch; resume one found there.
+
+        Run the same script again after a stopped process and the pass goes on after its
+        last saved epoch, ending as an uninterrupted run would
+        (:mod:`freshrec.models.torch.checkpoint`). ``None`` stops checkpointing.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from freshrec.checks import checkerboard_events
+        >>> from freshrec.models.neumf import NeuMF
+        >>> folder = tempfile.mkdtemp()
+        >>> first = NeuMF(n_factors=4, n_epochs=2).checkpoint_to(folder).fit(checkerboard_events())
+        >>> again = NeuMF(n_factors=4, n_epochs=2).checkpoint_to(folder).fit(checkerboard_events())
+        >>> again.history_.loss == first.history_.loss  # restored, not trained again
+        True
+        """
+        self._checkpoint_dir = Path(directory) if directory is not None else None
+        return self
 
     # -- forgetting control (used by freshrec.models.torch.anchoring) ----------------------------
     def _anchor_penalty(self) -> torch.Tensor | float:
@@ -353,7 +402,9 @@ class TorchRecommender(RecommenderBase, HasItemRows):
                 total += train_step(self.module_, self.optimizer_, loss) * len(rows)
             return total / len(users)
 
-        self.history_ = self._run_epochs(epoch, valid)
+        self.history_ = self._run_epochs(
+            epoch, valid, generators={"batches": generator}, data=(users, items)
+        )
 
     @torch.no_grad()
     def _score(self, user_idx: np.ndarray, item_idx: np.ndarray | None) -> np.ndarray:

@@ -34,7 +34,7 @@ from freshrec.data.batch import EventBatch
 from freshrec.evaluation.metrics import ndcg_at_k
 from freshrec.ranking import top_k
 
-__all__ = ["EarlyStopping", "TrainingHistory", "ValidationNDCG", "run_epochs"]
+__all__ = ["EarlyStopping", "RunState", "TrainingHistory", "ValidationNDCG", "run_epochs"]
 
 _LOG = logging.getLogger("freshrec.training")
 
@@ -82,6 +82,8 @@ class EarlyStopping:
     ----------
     best_score, best_epoch, best_state
         The best score, its epoch (1-based update count) and the state copied with it.
+    n_updates
+        Scores recorded so far.
 
     Examples
     --------
@@ -100,13 +102,13 @@ class EarlyStopping:
         self.best_score = -np.inf
         self.best_epoch = 0
         self.best_state: dict[str, np.ndarray] = {}
-        self._epoch = 0
+        self.n_updates = 0
 
     def update(self, score: float, state: dict[str, np.ndarray] | None = None) -> bool:
         """Record the score of the next epoch; return whether it is the new best."""
-        self._epoch += 1
+        self.n_updates += 1
         if score > self.best_score + self.min_delta:
-            self.best_score, self.best_epoch = score, self._epoch
+            self.best_score, self.best_epoch = score, self.n_updates
             self.best_state = {name: array.copy() for name, array in (state or {}).items()}
             return True
         return False
@@ -114,7 +116,36 @@ class EarlyStopping:
     @property
     def should_stop(self) -> bool:
         """Whether the last ``patience`` updates brought no improvement."""
-        return self._epoch - self.best_epoch >= self.patience
+        return self.n_updates - self.best_epoch >= self.patience
+
+
+@dataclass
+class RunState:
+    """Where a training pass stands after its latest epoch: what :func:`run_epochs` needs to
+    go on from there (with the model's parameters, saved apart).
+
+    Attributes
+    ----------
+    losses, scores
+        Each epoch's mean training loss and, with validation events, validation score.
+    stopper
+        The early-stopping record (best score, its epoch and that epoch's state).
+
+    Examples
+    --------
+    >>> state = RunState([0.9, 0.7], [0.10, 0.12], EarlyStopping(patience=3))
+    >>> state.epochs_done
+    2
+    """
+
+    losses: list[float]
+    scores: list[float]
+    stopper: EarlyStopping
+
+    @property
+    def epochs_done(self) -> int:
+        """Epochs run so far."""
+        return len(self.losses)
 
 
 class ValidationNDCG:
@@ -183,6 +214,8 @@ def run_epochs(
     valid: EventBatch | None = None,
     patience: int = 10,
     k: int = 10,
+    resume: RunState | None = None,
+    on_epoch: Callable[[RunState], None] | None = None,
 ) -> TrainingHistory:
     """Run ``epoch`` (one pass; returns its mean loss) up to ``n_epochs`` times.
 
@@ -190,6 +223,10 @@ def run_epochs(
     ``patience`` epochs without improvement and the model's state (``_arrays``) is restored to
     that of the best epoch. Without ``valid`` all ``n_epochs`` run and the last is kept.
     Each epoch is logged at level INFO on the ``freshrec.training`` logger.
+
+    ``resume`` goes on from a pass stopped after ``resume.epochs_done`` epochs (the model
+    already holds that epoch's parameters); ``on_epoch`` is called with the state after every
+    epoch (to save a checkpoint, see :mod:`freshrec.models.torch.checkpoint`).
 
     Examples
     --------
@@ -199,34 +236,31 @@ def run_epochs(
     >>> losses = iter([0.9, 0.5, 0.4])
     >>> run_epochs(model, lambda: next(losses), 3).loss
     (0.9, 0.5, 0.4)
+    >>> run_epochs(model, lambda: 0.3, 3, resume=RunState([0.9, 0.5], [], EarlyStopping())).loss
+    (0.9, 0.5, 0.3)
     """
-    losses: list[float] = []
-    scores: list[float] = []
+    state = resume or RunState([], [], EarlyStopping(patience))
     evaluate = ValidationNDCG(model, valid, k=k) if valid is not None else None
     if evaluate is not None and not len(evaluate.users):
         evaluate = None  # nothing to validate on: train like without ``valid``
-    stopper = EarlyStopping(patience)
-    for number in range(1, n_epochs + 1):
-        losses.append(float(epoch()))
+    stopper = state.stopper
+    name = type(model).__name__
+    while state.epochs_done < n_epochs and not (evaluate is not None and stopper.should_stop):
+        state.losses.append(float(epoch()))
+        number, loss = state.epochs_done, state.losses[-1]
         if evaluate is None:
+            _LOG.info("%s epoch %d/%d: loss %.4f", name, number, n_epochs, loss)
+        else:
+            state.scores.append(evaluate())
             _LOG.info(
-                "%s epoch %d/%d: loss %.4f", type(model).__name__, number, n_epochs, losses[-1]
+                "%s epoch %d/%d: loss %.4f, valid NDCG@%d %.4f",
+                *(name, number, n_epochs, loss, k, state.scores[-1]),
             )
-            continue
-        scores.append(evaluate())
-        _LOG.info(
-            "%s epoch %d/%d: loss %.4f, valid NDCG@%d %.4f",
-            type(model).__name__,
-            number,
-            n_epochs,
-            losses[-1],
-            k,
-            scores[-1],
-        )
-        stopper.update(scores[-1], model._arrays())
-        if stopper.should_stop:
-            break
+            stopper.update(state.scores[-1], model._arrays())
+        if on_epoch is not None:
+            on_epoch(state)
+    losses, scores = tuple(state.losses), tuple(state.scores)
     if evaluate is None or stopper.best_epoch == 0:
-        return TrainingHistory(tuple(losses), tuple(scores), len(losses))
+        return TrainingHistory(losses, scores, len(losses))
     model._set_arrays(stopper.best_state)
-    return TrainingHistory(tuple(losses), tuple(scores), stopper.best_epoch)
+    return TrainingHistory(losses, scores, stopper.best_epoch)
