@@ -68,13 +68,13 @@ def test_public_classes_and_functions_have_examples():
 def _argument_limit(cls: type) -> int:
     """10 arguments; a deep model may take 16: its architecture plus the shared optimisation
     settings (n_epochs, lr, l2, batch_size, patience, threshold, device, seed), and a
-    sequential one 18 (its popularity_prior, a scoring setting every sequential model shares,
-    and an lr_schedule)."""
+    sequential one 19 (its popularity_prior, a scoring setting every sequential model shares,
+    an lr_schedule and a training precision)."""
     from freshrec.models.torch.sequential import SequentialRecommender
     from freshrec.models.torch.torch_base import TorchRecommender
 
     if issubclass(cls, SequentialRecommender):
-        return 18
+        return 19
     return 16 if issubclass(cls, TorchRecommender) else 10
 
 

@@ -40,7 +40,7 @@ from freshrec.capabilities import Anchors, Observes, Rehearses
 from freshrec.models.torch.nn import GrowableEmbedding
 from freshrec.models.torch.sequential import SequentialRecommender
 
-__all__ = ["HSTU", "HSTULayer", "HSTUModule", "time_buckets"]
+__all__ = ["HSTU", "HSTULayer", "HSTUModule", "sampled_logits", "time_buckets"]
 
 N_TIME_BUCKETS = 128
 _BUCKET_WIDTH = 0.301  # buckets of ln(seconds): each about 1.35x longer than the one before
@@ -222,6 +222,9 @@ class HSTU(SequentialRecommender, Rehearses, Observes, Anchors):
         Weight of the popularity prior for users with short sequences (0: none).
     device
         ``"cpu"``, ``"cuda"`` or ``"auto"``.
+    precision
+        ``"float32"``, or ``"bf16"``: training steps under bf16 autocast, the loss in float32
+        (:mod:`freshrec.models.torch.precision`); scoring stays float32.
     seed
         Seed of the model's RNG.
 
@@ -261,6 +264,7 @@ class HSTU(SequentialRecommender, Rehearses, Observes, Anchors):
         threshold: float = 1.0,
         popularity_prior: float = 0.0,
         device: str = "cpu",
+        precision: str = "float32",
         seed: int | None = 0,
     ) -> None:
         self.dim = dim
@@ -280,6 +284,7 @@ class HSTU(SequentialRecommender, Rehearses, Observes, Anchors):
         self.threshold = threshold
         self.popularity_prior = popularity_prior
         self.device = device
+        self.precision = precision
         self.seed = seed
 
     def _build_module(self, n_users: int, n_items: int, seed: int) -> nn.Module:
@@ -319,8 +324,35 @@ class HSTU(SequentialRecommender, Rehearses, Observes, Anchors):
         vectors, _ = self._output_items()  # unit length / temperature
         shape = (len(h), self.n_negatives)
         negatives = torch.randint(1, self.n_items + 1, shape, generator=generator).to(h.device)
-        pos = (h * vectors[positive]).sum(-1, keepdim=True)
-        neg = torch.einsum("md,mnd->mn", h, vectors[negatives])
-        neg = neg.masked_fill(negatives == positive[:, None], -torch.inf)
-        logits = torch.cat([pos, neg], dim=1)
+        hits = F.pad(negatives == positive[:, None], (1, 0))  # an accidental hit: masked
+        logits = sampled_logits(h, vectors, positive, negatives).masked_fill(hits, -torch.inf)
         return F.cross_entropy(logits, torch.zeros(len(h), dtype=torch.long, device=h.device))
+
+
+def sampled_logits(
+    hidden: torch.Tensor, vectors: torch.Tensor, positive: torch.Tensor, negatives: torch.Tensor
+) -> torch.Tensor:
+    """``(M, 1 + n)`` logits: each row of ``hidden`` (M, d) against its positive item
+    (M,) and its own negatives (M, n), rows of ``vectors``.
+
+    Gathering an (M, n, d) block of negative vectors costs ``n * d`` numbers per row; when
+    the whole table is smaller (``len(vectors) <= n * d``, e.g. MovieLens' 3,706 items
+    against 128 x 50) every item's logit is computed by one matrix product and the needed
+    ones are picked: the same values, about twice as fast on a CPU.
+
+    Examples
+    --------
+    >>> hidden, vectors = torch.randn(3, 4), torch.randn(10, 4)
+    >>> positive, negatives = torch.tensor([1, 2, 3]), torch.tensor([[4, 5], [6, 7], [8, 9]])
+    >>> logits = sampled_logits(hidden, vectors, positive, negatives)
+    >>> torch.allclose(logits[:, 0], (hidden * vectors[positive]).sum(-1), atol=1e-6)
+    True
+    >>> torch.allclose(logits[1, 1:], vectors[[6, 7]] @ hidden[1], atol=1e-6)
+    True
+    """
+    if len(vectors) <= negatives.shape[1] * hidden.shape[1]:
+        every = hidden @ vectors.T  # (M, n_items + 1)
+        return every.gather(1, torch.cat([positive[:, None], negatives], dim=1))
+    pos = (hidden * vectors[positive]).sum(-1, keepdim=True)
+    neg = torch.einsum("md,mnd->mn", hidden, vectors[negatives])
+    return torch.cat([pos, neg], dim=1)

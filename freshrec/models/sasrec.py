@@ -256,6 +256,9 @@ class SASRec(SequentialRecommender, Rehearses, Observes, Anchors):
         :func:`~freshrec.models.prior.choose_popularity_prior`).
     device
         ``"cpu"``, ``"cuda"`` or ``"auto"``.
+    precision
+        ``"float32"``, or ``"bf16"``: training steps under bf16 autocast, the loss in float32
+        (:mod:`freshrec.models.torch.precision`); scoring stays float32.
     seed
         Seed of the model's RNG.
 
@@ -296,6 +299,7 @@ class SASRec(SequentialRecommender, Rehearses, Observes, Anchors):
         threshold: float = 1.0,
         popularity_prior: float = 0.0,
         device: str = "cpu",
+        precision: str = "float32",
         seed: int | None = 0,
     ) -> None:
         self.dim = dim
@@ -315,6 +319,7 @@ class SASRec(SequentialRecommender, Rehearses, Observes, Anchors):
         self.threshold = threshold
         self.popularity_prior = popularity_prior
         self.device = device
+        self.precision = precision
         self.seed = seed
 
     def _build_module(self, n_users: int, n_items: int, seed: int) -> nn.Module:

@@ -8,7 +8,7 @@ import torch
 
 from freshrec.checks import check_learns_checkerboard, checkerboard_events, yield_checks
 from freshrec.data import Event
-from freshrec.models.hstu import HSTU, HSTUModule, time_buckets
+from freshrec.models.hstu import HSTU, HSTUModule, sampled_logits, time_buckets
 
 SMALL = {"dim": 16, "max_len": 8, "n_epochs": 30, "lr": 0.005, "batch_size": 8, "dropout": 0.1}
 
@@ -101,3 +101,18 @@ def test_scores_are_cosines_over_the_temperature():
     model = small(n_epochs=2, threshold=3.0, temperature=0.5).fit(checkerboard_events())
     scores = model.score_batch(np.arange(model.n_users))
     assert np.abs(scores).max() <= 1 / 0.5 + 1e-5
+
+
+def test_sampled_logits_are_the_same_gathered_or_from_every_item() -> None:
+    generator = torch.Generator().manual_seed(0)
+    hidden = torch.randn(6, 4, generator=generator)
+    positive = torch.randint(0, 9, (6,), generator=generator)
+    negatives = torch.randint(0, 9, (6, 3), generator=generator)
+    small = torch.randn(9, 4, generator=generator)  # 9 rows <= 3 x 4: every item's logit
+    padded = torch.cat([small, torch.zeros(20, 4)])  # 29 rows > 12: gathered vectors
+    np.testing.assert_allclose(
+        sampled_logits(hidden, small, positive, negatives).numpy(),
+        sampled_logits(hidden, padded, positive, negatives).numpy(),
+        rtol=1e-5,
+        atol=1e-6,
+    )
