@@ -3,19 +3,20 @@
 A long fit (HSTU on 2 cores: hours) must survive a stopped process. After
 :meth:`~freshrec.models.torch.torch_base.TorchRecommender.checkpoint_to` a torch model saves,
 after each epoch of a training pass, everything the pass needs to go on: the parameters and
-optimizer moments, the early-stopping record (with the best epoch's parameters), the losses
-and validation scores so far, the states of the random generators the pass draws from (batch
-order, negatives, dropout) and its counters (the learning-rate schedule's step). The same
-script run again builds the same model on the same data, finds the checkpoint of that very
-pass and continues after its last epoch; the result equals an uninterrupted run's.
+optimizer moments, the early-stopping record (with the best epoch's parameters), the losses,
+validation scores and epoch seconds so far, the states of the random generators the pass
+draws from (batch order, negatives, dropout) and its counters (the learning-rate schedule's
+step). The same script run again builds the same model on the same data, finds the
+checkpoint of that very pass and continues after its last epoch; the result equals an
+uninterrupted run's.
 
 A pass is recognised by a fingerprint of the model's class and parameters, its parameters
 and generator states when the pass began and the training data: a checkpoint of another
 pass is ignored (and replaced by this pass's). Files, in the folder given:
 
-- ``pass.json``: the fingerprint, the epochs done, losses, scores, early-stopping record,
-  counters and the name of the tensor file; written last, atomically, so it always names a
-  complete file;
+- ``pass.json``: the fingerprint, the epochs done, losses, scores, epoch seconds,
+  early-stopping record, counters and the name of the tensor file; written last,
+  atomically, so it always names a complete file;
 - ``epoch-NNNN.safetensors``: the current arrays (``now/``), the best epoch's (``best/``) and
   the generator states (``rng/``). The file of the epoch before is deleted once ``pass.json``
   names the new one.
@@ -148,6 +149,7 @@ class TrainingCheckpoint:
             "epochs_done": state.epochs_done,
             "losses": state.losses,
             "scores": state.scores,
+            "seconds": state.seconds,
             "best_score": None if stopper.best_epoch == 0 else stopper.best_score,
             "best_epoch": stopper.best_epoch,
             "n_updates": stopper.n_updates,
@@ -191,4 +193,6 @@ class TrainingCheckpoint:
             progress["epochs_done"],
             self.directory,
         )
-        return RunState(list(progress["losses"]), list(progress["scores"]), stopper)
+        return RunState(
+            list(progress["losses"]), list(progress["scores"]), stopper, list(progress["seconds"])
+        )

@@ -23,8 +23,9 @@ True
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -52,6 +53,9 @@ class TrainingHistory:
     best_epoch
         The epoch whose parameters the model kept (the last one without validation; ``0``
         when nothing was trained).
+    epoch_s
+        Wall seconds of each epoch, its validation included (not compared by ``==``: two
+        runs with the same results are equal).
 
     Examples
     --------
@@ -62,6 +66,7 @@ class TrainingHistory:
     loss: tuple[float, ...]
     valid_ndcg: tuple[float, ...]
     best_epoch: int
+    epoch_s: tuple[float, ...] = field(default=(), compare=False)
 
 
 class EarlyStopping:
@@ -130,6 +135,8 @@ class RunState:
         Each epoch's mean training loss and, with validation events, validation score.
     stopper
         The early-stopping record (best score, its epoch and that epoch's state).
+    seconds
+        Each epoch's wall seconds.
 
     Examples
     --------
@@ -141,6 +148,7 @@ class RunState:
     losses: list[float]
     scores: list[float]
     stopper: EarlyStopping
+    seconds: list[float] = field(default_factory=list)
 
     @property
     def epochs_done(self) -> int:
@@ -246,6 +254,7 @@ def run_epochs(
     stopper = state.stopper
     name = type(model).__name__
     while state.epochs_done < n_epochs and not (evaluate is not None and stopper.should_stop):
+        began = time.perf_counter()
         state.losses.append(float(epoch()))
         number, loss = state.epochs_done, state.losses[-1]
         if evaluate is None:
@@ -257,10 +266,11 @@ def run_epochs(
                 *(name, number, n_epochs, loss, k, state.scores[-1]),
             )
             stopper.update(state.scores[-1], model._arrays())
+        state.seconds.append(time.perf_counter() - began)
         if on_epoch is not None:
             on_epoch(state)
-    losses, scores = tuple(state.losses), tuple(state.scores)
+    losses, scores, seconds = tuple(state.losses), tuple(state.scores), tuple(state.seconds)
     if evaluate is None or stopper.best_epoch == 0:
-        return TrainingHistory(losses, scores, len(losses))
+        return TrainingHistory(losses, scores, len(losses), seconds)
     model._set_arrays(stopper.best_state)
-    return TrainingHistory(losses, scores, stopper.best_epoch)
+    return TrainingHistory(losses, scores, stopper.best_epoch, seconds)
