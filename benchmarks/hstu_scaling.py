@@ -1,0 +1,203 @@
+"""How HSTU's quality grows with size on ML-1M (loo-hstu), each size with the same time budget.
+
+Usage::
+
+    python benchmarks/hstu_scaling.py [--points sasrec,hstu-1,hstu,hstu-4,hstu-large]
+        [--budget-s 900] [--seed 0] [--data-dir DIR] [--threads 2] [--device cpu]
+        [--out FILE] [--plot docs/img/hstu_scaling.png] [--checkpoints DIR] [--quick]
+
+Each point is a model size, from SASRec's (2 blocks, d=50) to HSTU-large (8 layers, 2 heads,
+d=50). A point first times one training epoch (a probe, not counted), then trains for as many
+epochs as fit in ``--budget-s`` seconds with the cosine schedule at ``lr=0.004`` (its warm-up
+and decay spread over exactly those epochs), choosing the epoch on the validation NDCG@10,
+and is scored like ``benchmarks/hstu_ml1m.py`` (full ranking, latest 200 masked). Recorded
+per point: non-embedding parameters (everything but the item and position tables), training
+seconds, epochs and the validation curve against time. The PNG plots test NDCG@10 against
+non-embedding parameters (left) and validation NDCG@10 against training seconds (right).
+Fits are checkpointed (``--checkpoints``), so a stopped run resumes; finished points in
+``--out`` are kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from hstu_ml1m import commit, cpu_model, machine  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = REPO_ROOT / "benchmarks" / "results" / "hstu_scaling.json"
+POINTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "sasrec": ("sasrec", {}),
+    "hstu-1": ("hstu", {"n_blocks": 1}),
+    "hstu": ("hstu", {}),
+    "hstu-4": ("hstu", {"n_blocks": 4, "n_heads": 2}),
+    "hstu-large": ("hstu", {"n_blocks": 8, "n_heads": 2}),
+}
+SCHEDULE = {"lr": 0.004, "lr_schedule": "cosine"}
+EMBEDDINGS = ("item_embedding", "position_embedding")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", default=",".join(POINTS))
+    parser.add_argument("--budget-s", type=float, default=900.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--checkpoints", default="/tmp/freshrec-checkpoints/scaling")
+    parser.add_argument("--out", default=None)
+    parser.add_argument("--plot", default=None)
+    parser.add_argument("--quick", action="store_true")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[name] = str(args.threads)
+    import numpy as np
+    import torch
+
+    from freshrec.cli.options import default_data_dir
+    from freshrec.data.batch import EventBatch
+    from freshrec.data.registry import load_dataset
+    from freshrec.data.splits import HSTU_WINDOW, latest_per_user, split_by_name
+    from freshrec.evaluation.protocols import evaluate_ranking
+    from freshrec.models import REGISTRY
+    from freshrec.persist import atomic_write_text
+
+    torch.set_num_threads(args.threads)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    data_dir = default_data_dir(Path(args.data_dir) if args.data_dir else None)
+    events = load_dataset("ml-1m", data_dir=data_dir).events
+    if args.quick:
+        events = events.take(np.isin(events.user, np.unique(events.user)[:300]))
+    split = split_by_name(events, "loo-hstu")
+    masked = latest_per_user(EventBatch.concat([split.train, split.valid]), HSTU_WINDOW)
+    out = Path(args.out) if args.out else DEFAULT_OUT
+    if args.quick and not args.out:
+        out = Path("/tmp/hstu_scaling_quick.json")
+    report: dict[str, Any] = {
+        "command": "python benchmarks/hstu_scaling.py " + " ".join(argv or sys.argv[1:]),
+        "budget_s": args.budget_s,
+        "seed": args.seed,
+        "machine": machine(args.threads),
+        "cpu_model": cpu_model(),
+        "commit": commit(),
+        "date": time.strftime("%Y-%m-%d"),
+        "points": [],
+    }
+    if out.is_file() and not args.quick:
+        report["points"] = json.loads(out.read_text())["points"]
+    done = {point["point"] for point in report["points"]}
+    for label in args.points.split(","):
+        if label in done:
+            continue
+        name, size = POINTS[label]
+        params = {"seed": args.seed, "device": args.device, **SCHEDULE, **size}
+        probe = REGISTRY[name](**{**params, "n_epochs": 1})
+        began = time.perf_counter()
+        probe.fit(split.train)
+        epoch_s = time.perf_counter() - began
+        n_epochs = 2 if args.quick else max(1, int(args.budget_s // epoch_s))
+        folder = Path(args.checkpoints) / f"{label}-seed{args.seed}"
+        model = REGISTRY[name](**{**params, "n_epochs": n_epochs}).checkpoint_to(folder)
+        model.fit(split.train, valid=split.valid)
+        model.observe(split.valid)
+        metrics = evaluate_ranking(
+            model, masked, split.test, k=(10,), metrics=("hit", "ndcg"), protocol="full"
+        )
+        history = model.history_
+        point = {
+            "point": label,
+            "params": model.get_params(),
+            "non_embedding_params": non_embedding_params(model.module_),
+            "probe_epoch_s": round(epoch_s, 1),
+            "epochs": len(history.loss),
+            "best_epoch": history.best_epoch,
+            "train_s": round(sum(history.epoch_s), 1),
+            "curve": [
+                [round(float(t), 1), round(v, 4)]
+                for t, v in zip(np.cumsum(history.epoch_s), history.valid_ndcg, strict=True)
+            ],
+            "hr@10": round(float(metrics["hit@10"]), 4),
+            "ndcg@10": round(float(metrics["ndcg@10"]), 4),
+        }
+        print(json.dumps(point), flush=True)
+        report["points"].append(point)
+        atomic_write_text(out, json.dumps(report, indent=2) + "\n")
+    if args.plot:
+        plot(report["points"], Path(args.plot))
+    print(table(report["points"]))
+    return 0
+
+
+def non_embedding_params(module: Any) -> int:
+    """Parameters outside the item and position tables (the usual scaling-law count)."""
+    return sum(
+        int(p.numel()) for name, p in module.named_parameters() if not name.startswith(EMBEDDINGS)
+    )
+
+
+def table(points: list[dict[str, Any]]) -> str:
+    lines = [
+        "| point | non-embedding params | epochs | train s | HR@10 | NDCG@10 |",
+        "|---" * 6 + "|",
+    ]
+    for p in points:
+        lines.append(
+            f"| {p['point']} | {p['non_embedding_params']:,} | {p['epochs']} | "
+            f"{p['train_s']:.0f} | {p['hr@10']:.4f} | {p['ndcg@10']:.4f} |"
+        )
+    return "\n".join(lines)
+
+
+def plot(points: list[dict[str, Any]], path: Path) -> None:
+    """Test NDCG@10 against non-embedding parameters; validation NDCG@10 against time."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (size_axis, time_axis) = plt.subplots(1, 2, figsize=(11, 4.5))
+    hstu = [p for p in points if p["point"].startswith("hstu")]
+    others = [p for p in points if p not in hstu]
+    hstu.sort(key=lambda p: p["non_embedding_params"])
+    size_axis.plot(
+        [p["non_embedding_params"] for p in hstu],
+        [p["ndcg@10"] for p in hstu],
+        "o-",
+        label="HSTU",
+    )
+    for p in others:
+        size_axis.plot(p["non_embedding_params"], p["ndcg@10"], "s", label=p["point"])
+    for p in points:
+        size_axis.annotate(p["point"], (p["non_embedding_params"], p["ndcg@10"]), fontsize=8)
+    size_axis.set_xscale("log")
+    size_axis.set_xlabel("non-embedding parameters")
+    size_axis.set_ylabel("test NDCG@10 (loo-hstu)")
+    size_axis.legend()
+    for p in points:
+        times, values = zip(*p["curve"], strict=True)
+        time_axis.plot(times, values, label=f"{p['point']} ({p['epochs']} epochs)")
+    time_axis.set_xlabel("training seconds (validation included)")
+    time_axis.set_ylabel("validation NDCG@10")
+    time_axis.legend(fontsize=8)
+    figure.suptitle("ML-1M, same time budget per size (one seed)")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
