@@ -571,7 +571,9 @@ class _FieldRecommender(TorchRecommender):
                 total += train_step(module, self.optimizer_, loss) * len(rows)
             return total / len(users)
 
-        self.history_ = self._run_epochs(epoch, valid)
+        batches = {"batches": generator}
+        data = (users, items, targets)
+        self.history_ = self._run_epochs(epoch, valid, batches, data=data)
 
     # -- features -------------------------------------------------------------------------
     def _encoder(self, side: str) -> FeatureEncoder | None:

@@ -578,7 +578,7 @@ class TwoTower(TorchRecommender):
                 total += train_step(module, self.optimizer_, loss) * size
             return total / len(users)
 
-        self.history_ = self._run_epochs(epoch, valid)
+        self.history_ = self._run_epochs(epoch, valid, {"batches": generator}, data=(users, items))
 
     def _forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         history = self._recent_items()

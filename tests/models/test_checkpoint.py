@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from freshrec.checks import checkerboard_events
+from freshrec.models.deepfm import DeepFM
 from freshrec.models.hstu import HSTU
 from freshrec.models.neumf import NeuMF
 from freshrec.models.sasrec import SASRec
 from freshrec.models.torch.checkpoint import TrainingCheckpoint, read_progress
+from freshrec.models.torch.torch_base import TorchRecommender
+from freshrec.models.two_tower import TwoTower
 
 EVENTS = checkerboard_events()
 TRAIN, VALID = EVENTS[:160], EVENTS[160:]
@@ -57,16 +61,24 @@ def test_a_stopped_pass_resumes_to_the_uninterrupted_result(
     np.testing.assert_array_equal(resumed.score_batch(users), uninterrupted.score_batch(users))
 
 
-def test_a_pass_without_dropout_resumes_exactly_for_other_torch_models(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: NeuMF(n_factors=4, hidden=(8,), n_epochs=4),
+        lambda: DeepFM(n_factors=4, n_epochs=4),
+        lambda: TwoTower(n_epochs=4),
+    ],
+    ids=["neumf", "deepfm", "two-tower"],
+)
+def test_other_torch_models_resume_exactly(
+    make: Callable[[], TorchRecommender], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    params = dict(n_factors=4, hidden=(8,), n_epochs=4)
-    uninterrupted = NeuMF(**params).fit(TRAIN)
+    uninterrupted = make().fit(TRAIN)
     with monkeypatch.context() as patch:
         _stop_after(patch, 2)
         with pytest.raises(Stopped):
-            NeuMF(**params).checkpoint_to(tmp_path).fit(TRAIN)
-    resumed = NeuMF(**params).checkpoint_to(tmp_path).fit(TRAIN)
+            make().checkpoint_to(tmp_path).fit(TRAIN)
+    resumed = make().checkpoint_to(tmp_path).fit(TRAIN)
     assert resumed.history_ == uninterrupted.history_
     assert _same_state(resumed._arrays(), uninterrupted._arrays())
 

@@ -22,7 +22,11 @@ pass is ignored (and replaced by this pass's). Files, in the folder given:
   names the new one.
 
 A finished pass keeps its checkpoint: running the script once more restores the final state
-without training.
+without training. Under ``torchrun`` every process restores and process 0 alone saves.
+
+The models that hand the pass their generators resume exactly (the sequential models, the
+pairwise torch models such as NeuMF, DeepFM, the two-tower model); CFGAN and IRGAN resume their
+parameters and history with a new pass's draws.
 
 Examples
 --------
@@ -50,6 +54,7 @@ import numpy as np
 import torch
 
 from freshrec.base import RecommenderBase
+from freshrec.models.torch.distributed import world
 from freshrec.models.torch.training import EarlyStopping, RunState
 from freshrec.persist import atomic_write_bytes, atomic_write_text
 
@@ -134,6 +139,9 @@ class TrainingCheckpoint:
     def save(self, state: RunState) -> None:
         """Write the state after an epoch: tensors first, then ``pass.json`` naming them."""
         from safetensors.numpy import save
+
+        if world()[0] != 0:
+            return  # one writer: process 0 (the others hold the same state)
 
         arrays = {f"now/{name}": a for name, a in self.model._arrays().items()}
         arrays.update({f"best/{n}": a for n, a in state.stopper.best_state.items()})
