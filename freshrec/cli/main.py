@@ -217,6 +217,13 @@ def fit(
     sep: SepOption = None,
     no_header: NoHeaderOption = False,
     columns: ColumnsOption = None,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            help="Torch models: save the fit to this folder after every epoch and resume the "
+            "fit saved there (run the same command again after a stopped process)."
+        ),
+    ] = None,
 ) -> None:
     """Fit a model on a whole dataset and save it (JSON + safetensors)."""
     from freshrec.config import model_params, parse_overrides
@@ -231,8 +238,13 @@ def fit(
         dataset, data_dir, min_rating, FileOptions(sep, not no_header, columns), [model], overrides
     )
     params = model_params(model, REGISTRY[model], overrides)
+    instance = REGISTRY[model](**params)
+    if checkpoint is not None:
+        if not hasattr(instance, "checkpoint_to"):
+            raise FreshrecError(f"--checkpoint: {model} is not a torch model; fit it without")
+        instance.checkpoint_to(checkpoint)
     with console.status(f"fitting {escape(model)} on {len(data.events):,} events"):
-        fitted = REGISTRY[model](**params).fit(data.events)
+        fitted = instance.fit(data.events)
     fitted.source_ = data_source(
         dataset, default_data_dir(data_dir), min_rating, FileOptions(sep, not no_header, columns)
     )

@@ -84,6 +84,24 @@ def test_fit_then_recommend(tmp_path, capsys):
     assert lines[0] == "user\trank\titem\tscore" and len(lines) == 1 + 3 * 10
 
 
+def test_fit_with_a_checkpoint_saves_the_pass_and_a_rerun_restores_it(tmp_path, capsys):
+    from freshrec.base import RecommenderBase
+    from freshrec.models.torch.checkpoint import read_progress
+
+    folder = tmp_path / "checkpoint"
+    command = ["fit", "--dataset", "synthetic", "--model", "sasrec", "--checkpoint", str(folder)]
+    command += ["--set", "sasrec.n_epochs=2", "--set", "sasrec.dim=8", "--set", "sasrec.max_len=8"]
+    assert main([*command, "--out", str(tmp_path / "first")]) == 0
+    assert read_progress(folder)["epochs_done"] == 2
+    assert main([*command, "--out", str(tmp_path / "again")]) == 0  # restored, not retrained
+    first, again = (RecommenderBase.load(tmp_path / name) for name in ("first", "again"))
+    assert first.score_batch([0, 1]).tolist() == again.score_batch([0, 1]).tolist()
+    capsys.readouterr()
+    popular = ["fit", "--dataset", "synthetic", "--model", "popular", "--checkpoint", str(folder)]
+    assert main([*popular, "--out", str(tmp_path / "p")]) == 2
+    assert "not a torch model" in capsys.readouterr().out
+
+
 def test_recommend_excludes_seen_items(tmp_path):
     from freshrec.base import RecommenderBase
 
