@@ -338,7 +338,8 @@ def sampled_logits(
     Gathering an (M, n, d) block of negative vectors costs ``n * d`` numbers per row; when
     the whole table is smaller (``len(vectors) <= n * d``, e.g. MovieLens' 3,706 items
     against 128 x 50) every item's logit is computed by one matrix product and the needed
-    ones are picked: the same values, about twice as fast on a CPU.
+    ones are picked: the same values; a full ML-1M training step (128 windows of 200) took
+    0.9 s instead of 1.35 s on 2 CPU cores.
 
     Examples
     --------
