@@ -61,6 +61,22 @@ def test_a_stopped_pass_resumes_to_the_uninterrupted_result(
     np.testing.assert_array_equal(resumed.score_batch(users), uninterrupted.score_batch(users))
 
 
+def test_a_resumed_pass_keeps_each_users_whole_sequence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    params = {**SEQUENTIAL, "max_len": 3}  # shorter than the users' histories
+    uninterrupted = SASRec(**params).fit(TRAIN)
+    with monkeypatch.context() as patch:
+        _stop_after(patch, 3)
+        with pytest.raises(Stopped):
+            SASRec(**params).checkpoint_to(tmp_path).fit(TRAIN)
+    resumed = SASRec(**params).checkpoint_to(tmp_path).fit(TRAIN)
+    for user in ("u0", "u1", "u5"):
+        assert resumed.user_sequence(user) == uninterrupted.user_sequence(user)
+        assert len(resumed.user_sequence(user)) > 3
+    np.testing.assert_array_equal(resumed.history_lengths(), uninterrupted.history_lengths())
+
+
 @pytest.mark.parametrize(
     "make",
     [

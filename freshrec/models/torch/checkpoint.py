@@ -48,12 +48,11 @@ import json
 import logging
 from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 
-from freshrec.base import RecommenderBase
 from freshrec.models.torch.distributed import world
 from freshrec.models.torch.training import EarlyStopping, RunState
 from freshrec.persist import atomic_write_bytes, atomic_write_text
@@ -63,6 +62,16 @@ __all__ = ["TrainingCheckpoint", "read_progress"]
 _LOG = logging.getLogger("freshrec.training")
 _FORMAT = 1
 _PROGRESS = "pass.json"
+
+
+class _Checkpointable(Protocol):
+    """What a checkpoint reads from and writes back into a model."""
+
+    def get_params(self) -> dict[str, Any]: ...
+
+    def _pass_arrays(self) -> dict[str, np.ndarray]: ...
+
+    def _set_arrays(self, arrays: Mapping[str, np.ndarray]) -> None: ...
 
 
 def read_progress(directory: str | Path) -> dict[str, Any]:
@@ -86,7 +95,8 @@ class TrainingCheckpoint:
     directory
         Folder of the checkpoint (created when first saved).
     model
-        The model being trained; its ``_arrays``/``_set_arrays`` carry the parameters.
+        The model being trained: ``_pass_arrays`` are the arrays a pass changes (parameters
+        and optimizer moments), put back by ``_set_arrays``.
     generators
         The random generators the pass draws from, by name (their states are saved).
     counters
@@ -110,7 +120,7 @@ class TrainingCheckpoint:
     def __init__(
         self,
         directory: str | Path,
-        model: RecommenderBase,
+        model: _Checkpointable,
         generators: Mapping[str, torch.Generator],
         counters: MutableMapping[str, int],
         data: Sequence[torch.Tensor | None],
@@ -125,7 +135,7 @@ class TrainingCheckpoint:
         digest = hashlib.sha256()
         params = self.model.get_params()
         digest.update(json.dumps([type(self.model).__qualname__, params], default=str).encode())
-        for name, array in sorted(self.model._arrays().items()):
+        for name, array in sorted(self.model._pass_arrays().items()):
             digest.update(name.encode())
             digest.update(np.ascontiguousarray(array).tobytes())
         for name, generator in sorted(self.generators.items()):
@@ -143,7 +153,7 @@ class TrainingCheckpoint:
         if world()[0] != 0:
             return  # one writer: process 0 (the others hold the same state)
 
-        arrays = {f"now/{name}": a for name, a in self.model._arrays().items()}
+        arrays = {f"now/{name}": a for name, a in self.model._pass_arrays().items()}
         arrays.update({f"best/{n}": a for n, a in state.stopper.best_state.items()})
         arrays.update({f"rng/{n}": g.get_state().numpy() for n, g in self.generators.items()})
         tensors = f"epoch-{state.epochs_done:04d}.safetensors"

@@ -434,6 +434,12 @@ class TorchRecommender(RecommenderBase, HasItemRows):
                     arrays[f"{_OPTIMIZER}{name}.{key}"] = array.reshape(value.shape or (1,))
         return arrays
 
+    def _pass_arrays(self) -> dict[str, np.ndarray]:
+        """The state a training pass changes, which a
+        :class:`~freshrec.models.torch.checkpoint.TrainingCheckpoint` saves: all of
+        ``_arrays`` unless a model knows better."""
+        return self._arrays()
+
     def _set_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
         if not hasattr(self, "module_"):  # load: the saved state replaces this initialisation
             self._init_module(self.n_users, self.n_items, 0)
