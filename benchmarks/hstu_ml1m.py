@@ -63,28 +63,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[name] = str(args.threads)
+    events, split, masked = load_loo_hstu(args.threads, args.data_dir, args.quick)
     import numpy as np
     import torch
 
-    from freshrec.cli.options import default_data_dir
     from freshrec.config import model_params, parse_overrides
-    from freshrec.data.batch import EventBatch
-    from freshrec.data.registry import load_dataset
-    from freshrec.data.splits import HSTU_WINDOW, latest_per_user, split_by_name
-    from freshrec.evaluation.protocols import evaluate_ranking
     from freshrec.models import REGISTRY
     from freshrec.models.torch.precision import bf16_support
     from freshrec.persist import atomic_write_text
 
-    torch.set_num_threads(args.threads)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    events = load_dataset("ml-1m", data_dir=default_data_dir(_path(args.data_dir))).events
-    if args.quick:
-        events = events.take(np.isin(events.user, np.unique(events.user)[:300]))
-    split = split_by_name(events, "loo-hstu")
-    masked = latest_per_user(EventBatch.concat([split.train, split.valid]), HSTU_WINDOW)
     counts = {
         "users": int(len(np.unique(split.test.user))),
         "items": int(len(np.unique(events.item))),
@@ -126,9 +113,6 @@ def main(argv: list[str] | None = None) -> int:
             model.fit(split.train, valid=split.valid)
             fit_s = time.perf_counter() - start
             model.observe(split.valid)
-            metrics = evaluate_ranking(
-                model, masked, split.test, k=(10,), metrics=("hit", "ndcg"), protocol="full"
-            )
             run = {
                 "model": preset,
                 "seed": seed,
@@ -138,8 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                 "epochs_run": len(model.history_.loss),
                 "best_epoch": model.history_.best_epoch,
                 "valid_ndcg": [round(v, 4) for v in model.history_.valid_ndcg],
-                "hr@10": round(float(metrics["hit@10"]), 4),
-                "ndcg@10": round(float(metrics["ndcg@10"]), 4),
+                **score_loo_hstu(model, split, masked),
             }
             print(json.dumps(run), flush=True)
             report["runs"].append(run)
@@ -149,8 +132,46 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _path(value: str | None) -> Path | None:
-    return Path(value) if value else None
+_METRICS = {"hr@10": "hit@10", "ndcg@10": "ndcg@10"}
+
+
+def load_loo_hstu(threads: int, data_dir: str | None, quick: bool) -> tuple[Any, Any, Any]:
+    """Pin ``threads``, load ML-1M (its first 300 users with ``quick``) and split it by
+    ``loo-hstu``: ``(events, split, masked)``, ``masked`` each user's latest 200 train +
+    validation events (the items a test ranking leaves out)."""
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[name] = str(threads)
+    import numpy as np
+    import torch
+
+    from freshrec.cli.options import default_data_dir
+    from freshrec.data.batch import EventBatch
+    from freshrec.data.registry import load_dataset
+    from freshrec.data.splits import HSTU_WINDOW, latest_per_user, split_by_name
+
+    torch.set_num_threads(threads)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    folder = default_data_dir(Path(data_dir) if data_dir else None)
+    events = load_dataset("ml-1m", data_dir=folder).events
+    if quick:
+        events = events.take(np.isin(events.user, np.unique(events.user)[:300]))
+    split = split_by_name(events, "loo-hstu")
+    masked = latest_per_user(EventBatch.concat([split.train, split.valid]), HSTU_WINDOW)
+    return events, split, masked
+
+
+def score_loo_hstu(model: Any, split: Any, masked: Any) -> dict[str, float]:
+    """Test HR@10 and NDCG@10 of ``model`` under ``loo-hstu`` (full ranking, ``masked`` left
+    out), rounded to 4 digits."""
+    from freshrec.evaluation.protocols import evaluate_ranking
+
+    metrics = evaluate_ranking(
+        model, masked, split.test, k=(10,), metrics=("hit", "ndcg"), protocol="full"
+    )
+    return {
+        "hr@10": round(float(metrics["hit@10"]), 4),
+        "ndcg@10": round(float(metrics["ndcg@10"]), 4),
+    }
 
 
 def _epochs_saved(folder: Path) -> int:

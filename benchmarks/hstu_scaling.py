@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -31,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from hstu_ml1m import commit, cpu_model, machine  # noqa: E402
+from hstu_ml1m import commit, cpu_model, load_loo_hstu, machine, score_loo_hstu  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "benchmarks" / "results" / "hstu_scaling.json"
@@ -63,27 +61,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[name] = str(args.threads)
+    _, split, masked = load_loo_hstu(args.threads, args.data_dir, args.quick)
     import numpy as np
-    import torch
 
-    from freshrec.cli.options import default_data_dir
-    from freshrec.data.batch import EventBatch
-    from freshrec.data.registry import load_dataset
-    from freshrec.data.splits import HSTU_WINDOW, latest_per_user, split_by_name
-    from freshrec.evaluation.protocols import evaluate_ranking
     from freshrec.models import REGISTRY
     from freshrec.persist import atomic_write_text
 
-    torch.set_num_threads(args.threads)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    data_dir = default_data_dir(Path(args.data_dir) if args.data_dir else None)
-    events = load_dataset("ml-1m", data_dir=data_dir).events
-    if args.quick:
-        events = events.take(np.isin(events.user, np.unique(events.user)[:300]))
-    split = split_by_name(events, "loo-hstu")
-    masked = latest_per_user(EventBatch.concat([split.train, split.valid]), HSTU_WINDOW)
     out = Path(args.out) if args.out else DEFAULT_OUT
     if args.quick and not args.out:
         out = Path("/tmp/hstu_scaling_quick.json")
@@ -114,9 +97,6 @@ def main(argv: list[str] | None = None) -> int:
         model = REGISTRY[name](**{**params, "n_epochs": n_epochs}).checkpoint_to(folder)
         model.fit(split.train, valid=split.valid)
         model.observe(split.valid)
-        metrics = evaluate_ranking(
-            model, masked, split.test, k=(10,), metrics=("hit", "ndcg"), protocol="full"
-        )
         history = model.history_
         point = {
             "point": label,
@@ -130,8 +110,7 @@ def main(argv: list[str] | None = None) -> int:
                 [round(float(t), 1), round(v, 4)]
                 for t, v in zip(np.cumsum(history.epoch_s), history.valid_ndcg, strict=True)
             ],
-            "hr@10": round(float(metrics["hit@10"]), 4),
-            "ndcg@10": round(float(metrics["ndcg@10"]), 4),
+            **score_loo_hstu(model, split, masked),
         }
         print(json.dumps(point), flush=True)
         report["points"].append(point)
