@@ -741,6 +741,12 @@ class RecommenderBase(Estimator):
         """
         return {name: getattr(self, name) for name in self._state_arrays}
 
+    def _pass_arrays(self) -> dict[str, np.ndarray]:
+        """The part of :meth:`_arrays` a training pass changes: what early stopping keeps of
+        the best epoch and a training checkpoint saves. All of it unless a model knows
+        better (a sequential model's item history is not changed by a pass)."""
+        return self._arrays()
+
     def _set_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
         """Put back state produced by :meth:`_arrays` (extra keys are ignored)."""
         for name in self._state_arrays:

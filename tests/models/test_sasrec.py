@@ -174,6 +174,17 @@ def test_early_stopping_keeps_the_best_epoch():
     assert model.history_.best_epoch == int(np.argmax(scores)) + 1
 
 
+def test_early_stopping_puts_back_the_weights_but_keeps_the_whole_history():
+    events = checkerboard_events()
+    train, valid = events.take(np.arange(160)), events.take(np.arange(160, 192))
+    model = small(threshold=3.0, max_len=2, n_epochs=40, patience=3).fit(train, valid=valid)
+    assert model.history_.best_epoch < len(model.history_.loss)  # an earlier epoch put back
+    sequences = {user: model.user_sequence(user) for user in np.unique(train.user)}
+    unstopped = small(threshold=3.0, max_len=2, n_epochs=1).fit(train)
+    assert sequences == {user: unstopped.user_sequence(user) for user in sequences}
+    assert max(len(items) for items in sequences.values()) > 2  # longer than max_len
+
+
 def test_left_padding_changes_no_output_and_is_zero():
     module = SASRecModule(9, max_len=6, dim=8, n_blocks=2, n_heads=2, inner=8, dropout=0.0, seed=0)
     module.eval()

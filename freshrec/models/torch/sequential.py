@@ -364,7 +364,7 @@ class SequentialRecommender(Anchorable, TorchRecommender, PopularityPrior):
     def _pass_arrays(self) -> dict[str, np.ndarray]:
         """``_arrays`` without the history: a pass does not change it, and putting the saved
         latest items back would drop the older ones (the seen items a ranking masks)."""
-        return {k: a for k, a in self._arrays().items() if not k.startswith(_HISTORY)}
+        return super()._arrays()
 
     def _set_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
         super()._set_arrays(arrays)

@@ -84,7 +84,8 @@ class TorchRecommender(RecommenderBase, HasItemRows):
     **Persistence.** ``_arrays`` holds the module's ``state_dict`` (keys ``module.*``) and
     the optimizer's per-parameter state (``optimizer.<parameter>.<key>``: Adam's ``step``,
     ``exp_avg``, ``exp_avg_sq``), so a loaded model resumes with the same Adam moments;
-    early stopping restores both to the best epoch.
+    early stopping restores both to the best epoch (``_pass_arrays``, the state a training
+    pass changes).
 
     **Scoring.** ``_score`` runs the module in eval mode under ``torch.no_grad`` on
     ``score_chunk`` (user, item) pairs at a time and returns ``float64`` logits.
@@ -433,12 +434,6 @@ class TorchRecommender(RecommenderBase, HasItemRows):
                     array = value.detach().cpu().contiguous().numpy().copy()
                     arrays[f"{_OPTIMIZER}{name}.{key}"] = array.reshape(value.shape or (1,))
         return arrays
-
-    def _pass_arrays(self) -> dict[str, np.ndarray]:
-        """The state a training pass changes, which a
-        :class:`~freshrec.models.torch.checkpoint.TrainingCheckpoint` saves: all of
-        ``_arrays`` unless a model knows better."""
-        return self._arrays()
 
     def _set_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
         if not hasattr(self, "module_"):  # load: the saved state replaces this initialisation

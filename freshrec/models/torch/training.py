@@ -4,7 +4,7 @@ An iterative model (BPR, ALS, ...) hands :func:`run_epochs` a function that runs
 Without validation events the function runs a fixed number of epochs. With them it measures
 NDCG@k on the validation events after every epoch (each user's training items masked, as at
 test time), stops once ``patience`` epochs in a row brought no improvement, and puts back the
-learned arrays (``_state_arrays``) of the best epoch: model choice on the validation split,
+learned arrays (``_pass_arrays``) of the best epoch: model choice on the validation split,
 as RecBole's trainer does it.
 
 Examples
@@ -228,8 +228,9 @@ def run_epochs(
     """Run ``epoch`` (one pass; returns its mean loss) up to ``n_epochs`` times.
 
     With ``valid``, NDCG@k on it is measured after every epoch; training stops after
-    ``patience`` epochs without improvement and the model's state (``_arrays``) is restored to
-    that of the best epoch. Without ``valid`` all ``n_epochs`` run and the last is kept.
+    ``patience`` epochs without improvement and the state the pass changed
+    (``_pass_arrays``) is restored to that of the best epoch. Without ``valid`` all
+    ``n_epochs`` run and the last is kept.
     Each epoch is logged at level INFO on the ``freshrec.training`` logger.
 
     ``resume`` goes on from a pass stopped after ``resume.epochs_done`` epochs (the model
@@ -265,7 +266,7 @@ def run_epochs(
                 "%s epoch %d/%d: loss %.4f, valid NDCG@%d %.4f",
                 *(name, number, n_epochs, loss, k, state.scores[-1]),
             )
-            stopper.update(state.scores[-1], model._arrays())
+            stopper.update(state.scores[-1], model._pass_arrays())
         state.seconds.append(time.perf_counter() - began)
         if on_epoch is not None:
             on_epoch(state)
