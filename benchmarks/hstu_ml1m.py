@@ -116,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             run = {
                 "model": preset,
                 "seed": seed,
+                "command": report["command"],
+                "threads": args.threads,
                 "params": model.get_params(),
                 "fit_s_this_process": round(fit_s, 1),
                 "resumed_after_epoch": resumed_from,

@@ -1,10 +1,10 @@
-"""Sequential models (SASRec, GRU4Rec, Caser) on ML-1M under the SASRec paper's protocols.
+"""Sequential models (SASRec, GRU4Rec, Caser, HSTU) on ML-1M under the SASRec paper's protocols.
 
 Usage::
 
     python benchmarks/sequential_ml1m.py [--models sasrec,gru4rec,caser] [--seeds 0,1,2]
         [--data-dir DIR] [--dataset ml-1m] [--threads 2] [--set sasrec.loss=ce ...]
-        [--out FILE] [--quick]
+        [--out FILE] [--quick] [--resume] [--checkpoints DIR] [--track-sampled]
 
 One fit per (model, seed) serves both protocols, which share their split:
 
@@ -30,6 +30,9 @@ the validation NDCG.
 
 ``--quick`` runs on 300 users with 2 epochs, to check the harness in a minute. ``--resume``
 keeps the runs already in ``--out`` and fits only the (model, seed) pairs it lacks.
+``--checkpoints DIR`` saves each torch fit after every epoch (``DIR/<dataset>-<model>-seed<n>``)
+and the same command resumes a stopped fit there (``fit_s`` then counts this process only;
+``resumed_after_epoch`` says where it went on).
 """
 
 from __future__ import annotations
@@ -66,6 +69,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--resume", action="store_true", help="keep the runs already in --out; skip their fits"
     )
+    parser.add_argument(
+        "--checkpoints", default=None, help="save each fit after every epoch here; resume it"
+    )
     return parser.parse_args(argv)
 
 
@@ -82,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     from freshrec.data.splits import split_by_name
     from freshrec.evaluation.protocols import evaluate_ranking
     from freshrec.models import REGISTRY
+    from freshrec.models.torch.checkpoint import read_progress
     from freshrec.persist import atomic_write_text
 
     torch.set_num_threads(args.threads)
@@ -127,6 +134,11 @@ def main(argv: list[str] | None = None) -> int:
             if args.quick:
                 params["n_epochs"] = 2
             model = cls(**params)
+            resumed_after = 0
+            if args.checkpoints:
+                folder = Path(args.checkpoints) / f"{args.dataset}-{name}-seed{seed}"
+                resumed_after = int(read_progress(folder).get("epochs_done", 0))
+                model.checkpoint_to(folder)
             tracker = SampledTracker(split, seed) if args.track_sampled else None
             start = time.perf_counter()
             with tracker.installed() if tracker else contextlib.nullcontext():
@@ -138,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                 "seed": seed,
                 "params": model.get_params(),
                 "fit_s": round(fit_s, 1),
+                "resumed_after_epoch": resumed_after,
                 "epochs_run": len(model.history_.loss),
                 "best_epoch": model.history_.best_epoch,
                 "valid_ndcg": [round(v, 4) for v in model.history_.valid_ndcg],
