@@ -144,6 +144,7 @@ class ModelStore:
         self.fold_in_steps = fold_in_steps
         self.index = index
         self.index_builds: Counter[str] = Counter()  # how each index was made (for_keys)
+        self._unindexed: set[str] = set()  # model classes already reported as not indexable
         self._deleted = set(self.catalogue.deleted_items())
         self._serving: Serving | None = None
         self.user_cursor = Cursor.START
@@ -332,10 +333,13 @@ class ModelStore:
         if self.index is None:
             return None
         if not isinstance(model, InnerProductScores):
-            logger.warning(
-                "%s does not rank items by an inner product: it scores every item, no index",
-                type(model).__name__,
-            )
+            name = type(model).__name__
+            if name not in self._unindexed:  # once per class, not at every swap
+                self._unindexed.add(name)
+                logger.warning(
+                    "%s does not rank items by an inner product: it scores every item, no index",
+                    name,
+                )
             return None
         start = serving.index if serving is not None and serving.index is not None else None
         index, how = (start or self.index).for_keys(model.item_keys())

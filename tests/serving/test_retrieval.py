@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ pytest.importorskip("faiss")
 from freshrec.data.synthetic import synthetic_stream  # noqa: E402
 from freshrec.live import Registry  # noqa: E402
 from freshrec.log import open_log  # noqa: E402
-from freshrec.models import BPR  # noqa: E402
+from freshrec.models import BPR, MostPopular  # noqa: E402
 from freshrec.serving.content import ContentRows  # noqa: E402
 from freshrec.serving.retrieval import ItemIndex, recall_at_k  # noqa: E402
 from freshrec.serving.store import ModelStore  # noqa: E402
@@ -118,6 +119,23 @@ def test_store_reuses_the_index_for_a_version_with_the_same_items(tmp_path: Path
     assert first is not None and second is not None
     assert second.version != first.version and second.index is first.index
     assert store.index_builds == {"built": 1, "reused": 1}
+
+
+def test_a_model_without_item_vectors_is_served_unindexed_and_said_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = _indexed_store(tmp_path, "flat")
+    popular = MostPopular().learn_from_log(store.log)
+    with caplog.at_level(logging.WARNING, logger="freshrec.serving.store"):
+        for _ in range(2):  # two versions of a model that scores every item
+            store.registry.promote(store.registry.publish(popular))
+            assert store.refresh()
+            served = store.current()
+            assert served is not None and served.index is None
+    assert [r.getMessage() for r in caplog.records] == [
+        "MostPopular does not rank items by an inner product: it scores every item, no index"
+    ]
+    assert len(store.recommend(3, 5).items) == 5
 
 
 def test_a_deleted_item_is_never_retrieved(tmp_path: Path) -> None:
