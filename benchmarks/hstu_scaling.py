@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/hstu_scaling.py [--points sasrec,hstu-1,hstu,hstu-4,hstu-large]
-        [--budget-s 900] [--clock cpu] [--seed 0] [--data-dir DIR] [--threads 2] [--device cpu]
+        [--budget-s 1800] [--clock cpu] [--seed 0] [--data-dir DIR] [--threads 2] [--device cpu]
         [--out FILE] [--plot docs/img/hstu_scaling.png] [--checkpoints DIR] [--quick]
 
 Each point is a model size, from SASRec's (2 blocks, d=50) to HSTU-large (8 layers, 2 heads,
