@@ -22,10 +22,14 @@ from freshrec.cli.models import app as models_app
 from freshrec.cli.options import (
     MODEL_NAMES,
     DataDir,
+    ExploreFloor,
+    ExploreTemperature,
     FileOptions,
+    OffPolicy,
     data_source,
     default_cache_dir,
     default_data_dir,
+    explore_and_gate,
     load_named,
     parse_ints,
     parse_names,
@@ -505,18 +509,28 @@ def learn(
     lease_ms: Annotated[
         int, typer.Option(min=100, help="With --consumer: the lease's time to live, in ms.")
     ] = 5_000,
+    explore_temperature: ExploreTemperature = None,
+    explore_floor: ExploreFloor = None,
+    ope: OffPolicy = True,
     set_: SetOption = None,
 ) -> None:
     """Learn from the event log, checkpoint, and publish guarded versions to the registry.
 
-    SIGTERM stops it as Ctrl-C does (a container's stop): it gives its lease up at once, and
-    whichever learner runs next resumes from the latest checkpoint.
+    With --ope (the default, as in freshrec serve) the guard also values each candidate
+    off-policy on the exploring decisions a service logged beside the event log; give the
+    service's --explore-temperature and --explore-floor. SIGTERM stops it as Ctrl-C does (a
+    container's stop): it gives its lease up at once, and whichever learner runs next resumes
+    from the latest checkpoint.
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from freshrec.config import parse_overrides
     from freshrec.jobs.learn import run_learner
+    from freshrec.live.decisions import DecisionLog
     from freshrec.live.learner import LearnerStatus
+
+    _, gate = explore_and_gate(explore_temperature, explore_floor, ope)
+    decisions = DecisionLog.beside(log) if gate is not None else None
 
     columns = (
         TextColumn("[bold]learning"),
@@ -567,9 +581,13 @@ def learn(
                 on_active=lambda active: progress.console.print(
                     escape(f"active: {consumer or 'learner'} from event {active.cursor()}")
                 ),
+                ope=gate,
+                decisions=decisions,
             )
         finally:
             signal.signal(signal.SIGTERM, previous)
+            if decisions is not None:
+                decisions.close()
         show(status)
     labels = learner.registry.labels()
     console.print(

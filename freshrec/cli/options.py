@@ -9,18 +9,27 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from freshrec.data.dataset import Dataset
+from freshrec.errors import FreshrecError
+
+if TYPE_CHECKING:
+    from freshrec.live.ope_gate import OffPolicyGate
+    from freshrec.serving.settings import ExploreSettings
 
 __all__ = [
     "MODEL_NAMES",
     "DataDir",
+    "ExploreFloor",
+    "ExploreTemperature",
     "FileOptions",
+    "OffPolicy",
     "default_cache_dir",
     "default_data_dir",
+    "explore_and_gate",
     "is_file_path",
     "load_named",
     "parse_ints",
@@ -77,6 +86,58 @@ DataDir = Annotated[
     ),
 ]
 """``--data-dir``, with the lookup order of :func:`default_data_dir` in its help."""
+
+ExploreTemperature = Annotated[
+    float | None,
+    typer.Option(min=1e-9, help="Softmax temperature of exploring requests (explore: true)."),
+]
+"""``--explore-temperature``; unset: ``$FRESHREC_EXPLORE_TEMPERATURE`` or 1.0."""
+
+ExploreFloor = Annotated[
+    float | None,
+    typer.Option(min=0.0, help="Least propensity of any item of an exploring request's pool."),
+]
+"""``--explore-floor``; unset: ``$FRESHREC_EXPLORE_FLOOR`` or 0.0."""
+
+OffPolicy = Annotated[
+    bool,
+    typer.Option(
+        help="The learner's guard values each candidate off-policy on the exploring decisions "
+        "the service logged beside the event log (--no-ope: it does not)."
+    ),
+]
+"""``--ope/--no-ope``: whether the learner's guard has an off-policy gate."""
+
+
+def explore_and_gate(
+    temperature: float | None, floor: float | None, ope: bool
+) -> tuple[ExploreSettings, OffPolicyGate | None]:
+    """How exploring requests are answered (the options over ``FRESHREC_EXPLORE_*``), and the
+    off-policy gate that values versions as those requests' policy (``None`` without ``ope``).
+
+    Examples
+    --------
+    >>> explore, gate = explore_and_gate(0.5, None, ope=True)
+    >>> explore.temperature, gate.temperature, gate.floor
+    (0.5, 0.5, 0.0)
+    >>> explore_and_gate(None, 0.5, ope=False)
+    Traceback (most recent call last):
+    ...
+    freshrec.errors.FreshrecError: floor * pool must be <= 1 (every item keeps ...), got 0.5 * 200
+    """
+    from freshrec.live.ope_gate import OffPolicyGate
+    from freshrec.serving.settings import ExploreSettings
+
+    chosen = {"temperature": temperature, "floor": floor}
+    try:
+        explore = ExploreSettings.from_env(
+            None, **{k: v for k, v in chosen.items() if v is not None}
+        )
+    except ValueError as err:
+        raise FreshrecError(str(err)) from err
+    gate = OffPolicyGate(temperature=explore.temperature, floor=explore.floor) if ope else None
+    return explore, gate
+
 
 MODEL_NAMES = (  # freshrec.models.REGISTRY's names, here so --help needs no model import
     "popular",

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from freshrec.cli.options import ExploreFloor, ExploreTemperature, OffPolicy, explore_and_gate
 from freshrec.errors import FreshrecError
 
 __all__ = ["keys_app", "serve"]
@@ -61,26 +62,13 @@ def serve(
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="Hyperparameter, model.param=value.")
     ] = None,
-    explore_temperature: Annotated[
-        float | None,
-        typer.Option(min=1e-9, help="Softmax temperature of exploring requests (explore: true)."),
-    ] = None,
-    explore_floor: Annotated[
-        float | None,
-        typer.Option(min=0.0, help="Least propensity of any item of an exploring request's pool."),
-    ] = None,
-    ope: Annotated[
-        bool,
-        typer.Option(
-            help="The learner's guard values each candidate off-policy on the logged "
-            "exploring decisions (--no-ope: it does not)."
-        ),
-    ] = True,
+    explore_temperature: ExploreTemperature = None,
+    explore_floor: ExploreFloor = None,
+    ope: OffPolicy = True,
 ) -> None:
     """Serve recommendations over HTTP while learning from the events posted to it."""
     from freshrec.config import parse_overrides
-    from freshrec.live.ope_gate import OffPolicyGate
-    from freshrec.serving.settings import ExploreSettings, Settings
+    from freshrec.serving.settings import Settings
 
     try:
         from freshrec.serving.run import serve_forever
@@ -101,14 +89,7 @@ def serve(
         raise FreshrecError(f"--index must be exact, flat or hnsw, got {index!r}")
     from freshrec.serving.retrieval import ItemIndex
 
-    chosen: dict[str, Any] = {"temperature": explore_temperature, "floor": explore_floor}
-    try:
-        explore = ExploreSettings.from_env(
-            None, **{k: v for k, v in chosen.items() if v is not None}
-        )
-    except ValueError as err:
-        raise FreshrecError(str(err)) from err
-    gate = OffPolicyGate(temperature=explore.temperature, floor=explore.floor) if ope else None
+    explore, gate = explore_and_gate(explore_temperature, explore_floor, ope)
     serve_forever(
         settings,
         data_dir,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from freshrec.checks import checkerboard_events
 from freshrec.cli.main import main
 from freshrec.data.batch import EventBatch, as_batch
 from freshrec.live.registry import Registry
 from freshrec.log import open_log
+from tests.live.exploring_world import N_ROUNDS, exploring_world
 
 SETTINGS = ["--micro-batch", "32", "--checkpoint-every", "64", "--candidate-every", "64"]
 
@@ -78,3 +80,33 @@ def test_learn_says_when_the_strategy_does_not_apply_to_the_model(tmp_path, caps
     )
     out = " ".join(capsys.readouterr().out.split())
     assert code == 2 and "does not apply to MostPopular" in out and "Rehearses" in out
+
+
+@pytest.mark.parametrize("ope", ["--ope", "--no-ope"])
+def test_learn_values_candidates_on_the_decisions_logged_beside_the_log(
+    tmp_path, capsys, monkeypatch, ope
+):
+    """A separate learner (as beside `freshrec serve --no-learn`) applies the service's
+    off-policy gate: it reads the exploring decisions from the decision log beside the event
+    log and holds back a candidate whose policy is worth less (the world of
+    tests/live/test_ope_gate.py: six items explored at temperature 1 with a floor of 0.1)."""
+    monkeypatch.setenv("FRESHREC_EXPLORE_POOL", "6")
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    log, decisions = exploring_world("b", url)
+    log.close()
+    decisions.close()
+    code = main(
+        ["learn", "--log", url, "--registry", str(tmp_path / "registry"), "--model", "popular"]
+        + ["--micro-batch", "50", "--candidate-every", "200", "--guard-events", "200"]
+        + ["--explore-temperature", "1", "--explore-floor", "0.1", ope]
+    )
+    assert code == 0, capsys.readouterr().out
+    journal = Registry(tmp_path / "registry").journal()
+    [check] = [r for r in journal if r["version"] == "v000002" and r["action"] != "publish"]
+    if ope == "--no-ope":
+        assert "ope_rounds" not in check["metrics"]
+        return
+    metrics = check["metrics"]
+    assert metrics["ope_rounds"] == N_ROUNDS
+    assert metrics["stable_dr"] - metrics["candidate_dr"] > 5 * metrics["ope_difference_se"]
+    assert check["action"] == "reject" and "off-policy value" in check["reason"]
