@@ -509,6 +509,15 @@ def learn(
     lease_ms: Annotated[
         int, typer.Option(min=100, help="With --consumer: the lease's time to live, in ms.")
     ] = 5_000,
+    stall_ms: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="With --consumer: a learner that neither finishes a micro-batch nor polls the "
+            "log's head for this long counts as hung and lets its lease go "
+            "(default: 12 x --lease-ms).",
+        ),
+    ] = None,
     explore_temperature: ExploreTemperature = None,
     explore_floor: ExploreFloor = None,
     ope: OffPolicy = True,
@@ -578,6 +587,7 @@ def learn(
                 on_status=show,
                 consumer=consumer,
                 lease_ms=lease_ms,
+                stall_ms=stall_ms,
                 on_active=lambda active: progress.console.print(
                     escape(f"active: {consumer or 'learner'} from event {active.cursor()}")
                 ),

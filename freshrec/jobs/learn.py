@@ -88,6 +88,7 @@ def run_learner(
     on_status: Callable[[LearnerStatus], None] | None = None,
     consumer: str | None = None,
     lease_ms: int = 5_000,
+    stall_ms: int | None = None,
     on_active: Callable[[Learner], None] | None = None,
     **settings: Any,
 ) -> tuple[Learner, LearnerStatus]:
@@ -97,7 +98,9 @@ def run_learner(
 
     With ``consumer`` (a Redis Streams log only), join the model's consumer group under that
     name and learn only while holding its lease (``lease_ms``): the active learner; any
-    other learner started so is a standby that takes over when the lease expires
+    other learner started so is a standby that takes over when the lease expires, or when
+    the active one has not finished a micro-batch (or polled the log's head) for ``stall_ms``
+    (default ``12 * lease_ms``)
     (:func:`~freshrec.live.standby.run_active_or_standby`). ``on_active`` is called with the
     learner once it is built (with ``consumer``: once it holds the lease).
 
@@ -133,6 +136,6 @@ def run_learner(
         return built[0]
 
     status = run_active_or_standby(
-        make, group, max_events=max_events, follow=follow, on_status=on_status
+        make, group, max_events=max_events, follow=follow, on_status=on_status, stall_ms=stall_ms
     )
     return built[0], status

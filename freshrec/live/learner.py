@@ -152,6 +152,15 @@ class Learner:
         passes the guard the rounds served since the candidate was cut (``None``: no
         off-policy check).
 
+    Attributes
+    ----------
+    before_write
+        Called before each write to the registry (a checkpoint, a publication, a promotion,
+        a rejection, a rollback); ``None`` by default. An active learner under a lease sets
+        it to renew the lease and raise when it cannot
+        (:func:`~freshrec.live.standby.run_active_or_standby`), so a learner whose lease ran
+        out during a long step writes nothing more.
+
     Examples
     --------
     A second learner on the same registry goes on from the first one's checkpoint:
@@ -204,6 +213,7 @@ class Learner:
         self.checkpoint_every = checkpoint_every
         self.guard = guard or Guard()
         self.decisions = decisions
+        self.before_write: Callable[[], None] | None = None
         self._window_start = -1
         self._window_counts = np.zeros(0, np.int64)
         self._capped = 0
@@ -241,7 +251,8 @@ class Learner:
     ) -> LearnerStatus:
         """Learn until the head of the log (or ``max_events`` more, or until the log's first
         ``until`` events are learned; with ``follow``, until one of those, ``stop`` is set or
-        forever, waiting for new events); return where it stands.
+        forever, waiting for new events); return where it stands. ``on_status`` is told
+        where it stands after each micro-batch and, waiting at the head, after each poll.
 
         At the head without ``follow`` the last, shorter micro-batch is learned too and a
         checkpoint is written.
@@ -264,6 +275,8 @@ class Learner:
                     stop.wait(poll_s)
                 else:
                     time.sleep(poll_s)
+                if on_status is not None:  # waiting at the head is alive too
+                    on_status(self.status(learned / max(time.perf_counter() - started, 1e-9)))
                 continue
             if batch is None:
                 batch = self._next(wanted, partial=True)
@@ -360,8 +373,14 @@ class Learner:
     # -- checkpoints ----------------------------------------------------------------------
     def checkpoint(self) -> None:
         """Save the model (with its cursor) as the newest checkpoint; drop older ones."""
+        self._about_to_write()
         self.checkpoints.save(self.model, position=self._pos)
         self._checkpointed = self.cursor()
+
+    def _about_to_write(self) -> None:
+        """Call :attr:`before_write` (when set) before writing to the registry."""
+        if self.before_write is not None:
+            self.before_write()
 
     def checkpoint_cursor(self) -> Cursor:
         """The cursor of the newest checkpoint written or loaded (:attr:`Cursor.START` when
@@ -377,6 +396,7 @@ class Learner:
             return
         if str(self.cursor()) in self._published_since_quarantine():
             return
+        self._about_to_write()
         self.last_version = self.registry.publish(self.model)
         self._pending = (self.last_version, self.cursor(), self._pos)
 
@@ -408,6 +428,7 @@ class Learner:
         if self._pos < first + self.guard_events:
             return
         verdict = self._verdict(candidate, start, first)
+        self._about_to_write()
         self._pending = None
         if verdict.passed:
             self.registry.promote(candidate, reason=verdict.reason, metrics=verdict.metrics)
@@ -486,6 +507,7 @@ class Learner:
         live = self.guard.compare(stable, previous, held_out, seen)
         if live.passed:
             return stable
+        self._about_to_write()
         self.registry.rollback(reason=f"live metric fell: {live.reason}")
         self._rolled_back += 1
         return previous

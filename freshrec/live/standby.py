@@ -4,8 +4,14 @@ Every learner of one model joins a consumer group on the log's stream under its 
 name and competes for a lease (a Redis key set with ``NX`` and a time to live). The holder is
 the **active** learner:
 
-- it renews the lease after every micro-batch (a learner that cannot renew it stops at once,
-  so two never learn at the same time);
+- a thread of its own renews the lease every third of ``lease_ms`` while the learner makes
+  progress, so a step longer than the lease (a fine-tune, the first step's compilation)
+  keeps it; a learner that has neither finished a micro-batch nor polled the head of the
+  log for ``stall_ms`` (hung) stops renewing, and a standby takes over at most ``lease_ms``
+  later;
+- before every write to the registry (a checkpoint, a publication, a promotion) and after
+  every micro-batch it checks that it still holds the lease: a learner that lost it stops
+  at once (:class:`LeaseLost`) and writes nothing more;
 - it takes the stream's new entries into the group (``XREADGROUP``): they stay *pending* on
   it until a checkpoint covers every event of an entry, and then it acknowledges them
   (``XACK``).
@@ -20,8 +26,10 @@ unacknowledged at the end.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
+from types import TracebackType
 from typing import Any, cast
 
 import redis
@@ -31,7 +39,7 @@ from freshrec.log.cursor import Cursor
 from freshrec.log.log import EventLog
 from freshrec.log.redis_streams import RedisBackend
 
-__all__ = ["LeaseLost", "StreamGroup", "run_active_or_standby"]
+__all__ = ["LeaseKeeper", "LeaseLost", "StreamGroup", "run_active_or_standby"]
 
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -163,6 +171,70 @@ class StreamGroup:
         return int(summary["pending"])
 
 
+class LeaseKeeper:
+    """Keeps ``group``'s lease from a background thread while the learner makes progress.
+
+    The thread renews the lease every ``lease_ms / 3``. The learner calls :meth:`progressed`
+    after each micro-batch and each poll at the head of the log; when it has not for
+    ``stall_ms``, the thread stops renewing, so a hung learner lets a standby take over.
+    :meth:`check` raises :class:`LeaseLost` once the lease is gone (not renewed in time, or
+    taken).
+
+    Examples
+    --------
+    >>> from freshrec.log import open_log
+    >>> log = open_log("redis://127.0.0.1:6379/0?prefix=doc-keeper")
+    >>> group = StreamGroup(log, "bpr", consumer="learner-a", lease_ms=300)
+    >>> group.acquire()
+    True
+    >>> with LeaseKeeper(group, stall_ms=10_000) as keeper:
+    ...     time.sleep(1.0)  # a step three times longer than the lease
+    ...     keeper.check()
+    >>> group.release()
+    """
+
+    def __init__(self, group: StreamGroup, *, stall_ms: int) -> None:
+        if stall_ms < 1:
+            raise ValueError(f"stall_ms must be >= 1, got {stall_ms}")
+        self.group = group
+        self.stall_s = stall_ms / 1000
+        self._last_progress = time.monotonic()
+        self._lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._renew_while_alive, daemon=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def progressed(self) -> None:
+        """The learner finished a micro-batch or polled the head of the log."""
+        self._last_progress = time.monotonic()
+
+    def check(self) -> None:
+        """Renew the lease now; raise :class:`LeaseLost` when this learner no longer holds it."""
+        if self._lost or not self.group.renew():
+            self._lost = True
+            raise LeaseLost(f"{self.group.consumer} lost the lease {self.group.lease_key}")
+
+    def _renew_while_alive(self) -> None:
+        while not self._stop.wait(self.group.lease_ms / 3000):
+            if time.monotonic() - self._last_progress > self.stall_s:
+                continue  # hung: let the lease run out
+            if not self.group.renew():
+                self._lost = True
+                return
+
+
 def run_active_or_standby(
     make_learner: Callable[[], Learner],
     group: StreamGroup,
@@ -172,15 +244,19 @@ def run_active_or_standby(
     until: int | None = None,
     follow: bool = False,
     on_status: Callable[[LearnerStatus], None] | None = None,
+    stall_ms: int | None = None,
 ) -> LearnerStatus:
     """Wait for the lease (standby), then learn as the active learner until the run ends.
 
     On taking over: claims the pending entries of the learner it replaces, builds the learner
     (``make_learner`` loads the newest checkpoint) and acknowledges what that checkpoint
-    already covers. While active: renews the lease and takes new entries after each
-    micro-batch, acknowledges entries covered by each checkpoint, and raises
-    :class:`LeaseLost` when the lease could not be renewed. At the end it releases the lease.
-    ``max_events``, ``until`` and ``follow`` are those of :meth:`Learner.run`.
+    already covers. While active: keeps the lease (:class:`LeaseKeeper`; ``stall_ms``,
+    default ``12 * lease_ms``, is the longest a micro-batch or a poll may take before the
+    learner counts as hung); checks it before each write to the registry
+    (:attr:`Learner.before_write`) and after each micro-batch, raising :class:`LeaseLost` when
+    it is lost; takes new entries after each micro-batch and acknowledges those each
+    checkpoint covers. At the end it releases the lease. ``max_events``, ``until`` and
+    ``follow`` are those of :meth:`Learner.run`.
 
     Examples
     --------
@@ -203,28 +279,31 @@ def run_active_or_standby(
     group.join()
     while not group.acquire():
         time.sleep(poll_s)
-    group.claim()
-    learner = make_learner()
-    group.acknowledge_through(learner.cursor())
-    checkpointed = learner.checkpoints.names()
-
-    def after_batch(status: LearnerStatus) -> None:
-        if not group.renew():
-            raise LeaseLost(f"{group.consumer} lost the lease {group.lease_key}")
-        group.take_new()
-        names = learner.checkpoints.names()
-        if names != checkpointed:
-            checkpointed[:] = names
-            group.acknowledge_through(learner.checkpoint_cursor())
-        if on_status is not None:
-            on_status(status)
-
+    keeper = LeaseKeeper(group, stall_ms=stall_ms or 12 * group.lease_ms)
     try:
-        status = learner.run(
-            max_events=max_events, until=until, follow=follow, on_status=after_batch
-        )
-        group.take_new()
-        group.acknowledge_through(learner.checkpoint_cursor())
+        with keeper:
+            group.claim()
+            learner = make_learner()
+            group.acknowledge_through(learner.cursor())
+            checkpointed = learner.checkpoints.names()
+            learner.before_write = keeper.check
+
+            def after_batch(status: LearnerStatus) -> None:
+                keeper.check()
+                keeper.progressed()
+                group.take_new()
+                names = learner.checkpoints.names()
+                if names != checkpointed:
+                    checkpointed[:] = names
+                    group.acknowledge_through(learner.checkpoint_cursor())
+                if on_status is not None:
+                    on_status(status)
+
+            status = learner.run(
+                max_events=max_events, until=until, follow=follow, on_status=after_batch
+            )
+            group.take_new()
+            group.acknowledge_through(learner.checkpoint_cursor())
     finally:
         group.release()
     return status
