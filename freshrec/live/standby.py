@@ -230,7 +230,11 @@ class LeaseKeeper:
         while not self._stop.wait(self.group.lease_ms / 3000):
             if time.monotonic() - self._last_progress > self.stall_s:
                 continue  # hung: let the lease run out
-            if not self.group.renew():
+            try:
+                renewed = self.group.renew()
+            except redis.RedisError:
+                continue  # Redis unreachable for a moment: try again at the next tick
+            if not renewed:
                 self._lost = True
                 return
 
